@@ -1,0 +1,120 @@
+// Package cli is flowpg's command-line interface. It is the only package that
+// wires connstr, preflight and flowclient together. Main runs one invocation
+// in-process with injected arguments and streams, so tests can drive it.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit codes, as documented in the README.
+const (
+	ExitOK      = 0 // success; warnings allowed
+	ExitFailed  = 1 // a check or a remote call failed
+	ExitInvalid = 2 // invalid input or usage
+)
+
+// Version is flowpg's version, set at build time with
+// -ldflags "-X github.com/flowpg/flowpg/internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// CLI is the root of flowpg's command tree. Each command lives in a file
+// named after it.
+type CLI struct {
+	Globals
+
+	Version VersionCmd `cmd:"" help:"Print flowpg's version."`
+	// Commands are added here, one line each, in the order they appear in help.
+}
+
+// Globals are the flags every command shares.
+type Globals struct {
+	NoColor bool `help:"Disable colour even on a terminal." env:"NO_COLOR"`
+}
+
+// IO carries the streams and environment of one invocation. Commands receive
+// it through kong's bindings, never through globals.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// ExitError ends a command with a specific exit code. Its message, if any,
+// is printed to stderr by Main.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// invalid wraps err as a usage or input error (exit 2).
+func invalid(err error) error { return &ExitError{Code: ExitInvalid, Err: err} }
+
+// failed wraps err as a failed check or remote call (exit 1).
+func failed(err error) error { return &ExitError{Code: ExitFailed, Err: err} }
+
+// Main runs flowpg with args (without the program name) and returns the exit
+// code. It never calls os.Exit.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(ctx, args, &IO{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+}
+
+func run(ctx context.Context, args []string, streams *IO) int {
+	var root CLI
+	exitCode := -1
+	parser, err := kong.New(&root,
+		kong.Name("flowpg"),
+		kong.Description("Check and register PostgreSQL connections for Adobe Experience Platform's Flow Service.\n\nExit codes: 0 success (warnings allowed), 1 a check or remote call failed, 2 invalid input or usage."),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Writers(streams.Stdout, streams.Stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.Vars{"version": Version},
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Bind(streams),
+	)
+	if err != nil {
+		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
+		return ExitInvalid
+	}
+	kctx, err := parser.Parse(args)
+	if exitCode >= 0 { // --help or kong-level exit
+		return exitCode
+	}
+	if err != nil {
+		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
+		if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
+			_ = pe.Context.PrintUsage(true)
+		}
+		return ExitInvalid
+	}
+	if err := kctx.Run(&root.Globals); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			if ee.Err != nil {
+				fmt.Fprintf(streams.Stderr, "flowpg: %v\n", ee.Err)
+			}
+			return ee.Code
+		}
+		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
+		return ExitFailed
+	}
+	if exitCode >= 0 {
+		return exitCode
+	}
+	return ExitOK
+}

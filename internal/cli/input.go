@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/flowpg/flowpg/connstr"
+)
+
+// Input is the connection-string argument shared by commands that read one:
+// a literal string, "-" for standard input, or FLOWPG_CONNECTION_STRING.
+type Input struct {
+	String string `arg:"" optional:"" name:"STRING" help:"Connection string, or - to read it from standard input. Defaults to $${FLOWPG_CONNECTION_STRING}." env:"FLOWPG_CONNECTION_STRING"`
+}
+
+// read returns the connection string, reading stdin when asked. Input is
+// bounded to connstr.MaxInputSize so a runaway pipe cannot exhaust memory.
+func (in Input) read(streams *IO) (string, error) {
+	switch in.String {
+	case "":
+		return "", invalid(errors.New("no connection string: pass it as an argument, as - on standard input, or in FLOWPG_CONNECTION_STRING"))
+	case "-":
+		b, err := io.ReadAll(io.LimitReader(streams.Stdin, connstr.MaxInputSize+1))
+		if err != nil {
+			return "", invalid(fmt.Errorf("reading standard input: %w", err))
+		}
+		// A pasted string usually ends with one newline; nothing else is trimmed.
+		return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
+	default:
+		return in.String, nil
+	}
+}
