@@ -1,0 +1,255 @@
+package flowclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultBaseURL is Flow Service's production base URL.
+const DefaultBaseURL = "https://platform.adobe.io/data/foundation/flowservice"
+
+// DefaultMaxResponseBytes bounds every response body the client reads.
+const DefaultMaxResponseBytes = 1 << 20
+
+const userAgent = "flowpg-flowclient"
+
+// Client talks to Adobe Experience Platform's Flow Service API. It is safe for
+// concurrent use. Create one with New.
+type Client struct {
+	baseURL  string // no trailing slash
+	http     *http.Client
+	tokens   oauth2.TokenSource
+	apiKey   string
+	orgID    string
+	sandbox  string
+	retry    RetryPolicy
+	sleep    func(ctx context.Context, d time.Duration) error
+	maxBytes int64
+}
+
+// Option configures a Client.
+type Option func(*Client) error
+
+// WithBaseURL sets the Flow Service base URL (default DefaultBaseURL), for
+// example a flowtest server's URL.
+func WithBaseURL(base string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("flowclient: invalid base url %q", base)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("flowclient: base url %q must not have a query or fragment", base)
+		}
+		c.baseURL = strings.TrimRight(u.String(), "/")
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client that carries API calls (default: one
+// with a 2-minute timeout). It does not carry IMS token requests; see
+// IMSConfig.HTTPClient.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("flowclient: nil http client")
+		}
+		c.http = hc
+		return nil
+	}
+}
+
+// WithTokenSource sets where access tokens come from: IMSTokenSource for an
+// OAuth server-to-server credential, or oauth2.StaticTokenSource for a ready
+// bearer token. Required.
+func WithTokenSource(ts oauth2.TokenSource) Option {
+	return func(c *Client) error {
+		if ts == nil {
+			return errors.New("flowclient: nil token source")
+		}
+		c.tokens = ts
+		return nil
+	}
+}
+
+// WithAPIKey sets the x-api-key header: the credential's client id. Required.
+func WithAPIKey(key string) Option {
+	return func(c *Client) error { c.apiKey = key; return nil }
+}
+
+// WithOrgID sets the x-gw-ims-org-id header, as "<id>@AdobeOrg". Required.
+func WithOrgID(org string) Option {
+	return func(c *Client) error { c.orgID = org; return nil }
+}
+
+// WithSandbox sets the x-sandbox-name header, such as "prod". Required.
+func WithSandbox(name string) Option {
+	return func(c *Client) error { c.sandbox = name; return nil }
+}
+
+// WithRetryPolicy replaces DefaultRetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(c *Client) error {
+		if p.MaxRetries < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxElapsed < 0 {
+			return errors.New("flowclient: negative retry policy value")
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithSleep replaces the function that waits between retries. It must return
+// ctx.Err() promptly once ctx is done. Tests use it to skip real waits.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(c *Client) error {
+		if sleep == nil {
+			return errors.New("flowclient: nil sleep function")
+		}
+		c.sleep = sleep
+		return nil
+	}
+}
+
+// WithMaxResponseBytes bounds response bodies (default DefaultMaxResponseBytes).
+// A larger success body is an error wrapping ErrResponseTooLarge.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) error {
+		if n <= 0 {
+			return errors.New("flowclient: max response bytes must be positive")
+		}
+		c.maxBytes = n
+		return nil
+	}
+}
+
+// New returns a Client. The token source, API key, organization and sandbox
+// are required: Flow Service rejects any call without them, and it is better
+// to learn that before the first request than from it.
+func New(opts ...Option) (*Client, error) {
+	c := &Client{
+		baseURL:  DefaultBaseURL,
+		http:     &http.Client{Timeout: 2 * time.Minute},
+		retry:    DefaultRetryPolicy(),
+		sleep:    sleepContext,
+		maxBytes: DefaultMaxResponseBytes,
+	}
+	for _, opt := range opts {
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	var missing []string
+	for _, m := range []struct {
+		ok   bool
+		name string
+	}{
+		{c.tokens != nil, "token source (WithTokenSource)"},
+		{c.apiKey != "", "api key (WithAPIKey)"},
+		{c.orgID != "", "organization id (WithOrgID)"},
+		{c.sandbox != "", "sandbox name (WithSandbox)"},
+	} {
+		if !m.ok {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("flowclient: missing %s", strings.Join(missing, ", "))
+	}
+	return c, nil
+}
+
+// newRequest builds a request to path (below the base URL) with the four
+// headers every Flow Service call needs, a fresh access token, and body
+// encoded as JSON when it is not nil.
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body any) (*http.Request, error) {
+	u := c.baseURL + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		buf, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("flowclient: encode %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("flowclient: %s %s: %w", method, path, err)
+	}
+	tok, err := c.tokens.Token()
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("flowclient: get access token: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("x-api-key", c.apiKey)
+	req.Header.Set("x-gw-ims-org-id", c.orgID)
+	req.Header.Set("x-sandbox-name", c.sandbox)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// do sends req once, turns a non-2xx reply into an *APIError and decodes a
+// 2xx body into v (unless v is nil or the body is empty).
+func (c *Client) do(req *http.Request, v any) error {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &transportError{method: req.Method, url: req.URL.String(), err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	if err != nil {
+		return &transportError{method: req.Method, url: req.URL.String(), err: err}
+	}
+	tooLarge := int64(len(body)) > c.maxBytes
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// A huge error body is still an API error: its status is what matters.
+		return decodeError(resp.StatusCode, resp.Header, body, req.Method, req.URL.String())
+	}
+	if tooLarge {
+		return fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)
+	}
+	if v == nil || len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)
+	}
+	return nil
+}
+
+// call is build, do, check and decode, retried per the client's policy.
+// Only idempotent calls use it; CreateConnection has its own loop.
+func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	return c.withRetry(ctx, func() error {
+		return c.once(ctx, method, path, query, in, out)
+	})
+}
+
+// once is call without retries.
+func (c *Client) once(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	req, err := c.newRequest(ctx, method, path, query, in)
+	if err != nil {
+		return err
+	}
+	return c.do(req, out)
+}

@@ -1,0 +1,305 @@
+package flowclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxErrorSnippet bounds APIError.Body, so that a proxy's HTML page or a huge
+// error document cannot flood a log line.
+const maxErrorSnippet = 512
+
+// ErrResponseTooLarge is wrapped by the error returned when a response body is
+// larger than the client's limit (WithMaxResponseBytes).
+var ErrResponseTooLarge = errors.New("flowclient: response body too large")
+
+// APIError is a non-2xx reply from Flow Service or the Adobe I/O gateway in
+// front of it. Every error response becomes an *APIError, whatever its body:
+// a body that is not JSON, is empty or is cut short still yields the status.
+//
+// Adobe answers in three shapes, all decoded here:
+//
+//	gateway:      {"error_code": "403010", "message": "Oauth token is missing."}
+//	Flow Service: {"type": "https://ns.adobe.com/aep/errors/FLOW-1415-400", "title": "…",
+//	               "status": 400, "report": {"detailed-message": "…", "request-id": "…"}}
+//	plain:        {"type": "/placeholder/type/uri", "title": "BadRequestError",
+//	               "status": 400, "detail": "A valid content-type must be specified"}
+type APIError struct {
+	// StatusCode is the HTTP status of the reply.
+	StatusCode int
+	// Code is Adobe's error code: the gateway's error_code ("403010") or the
+	// last segment of a Flow Service type URI ("FLOW-1415-400"). It may be empty.
+	Code string
+	// Type is the type URI of Flow Service and plain errors, verbatim.
+	Type string
+	// Title is the short summary ("Bad Request", "BadRequestError").
+	Title string
+	// Detail is the human explanation: report.detailed-message, detail or message.
+	Detail string
+	// RequestID is report.request-id, or else the x-request-id response header.
+	// Quote it when asking Adobe support about a failure.
+	RequestID string
+	// Method and URL identify the request that failed.
+	Method string
+	URL    string
+	// Body is the start of the response body (at most 512 bytes, valid UTF-8),
+	// kept for diagnosis. Known secrets of the request are redacted from it.
+	Body string
+	// RetryAfter is the server's Retry-After advice, zero when absent.
+	RetryAfter time.Duration
+}
+
+// Error formats the reply on one line, without the body unless the body was
+// not a JSON error document (then its start is the only clue there is).
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "flowclient: %s %s: %s", e.Method, e.URL, statusText(e.StatusCode))
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	switch {
+	case e.Title != "" && e.Detail != "" && e.Title != e.Detail:
+		b.WriteString(": " + e.Title + ": " + e.Detail)
+	case e.Detail != "":
+		b.WriteString(": " + e.Detail)
+	case e.Title != "":
+		b.WriteString(": " + e.Title)
+	case e.Body != "":
+		b.WriteString(": unexpected body: " + oneLine(e.Body, 120))
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request id " + e.RequestID + ")")
+	}
+	return b.String()
+}
+
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return fmt.Sprintf("%d %s", code, t)
+	}
+	return fmt.Sprintf("status %d", code)
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = truncateUTF8(s, max) + "…"
+	}
+	return s
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a rune.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// errorBody holds every field of the three error shapes, plus the IMS OAuth
+// shape ({"error", "error_description"}) and the etag mismatch shape
+// ({"errorMessage"}). Scalars are raw so that a number where a string was
+// expected never makes the decode fail.
+type errorBody struct {
+	ErrorCode        json.RawMessage `json:"error_code"`
+	Message          json.RawMessage `json:"message"`
+	Type             json.RawMessage `json:"type"`
+	Title            json.RawMessage `json:"title"`
+	Detail           json.RawMessage `json:"detail"`
+	ErrorMessage     json.RawMessage `json:"errorMessage"`
+	OAuthError       json.RawMessage `json:"error"`
+	ErrorDescription json.RawMessage `json:"error_description"`
+	Report           *struct {
+		DetailedMessage json.RawMessage `json:"detailed-message"`
+		RequestID       json.RawMessage `json:"request-id"`
+	} `json:"report"`
+}
+
+// codeInType finds the code at the end of a type URI such as
+// https://ns.adobe.com/aep/errors/FLOW-1415-400.
+var codeInType = regexp.MustCompile(`([A-Za-z]+-[0-9]+(?:-[0-9]+)?)$`)
+
+// decodeError turns an error reply into an *APIError. It never fails: what it
+// cannot decode it keeps, bounded, in Body.
+func decodeError(status int, header http.Header, body []byte, method, url string) *APIError {
+	e := &APIError{StatusCode: status, Method: method, URL: url}
+	if header != nil {
+		e.RequestID = strings.TrimSpace(header.Get("x-request-id"))
+		e.RetryAfter, _ = parseRetryAfter(header.Get("Retry-After"), time.Now())
+	}
+	e.Body = strings.ToValidUTF8(truncateUTF8(string(body), maxErrorSnippet), "\uFFFD")
+
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		// Some gateways answer with a list of errors; the first one speaks for all.
+		var list []json.RawMessage
+		if json.Unmarshal(trimmed, &list) == nil && len(list) > 0 {
+			trimmed = list[0]
+		}
+	}
+	var eb errorBody
+	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &eb) != nil {
+		return e
+	}
+	e.Type = scalarText(eb.Type)
+	e.Title = scalarText(eb.Title)
+	e.Code = scalarText(eb.ErrorCode)
+	if e.Code == "" {
+		if m := codeInType.FindStringSubmatch(e.Type); m != nil {
+			e.Code = m[1]
+		} else {
+			e.Code = scalarText(eb.OAuthError)
+		}
+	}
+	if eb.Report != nil {
+		e.Detail = scalarText(eb.Report.DetailedMessage)
+		if id := scalarText(eb.Report.RequestID); id != "" {
+			e.RequestID = id
+		}
+	}
+	for _, d := range []json.RawMessage{eb.Detail, eb.Message, eb.ErrorMessage, eb.ErrorDescription} {
+		if e.Detail != "" {
+			break
+		}
+		e.Detail = scalarText(d)
+	}
+	return e
+}
+
+// scalarText renders a JSON scalar as text: strings unquoted, numbers and
+// booleans as written, null and objects/arrays as "".
+func scalarText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		return ""
+	case '{', '[', 'n':
+		return ""
+	default:
+		return string(raw)
+	}
+}
+
+// redact replaces every secret in the error's text fields with "********",
+// so that a server echoing the request payload cannot leak a password.
+func (e *APIError) redact(secrets []string) {
+	for _, f := range []*string{&e.Title, &e.Detail, &e.Body, &e.URL} {
+		*f = redactAll(*f, secrets)
+	}
+}
+
+// Redacted is what flowclient writes in place of a secret.
+const Redacted = "********"
+
+func redactAll(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return s
+}
+
+// transportError marks a failure below HTTP (dial, TLS, reset, a reply cut
+// short). Whether the server acted on the request is unknown.
+type transportError struct {
+	method, url string
+	err         error
+}
+
+func (e *transportError) Error() string {
+	return fmt.Sprintf("flowclient: %s %s: %v", e.method, e.url, unwrapURLError(e.err))
+}
+
+func (e *transportError) Unwrap() error { return e.err }
+
+// unwrapURLError drops *url.Error's own "Get \"…\":" prefix, which would repeat
+// the method and URL already in the message.
+func unwrapURLError(err error) error {
+	type wrapper interface{ Unwrap() error }
+	var ue interface {
+		wrapper
+		Timeout() bool
+	}
+	if errors.As(err, &ue) && ue.Unwrap() != nil {
+		return ue.Unwrap()
+	}
+	return err
+}
+
+// IsNotFound reports whether err is a 404 reply.
+func IsNotFound(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
+}
+
+// IsUnauthorized reports whether err is a 401 or 403 reply: a missing, invalid
+// or expired token, or an API key or organization the gateway rejects.
+func IsUnauthorized(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden)
+}
+
+// IsRetryable reports whether repeating the request may succeed: a 429, 500,
+// 502, 503 or 504 reply, a transport failure, or an IMS token endpoint
+// failure of the same kinds. A cancelled or expired context is never retryable.
+func IsRetryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return retryableStatus(ae.StatusCode)
+	}
+	var te *TokenError
+	if errors.As(err, &te) {
+		return te.StatusCode == 0 || retryableStatus(te.StatusCode)
+	}
+	var tr *transportError
+	return errors.As(err, &tr)
+}
+
+func retryableStatus(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// outcomeUnknown reports whether a failed request may nonetheless have been
+// carried out by the server: a transport failure, or a 5xx from a gateway or
+// server that may have forwarded or applied it. A 429 was rejected outright.
+func outcomeUnknown(err error) bool {
+	var tr *transportError
+	if errors.As(err, &tr) {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	var ae *APIError
+	return errors.As(err, &ae) && ae.StatusCode >= 500
+}
+
+func asAPIError(err error) (*APIError, bool) {
+	var e *APIError
+	ok := errors.As(err, &e)
+	return e, ok
+}
