@@ -4,6 +4,13 @@
 // Npgsql/ADO.NET strings). It knows nothing about the network.
 package connstr
 
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
 // DefaultPort is the PostgreSQL port assumed when a connection names none.
 const DefaultPort = 5432
 
@@ -50,7 +57,10 @@ const (
 type Property struct {
 	Key    string `json:"key"`
 	Value  string `json:"value"`
-	Offset int    `json:"offset"` // byte offset of the key in the input
+	Offset int    `json:"offset"` // byte offset of the key in the input; -1 if unknown
+	// ValueOffset is the byte offset of the value's first byte (its opening
+	// brace or quote, if any); -1 if unknown.
+	ValueOffset int `json:"valueOffset"`
 }
 
 // Warning is a non-fatal remark about an input or a conversion.
@@ -79,3 +89,114 @@ type Conn struct {
 
 // MaxInputSize is the largest connection string Parse accepts, in bytes.
 const MaxInputSize = 64 << 10
+
+// PortOrDefault returns c.Port, or DefaultPort when the connection names none.
+func (c Conn) PortOrDefault() int {
+	if c.Port == 0 {
+		return DefaultPort
+	}
+	return c.Port
+}
+
+// Secret reports whether the property holds a secret (a password or the
+// like) that must be shown as Redacted. It goes by the key: any key that
+// contains "password", "passwd", "pwd" or "secret", case-insensitively.
+func (p Property) Secret() bool { return secretKey(p.Key) }
+
+func secretKey(k string) bool {
+	return containsFold(k, "password") || containsFold(k, "passwd") ||
+		containsFold(k, "pwd") || containsFold(k, "secret")
+}
+
+// Redacted returns a copy of c whose password, and every secret extra
+// property, is replaced by Redacted. Empty secrets stay empty.
+func (c Conn) Redacted() Conn {
+	if c.Password != "" {
+		c.Password = Redacted
+	}
+	if len(c.Extra) > 0 {
+		extra := make([]Property, len(c.Extra))
+		copy(extra, c.Extra)
+		for i := range extra {
+			if extra[i].Secret() && extra[i].Value != "" {
+				extra[i].Value = Redacted
+			}
+		}
+		c.Extra = extra
+	}
+	return c
+}
+
+// Equal reports whether c and d describe the same connection. Extra
+// properties are compared by key and value, in order; their offsets in
+// the input they came from are ignored.
+func (c Conn) Equal(d Conn) bool {
+	if c.Server != d.Server || c.Port != d.Port || c.Database != d.Database ||
+		c.User != d.User || c.Password != d.Password || c.Encryption != d.Encryption ||
+		c.ValidateServerCertificate != d.ValidateServerCertificate ||
+		c.HostNameInCertificate != d.HostNameInCertificate || c.TrustStore != d.TrustStore ||
+		c.CryptoProtocolVersion != d.CryptoProtocolVersion || len(c.Extra) != len(d.Extra) {
+		return false
+	}
+	for i := range c.Extra {
+		if c.Extra[i].Key != d.Extra[i].Key || c.Extra[i].Value != d.Extra[i].Value {
+			return false
+		}
+	}
+	return true
+}
+
+// String returns the canonical connection string (see Build) with the
+// password shown as Redacted.
+func (c Conn) String() string {
+	s, _ := Build(c.Redacted())
+	return s
+}
+
+// connFields has Conn's fields and none of its methods, so fmt can print
+// a (redacted) copy field by field.
+type connFields Conn
+
+// GoString returns a Go-syntax representation of c with the password
+// shown as Redacted, for %#v.
+func (c Conn) GoString() string {
+	s := fmt.Sprintf("%#v", connFields(c.Redacted()))
+	return "connstr.Conn" + strings.TrimPrefix(s, "connstr.connFields")
+}
+
+// Format implements fmt.Formatter so that no verb can print the password:
+// %v and %s print String, %+v the fields by name, %#v GoString, %q a
+// quoted String.
+func (c Conn) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		_, _ = io.WriteString(f, c.GoString())
+	case verb == 'v' && f.Flag('+'):
+		_, _ = fmt.Fprintf(f, "%+v", connFields(c.Redacted()))
+	case verb == 'v' || verb == 's':
+		_, _ = io.WriteString(f, c.String())
+	case verb == 'q':
+		_, _ = io.WriteString(f, strconv.Quote(c.String()))
+	default:
+		_, _ = fmt.Fprintf(f, "%%!%c(connstr.Conn=%s)", verb, c.String())
+	}
+}
+
+type propFields Property
+
+// Format implements fmt.Formatter so that no verb prints a secret value
+// (see Secret): it prints the property as fmt would, value redacted.
+func (p Property) Format(f fmt.State, verb rune) {
+	if p.Secret() && p.Value != "" {
+		p.Value = Redacted
+	}
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		s := fmt.Sprintf("%#v", propFields(p))
+		_, _ = io.WriteString(f, "connstr.Property"+strings.TrimPrefix(s, "connstr.propFields"))
+	case verb == 'v' && f.Flag('+'):
+		_, _ = fmt.Fprintf(f, "%+v", propFields(p))
+	default:
+		_, _ = fmt.Fprintf(f, "%v", propFields(p))
+	}
+}

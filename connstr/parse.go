@@ -1,0 +1,629 @@
+package connstr
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format is the form a connection string was written in.
+type Format int8
+
+// The forms Parse detects.
+const (
+	FormatUnknown    Format = iota
+	FormatDataDirect        // AEP's DataDirect/ODBC form: Server=…;Database=…;…
+	FormatLibPQ             // libpq keyword DSN: host=… port=… dbname=…
+	FormatURL               // postgres:// or postgresql:// URL
+	FormatNpgsql            // Npgsql/ADO.NET form: Host=…;Username=…;SSL Mode=…
+)
+
+var formatNames = [...]string{"unknown", "datadirect", "libpq", "url", "npgsql"}
+
+// String returns "datadirect", "libpq", "url", "npgsql" or "unknown".
+func (f Format) String() string {
+	if f < 0 || int(f) >= len(formatNames) {
+		return "unknown"
+	}
+	return formatNames[f]
+}
+
+// MarshalText writes f as its String, so Format reads well in JSON.
+func (f Format) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText reads a Format written by MarshalText.
+func (f *Format) UnmarshalText(b []byte) error {
+	for i, n := range formatNames {
+		if string(b) == n {
+			*f = Format(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("connstr: unknown format %q", b)
+}
+
+// Parsed is the result of Parse.
+type Parsed struct {
+	// Format is the detected form of the input.
+	Format Format `json:"inputFormat"`
+	// Conn is the connection the input describes, in DataDirect terms. It
+	// holds only what the input says: no defaults, no environment.
+	Conn Conn `json:"-"`
+	// Properties are the key/value pairs as written, in input order: keys
+	// with their spelling, values decoded (braces and quotes removed).
+	Properties []Property `json:"properties"`
+	// Warnings are non-fatal remarks, in input order.
+	Warnings []Warning `json:"warnings"`
+}
+
+// Redacted returns a copy of p whose Conn and secret Properties are
+// redacted (see Conn.Redacted and Property.Secret).
+func (p Parsed) Redacted() Parsed {
+	p.Conn = p.Conn.Redacted()
+	props := make([]Property, len(p.Properties))
+	copy(props, p.Properties)
+	for i := range props {
+		if props[i].Secret() && props[i].Value != "" {
+			props[i].Value = Redacted
+		}
+	}
+	p.Properties = props
+	return p
+}
+
+// String returns the format and the canonical string, password redacted.
+// Parsed has no Format method (its Format field takes the name), but fmt
+// prints it through String or GoString for %v, %+v, %#v, %s and %q, and
+// through Conn's and Property's Format methods for any other verb, so no
+// verb shows a secret.
+func (p Parsed) String() string { return p.Format.String() + ": " + p.Conn.String() }
+
+type parsedFields Parsed
+
+// GoString returns a Go-syntax representation of p with secrets redacted.
+func (p Parsed) GoString() string {
+	s := fmt.Sprintf("%#v", parsedFields(p.Redacted()))
+	return "connstr.Parsed" + strings.TrimPrefix(s, "connstr.parsedFields")
+}
+
+// Parse detects the form of s and parses it.
+//
+// A string starting with postgres:// or postgresql:// is a URL; one whose
+// first key is a lowercase libpq keyword followed by a space-separated (not
+// ';'-separated) value is a libpq DSN. Both go through pgx's
+// pgconn.ParseConfig. Anything else is ';'-separated: it is Npgsql when a
+// key only Npgsql knows appears (SSL Mode, Trust Server Certificate, Root
+// Certificate, SSL Certificate, SSL Key, SSL Password, Search Path, Command
+// Timeout, Pooling, …), or when Host and Username both appear and no key
+// only DataDirect knows (EncryptionMethod and the other TLS keys, HostName,
+// PortNumber, DatabaseName, LogonID) does; otherwise it is DataDirect.
+//
+// The DataDirect grammar (ODBC SQLDriverConnect rules):
+//
+//   - key=value pairs separated by ';'; a trailing ';' and empty segments
+//     are allowed;
+//   - whitespace around keys is ignored and keys are case-insensitive;
+//   - whitespace around an unbraced value is also ignored (trimmed): a value
+//     with leading or trailing spaces must be brace-quoted, and Build does so;
+//   - a value starting with '{' runs to the matching '}' and may hold ';',
+//     '=' and spaces; inside it "}}" is a literal '}'; only whitespace may
+//     follow the closing brace;
+//   - a repeated key, or a key and its alias, is an error naming both.
+//
+// Keys and their aliases:
+//
+//	Server (Host, HostName)          the database host name or address
+//	Port (PortNumber)                the TCP port, 1–65535; DefaultPort if absent
+//	Database (DatabaseName, DB)      the database name
+//	UID (User, User ID, Username, LogonID)  the user name
+//	Password (PWD)                   the password
+//	EncryptionMethod                 0 none (default), 1 TLS required, 6 TLS if the server offers it
+//	ValidateServerCertificate        0 or 1: verify the certificate chain (ValidationServerCertificate
+//	                                 is accepted with a warning)
+//	HostNameInCertificate            the host name the certificate must carry; #SERVERNAME# means Server
+//	TrustStore                       the CA file the driver verifies against
+//	CryptoProtocolVersion            the TLS versions the driver allows
+//
+// Other keys are kept in Conn.Extra, in order, with an unknown-key warning.
+//
+// Npgsql strings use Npgsql's key names (Host, Server, Port, Database,
+// Username, User ID, Password, SSL Mode, Trust Server Certificate; spaces in
+// keys are ignored) and ADO.NET quoting ("…" or '…', doubled to escape); the
+// SSL Mode is turned into DataDirect TLS keys with Conn.SetSSLMode. Without
+// an SSL Mode, Npgsql's default, Prefer, is used and a warning says so.
+//
+// Input over MaxInputSize, with a NUL byte or invalid UTF-8, or blank, is an
+// error. Errors are *ParseError and never contain a secret value.
+func Parse(s string) (*Parsed, error) {
+	if err := checkInput(s); err != nil {
+		return nil, err
+	}
+	switch f, start := detectForm(s); f {
+	case FormatURL:
+		return parseURL(s, start)
+	case FormatLibPQ:
+		return parseLibPQ(s)
+	}
+	return parseSemicolon(s)
+}
+
+func checkInput(s string) error {
+	if len(s) > MaxInputSize {
+		return &ParseError{Offset: MaxInputSize, Msg: fmt.Sprintf("input is %d bytes, over the %d-byte limit", len(s), MaxInputSize)}
+	}
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return &ParseError{Offset: i, Msg: "NUL byte in input"}
+	}
+	if !utf8.ValidString(s) {
+		for i, r := range s {
+			if r == utf8.RuneError {
+				if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+					return &ParseError{Offset: i, Msg: "invalid UTF-8 in input"}
+				}
+			}
+		}
+	}
+	if skipSpace(s, 0) == len(s) {
+		return &ParseError{Offset: 0, Msg: "empty connection string"}
+	}
+	return nil
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+func trimSpaceRight(s string) string {
+	n := len(s)
+	for n > 0 && isSpace(s[n-1]) {
+		n--
+	}
+	return s[:n]
+}
+
+// lower folds an ASCII letter to lower case.
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// foldEq reports whether a equals b, ignoring ASCII case, without allocating.
+func foldEq(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] != b[i] && lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// foldEqNoSpace reports whether a equals the lowercase, space-free b,
+// ignoring ASCII case and spaces in a.
+func foldEqNoSpace(a, b string) bool {
+	j := 0
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if c == ' ' {
+			continue
+		}
+		if j == len(b) || lower(c) != b[j] {
+			return false
+		}
+		j++
+	}
+	return j == len(b)
+}
+
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if foldEq(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// field indexes Conn's typed fields.
+type field int8
+
+const (
+	fServer field = iota
+	fPort
+	fDatabase
+	fUser
+	fPassword
+	fEncryption
+	fValidate
+	fHostNameInCert
+	fTrustStore
+	fCrypto
+	nDDFields
+)
+
+// Npgsql-only fields.
+const (
+	fSSLMode         = nDDFields
+	fTrustServerCert = nDDFields + 1
+	nFields          = nDDFields + 2
+)
+
+// canonicalKeys are the keys Build writes, indexed by field.
+var canonicalKeys = [nDDFields]string{
+	"Server", "Port", "Database", "UID", "Password", "EncryptionMethod",
+	"ValidateServerCertificate", "HostNameInCertificate", "TrustStore", "CryptoProtocolVersion",
+}
+
+type alias struct {
+	key        string
+	f          field
+	misspelled bool
+	ddOnly     bool // a key Npgsql does not know
+}
+
+// ddAliases is the DataDirect alias table, matched case-insensitively.
+var ddAliases = [...]alias{
+	{key: "Server", f: fServer},
+	{key: "Host", f: fServer},
+	{key: "HostName", f: fServer, ddOnly: true},
+	{key: "Port", f: fPort},
+	{key: "PortNumber", f: fPort, ddOnly: true},
+	{key: "Database", f: fDatabase},
+	{key: "DatabaseName", f: fDatabase, ddOnly: true},
+	{key: "DB", f: fDatabase},
+	{key: "UID", f: fUser},
+	{key: "User", f: fUser},
+	{key: "User ID", f: fUser},
+	{key: "Username", f: fUser},
+	{key: "LogonID", f: fUser, ddOnly: true},
+	{key: "Password", f: fPassword},
+	{key: "PWD", f: fPassword},
+	{key: "EncryptionMethod", f: fEncryption, ddOnly: true},
+	{key: "ValidateServerCertificate", f: fValidate, ddOnly: true},
+	{key: "ValidationServerCertificate", f: fValidate, misspelled: true, ddOnly: true},
+	{key: "HostNameInCertificate", f: fHostNameInCert, ddOnly: true},
+	{key: "TrustStore", f: fTrustStore, ddOnly: true},
+	{key: "CryptoProtocolVersion", f: fCrypto, ddOnly: true},
+}
+
+func lookupDD(key string) *alias {
+	for i := range ddAliases {
+		if foldEq(key, ddAliases[i].key) {
+			return &ddAliases[i]
+		}
+	}
+	return nil
+}
+
+// npgsqlAliases are Npgsql's keys, lowercase and without spaces; a key
+// matches ignoring case and spaces.
+var npgsqlAliases = [...]alias{
+	{key: "host", f: fServer},
+	{key: "server", f: fServer},
+	{key: "port", f: fPort},
+	{key: "database", f: fDatabase},
+	{key: "db", f: fDatabase},
+	{key: "username", f: fUser},
+	{key: "userid", f: fUser},
+	{key: "user", f: fUser},
+	{key: "uid", f: fUser},
+	{key: "password", f: fPassword},
+	{key: "pwd", f: fPassword},
+	{key: "sslmode", f: fSSLMode},
+	{key: "trustservercertificate", f: fTrustServerCert},
+}
+
+// npgsqlOnly are keys (lowercase, no spaces) that mark a string as Npgsql.
+var npgsqlOnly = [...]string{
+	"sslmode", "trustservercertificate", "rootcertificate", "sslcertificate",
+	"sslkey", "sslpassword", "searchpath", "commandtimeout", "pooling",
+	"minpoolsize", "maxpoolsize", "connectionidlelifetime", "includeerrordetail",
+	"servercompatibilitymode", "sslnegotiation", "gssencryptionmode",
+}
+
+func lookupNpgsql(key string) *alias {
+	for i := range npgsqlAliases {
+		if foldEqNoSpace(key, npgsqlAliases[i].key) {
+			return &npgsqlAliases[i]
+		}
+	}
+	return nil
+}
+
+// parseSemicolon parses the ';'-separated forms, DataDirect and Npgsql.
+func parseSemicolon(s string) (*Parsed, error) {
+	props, err := tokenize(s, false)
+	npgsql := false
+	if err == nil {
+		npgsql = looksNpgsql(props)
+	} else if p2, err2 := tokenize(s, true); err2 == nil && looksNpgsql(p2) {
+		// A quoted Npgsql value can hold a ';' or '{' that the DataDirect
+		// grammar misreads.
+		props, err, npgsql = p2, nil, true
+	}
+	if err != nil {
+		return nil, err
+	}
+	if npgsql {
+		if props, err = tokenize(s, true); err != nil {
+			return nil, err
+		}
+		return interpretNpgsql(props)
+	}
+	return interpretDD(props)
+}
+
+// tokenize splits s into properties. quotes selects ADO.NET quoting ("…"
+// and '…') instead of ODBC braces.
+func tokenize(s string, quotes bool) ([]Property, error) {
+	props := make([]Property, 0, strings.Count(s, ";")+1)
+	n := len(s)
+	i := 0
+	for i < n {
+		i = skipSpace(s, i)
+		if i == n {
+			break
+		}
+		if s[i] == ';' {
+			i++
+			continue
+		}
+		keyStart := i
+		j := i
+		for j < n && s[j] != '=' && s[j] != ';' {
+			j++
+		}
+		key := trimSpaceRight(s[keyStart:j])
+		if j == n || s[j] == ';' {
+			return nil, &ParseError{Offset: keyStart, Key: key, Msg: "key without '='"}
+		}
+		if key == "" {
+			return nil, &ParseError{Offset: j, Msg: "'=' without a key"}
+		}
+		if strings.ContainsAny(key, "{}") {
+			return nil, &ParseError{Offset: keyStart, Key: key, Msg: "a key cannot contain '{' or '}'"}
+		}
+		i = skipSpace(s, j+1)
+		valStart := i
+		var value string
+		if i < n && (!quotes && s[i] == '{' || quotes && (s[i] == '"' || s[i] == '\'')) {
+			open := s[i]
+			closing := byte('}')
+			if open != '{' {
+				closing = open
+			}
+			k := i + 1
+			escaped := false
+			for {
+				for k < n && s[k] != closing {
+					k++
+				}
+				if k == n {
+					return nil, &ParseError{Offset: valStart, Key: key, Msg: fmt.Sprintf("unterminated %q opened here", string(open))}
+				}
+				if k+1 < n && s[k+1] == closing {
+					escaped = true
+					k += 2
+					continue
+				}
+				break
+			}
+			value = s[i+1 : k]
+			if escaped {
+				value = strings.ReplaceAll(value, string([]byte{closing, closing}), string(closing))
+			}
+			i = skipSpace(s, k+1)
+			if i < n && s[i] != ';' {
+				return nil, &ParseError{Offset: i, Key: key, Msg: fmt.Sprintf("unexpected text after closing %q", string(closing))}
+			}
+		} else {
+			k := i
+			for k < n && s[k] != ';' {
+				k++
+			}
+			value = trimSpaceRight(s[i:k])
+			i = k
+		}
+		props = append(props, Property{Key: key, Value: value, Offset: keyStart, ValueOffset: valStart})
+		if i < n {
+			i++ // the ';'
+		}
+	}
+	return props, nil
+}
+
+func looksNpgsql(props []Property) bool {
+	host, user, ddOnly := false, false, false
+	for i := range props {
+		k := props[i].Key
+		if a := lookupDD(k); a != nil {
+			ddOnly = ddOnly || a.ddOnly
+			host = host || foldEq(k, "host")
+			user = user || foldEq(k, "username")
+			continue
+		}
+		for _, o := range npgsqlOnly {
+			if foldEqNoSpace(k, o) {
+				return true
+			}
+		}
+	}
+	return host && user && !ddOnly
+}
+
+func dupError(first, second *Property) error {
+	return &ParseError{Offset: second.Offset, Key: second.Key,
+		Msg: fmt.Sprintf("repeated key: %q at offset %d and %q at offset %d", first.Key, first.Offset, second.Key, second.Offset)}
+}
+
+// addExtra keeps an unknown key, rejecting a repeat of an earlier one.
+func addExtra(p *Parsed, props []Property, i int, form string) error {
+	pr := &props[i]
+	for j := range p.Conn.Extra {
+		if foldEq(p.Conn.Extra[j].Key, pr.Key) {
+			for k := range props {
+				if props[k].Offset == p.Conn.Extra[j].Offset {
+					return dupError(&props[k], pr)
+				}
+			}
+		}
+	}
+	p.Conn.Extra = append(p.Conn.Extra, *pr)
+	p.Warnings = append(p.Warnings, Warning{Code: WarnUnknownKey, Field: pr.Key,
+		Message: fmt.Sprintf("unknown %s key %q kept as written; AEP may reject or ignore it", form, pr.Key)})
+	return nil
+}
+
+func interpretDD(props []Property) (*Parsed, error) {
+	p := &Parsed{Format: FormatDataDirect, Properties: props}
+	var seen [nDDFields]int // index+1 of the property that set the field
+	for i := range props {
+		pr := &props[i]
+		a := lookupDD(pr.Key)
+		if a == nil {
+			if err := addExtra(p, props, i, "DataDirect"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if seen[a.f] != 0 {
+			return nil, dupError(&props[seen[a.f]-1], pr)
+		}
+		seen[a.f] = i + 1
+		if err := setField(&p.Conn, a.f, pr); err != nil {
+			return nil, err
+		}
+		if a.misspelled {
+			p.Warnings = append(p.Warnings, Warning{Code: WarnMisspelledKey, Field: pr.Key,
+				Message: fmt.Sprintf("%q read as ValidateServerCertificate", pr.Key)})
+		}
+	}
+	return p, nil
+}
+
+func setField(c *Conn, f field, pr *Property) error {
+	v := pr.Value
+	switch f {
+	case fServer:
+		c.Server = v
+	case fPort:
+		port, ok := parsePort(v)
+		if !ok {
+			return &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: fmt.Sprintf("port %q is not a number in 1-65535", v)}
+		}
+		c.Port = port
+	case fDatabase:
+		c.Database = v
+	case fUser:
+		c.User = v
+	case fPassword:
+		c.Password = v
+	case fEncryption:
+		switch v {
+		case "0":
+			c.Encryption = EncryptionNone
+		case "1":
+			c.Encryption = EncryptionSSL
+		case "6":
+			c.Encryption = EncryptionRequestSSL
+		default:
+			return &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: fmt.Sprintf("EncryptionMethod %q is not supported for PostgreSQL (want 0, 1 or 6)", v)}
+		}
+	case fValidate:
+		switch v {
+		case "0":
+			c.ValidateServerCertificate = False
+		case "1":
+			c.ValidateServerCertificate = True
+		default:
+			return &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: fmt.Sprintf("ValidateServerCertificate %q must be 0 or 1", v)}
+		}
+	case fHostNameInCert:
+		c.HostNameInCertificate = v
+	case fTrustStore:
+		c.TrustStore = v
+	case fCrypto:
+		c.CryptoProtocolVersion = v
+	}
+	return nil
+}
+
+// parsePort reads a decimal port in 1–65535.
+func parsePort(s string) (int, bool) {
+	if s == "" || len(s) > 5 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, n >= 1 && n <= 65535
+}
+
+func interpretNpgsql(props []Property) (*Parsed, error) {
+	p := &Parsed{Format: FormatNpgsql, Properties: props}
+	var seen [nFields]int
+	mode, trust := SSLModeUnset, false
+	for i := range props {
+		pr := &props[i]
+		a := lookupNpgsql(pr.Key)
+		if a == nil {
+			if dd := lookupDD(pr.Key); dd != nil && dd.ddOnly && dd.f >= fEncryption {
+				return nil, &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "a DataDirect TLS key cannot be mixed with Npgsql's SSL Mode; use one form"}
+			}
+			if err := addExtra(p, props, i, "Npgsql"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if seen[a.f] != 0 {
+			return nil, dupError(&props[seen[a.f]-1], pr)
+		}
+		seen[a.f] = i + 1
+		switch a.f {
+		case fSSLMode:
+			m, err := ParseSSLMode(pr.Value)
+			if err != nil || m == SSLModeUnset || strings.EqualFold(pr.Value, "true") || strings.EqualFold(pr.Value, "false") {
+				return nil, &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: fmt.Sprintf("SSL Mode %q is not Disable, Allow, Prefer, Require, VerifyCA or VerifyFull", pr.Value)}
+			}
+			mode = m
+		case fTrustServerCert:
+			switch strings.ToLower(pr.Value) {
+			case "true":
+				trust = true
+			case "false":
+			default:
+				return nil, &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: fmt.Sprintf("Trust Server Certificate %q must be true or false", pr.Value)}
+			}
+		default:
+			if err := setField(&p.Conn, a.f, pr); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if trust && mode >= SSLVerifyCA {
+		pr := &props[seen[fTrustServerCert]-1]
+		return nil, &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "Trust Server Certificate=true contradicts a verifying SSL Mode"}
+	}
+	if mode == SSLModeUnset {
+		mode = SSLPrefer
+		p.Warnings = append(p.Warnings, Warning{Code: WarnNpgsqlDefaultSSLMode, Field: "sslMode",
+			Message: "no SSL Mode: using Npgsql's default, Prefer (TLS if offered, else plaintext, no verification)"})
+	}
+	p.Warnings = append(p.Warnings, p.Conn.SetSSLMode(mode)...)
+	return p, nil
+}

@@ -1,0 +1,334 @@
+package connstr
+
+import (
+	"errors"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// libpqKeywords are libpq's connection keywords. A string whose first key is
+// one of these, spelled exactly (libpq keywords are case-sensitive), and whose
+// first value is not ';'-terminated is a libpq DSN.
+var libpqKeywords = map[string]bool{
+	"host": true, "hostaddr": true, "port": true, "dbname": true, "user": true,
+	"password": true, "passfile": true, "require_auth": true, "channel_binding": true,
+	"connect_timeout": true, "client_encoding": true, "options": true,
+	"application_name": true, "fallback_application_name": true, "keepalives": true,
+	"keepalives_idle": true, "keepalives_interval": true, "keepalives_count": true,
+	"tcp_user_timeout": true, "replication": true, "gssencmode": true, "sslmode": true,
+	"requiressl": true, "sslcompression": true, "sslcert": true, "sslkey": true,
+	"sslpassword": true, "sslcertmode": true, "sslrootcert": true, "sslcrl": true,
+	"sslcrldir": true, "sslsni": true, "sslnegotiation": true, "requirepeer": true,
+	"ssl_min_protocol_version": true, "ssl_max_protocol_version": true,
+	"krbsrvname": true, "gsslib": true, "gssdelegation": true, "service": true,
+	"servicefile": true, "target_session_attrs": true, "load_balance_hosts": true,
+	"min_protocol_version": true, "max_protocol_version": true,
+}
+
+// detectForm tells URLs and libpq DSNs from the ';'-separated forms. For a
+// URL it also returns where the scheme starts.
+func detectForm(s string) (Format, int) {
+	i := skipSpace(s, 0)
+	t := s[i:]
+	for _, scheme := range []string{"postgres://", "postgresql://"} {
+		if len(t) >= len(scheme) && foldEq(t[:len(scheme)], scheme) {
+			return FormatURL, i
+		}
+	}
+	j := i
+	for j < len(s) && s[j] != '=' && s[j] != ';' && !isSpace(s[j]) {
+		j++
+	}
+	if !libpqKeywords[s[i:j]] {
+		return FormatDataDirect, 0
+	}
+	j = skipSpace(s, j)
+	if j == len(s) || s[j] != '=' {
+		return FormatDataDirect, 0
+	}
+	j = skipSpace(s, j+1)
+	if j < len(s) && s[j] == '\'' {
+		// libpq quoting: backslash escapes, ends at the next unescaped quote.
+		for j++; j < len(s) && s[j] != '\''; j++ {
+			if s[j] == '\\' {
+				j++
+			}
+		}
+		if j >= len(s) {
+			return FormatDataDirect, 0
+		}
+		j++
+	} else {
+		for j < len(s) && !isSpace(s[j]) && s[j] != ';' {
+			if s[j] == '\\' {
+				j++
+			}
+			j++
+		}
+	}
+	if j < len(s) && s[j] == ';' {
+		return FormatDataDirect, 0
+	}
+	return FormatLibPQ, 0
+}
+
+// probe holds two sentinel prefixes. Later keys override earlier ones in a
+// libpq DSN, so a setting the input leaves out keeps the prefix's value, and
+// one it sets overrides it. Prefixes also override the PG* environment and
+// libpq's defaults (~/.postgresql/root.crt turning require into verify-ca,
+// the OS user, ~/.pgpass), which is how Parse keeps only what the input
+// says. A setting is absent when both probes show their own sentinel; two
+// probes make that exact even when the input repeats a sentinel's value.
+var probes = [2]string{
+	"host=flowpg.probe.a port=1 dbname=a user=a password=a sslmode=disable " + probeCommon,
+	"host=flowpg.probe.b port=2 dbname=b user=b password=b sslmode=verify-full " + probeCommon,
+}
+
+const probeCommon = "passfile='' sslrootcert='' sslcert='' sslkey='' sslcertmode=allow sslnegotiation=postgres target_session_attrs=any "
+
+// pgxError turns a pgconn parse failure into a ParseError without quoting
+// the input, which could hold a password.
+func pgxError(form string, err error) error {
+	msg := "pgconn cannot parse it as a " + form
+	var pce *pgconn.ParseConfigError
+	if errors.As(err, &pce) {
+		if inner := errors.Unwrap(pce); inner != nil && !strings.ContainsAny(inner.Error(), "'\"`") {
+			msg += ": " + inner.Error()
+		}
+	}
+	return &ParseError{Offset: -1, Msg: msg}
+}
+
+// sslModeOf reads the libpq sslmode pgconn built cfg with.
+func sslModeOf(cfg *pgconn.Config) SSLMode {
+	var plainFallback, tlsFallback bool
+	for _, fb := range cfg.Fallbacks {
+		if fb.Host == cfg.Host && fb.Port == cfg.Port {
+			plainFallback = plainFallback || fb.TLSConfig == nil
+			tlsFallback = tlsFallback || fb.TLSConfig != nil
+		}
+	}
+	t := cfg.TLSConfig
+	switch {
+	case t == nil && tlsFallback:
+		return SSLAllow
+	case t == nil:
+		return SSLDisable
+	case plainFallback:
+		return SSLPrefer
+	case !t.InsecureSkipVerify:
+		return SSLVerifyFull
+	case t.VerifyPeerCertificate != nil:
+		return SSLVerifyCA
+	}
+	return SSLRequire
+}
+
+func multiHost(cfg *pgconn.Config) bool {
+	for _, fb := range cfg.Fallbacks {
+		if fb.Host != cfg.Host || fb.Port != cfg.Port {
+			return true
+		}
+	}
+	return false
+}
+
+func parseLibPQ(s string) (*Parsed, error) {
+	var cfg, base [2]*pgconn.Config
+	for i, pre := range probes {
+		var err error
+		if cfg[i], err = pgconn.ParseConfig(pre + s); err != nil {
+			return nil, pgxError("libpq connection string", err)
+		}
+		if base[i], err = pgconn.ParseConfig(pre); err != nil {
+			return nil, pgxError("libpq connection string", err)
+		}
+	}
+	if multiHost(cfg[0]) {
+		return nil, &ParseError{Offset: -1, Key: "host", Msg: "several hosts: AEP takes one"}
+	}
+	p := &Parsed{Format: FormatLibPQ}
+	type kv struct{ key, value string }
+	var found []kv
+	differs := func(get func(*pgconn.Config) string) (string, bool) {
+		a, b := get(cfg[0]), get(cfg[1])
+		return a, a != get(base[0]) || b != get(base[1])
+	}
+	if v, ok := differs(func(c *pgconn.Config) string { return c.Host }); ok {
+		found = append(found, kv{"host", v})
+	}
+	if v, ok := differs(func(c *pgconn.Config) string { return strconv.Itoa(int(c.Port)) }); ok {
+		found = append(found, kv{"port", v})
+	}
+	if v, ok := differs(func(c *pgconn.Config) string { return c.Database }); ok {
+		found = append(found, kv{"dbname", v})
+	}
+	if v, ok := differs(func(c *pgconn.Config) string { return c.User }); ok {
+		found = append(found, kv{"user", v})
+	}
+	if v, ok := differs(func(c *pgconn.Config) string { return c.Password }); ok {
+		found = append(found, kv{"password", v})
+	}
+	if v, ok := differs(func(c *pgconn.Config) string { return sslModeOf(c).LibPQ() }); ok {
+		found = append(found, kv{"sslmode", v})
+	}
+	for k, v := range cfg[0].RuntimeParams {
+		if bv, ok := base[0].RuntimeParams[k]; !ok || bv != v || cfg[1].RuntimeParams[k] != base[1].RuntimeParams[k] {
+			found = append(found, kv{k, v})
+		}
+	}
+	for _, e := range found {
+		off := keyOffset(s, e.key)
+		p.Properties = append(p.Properties, Property{Key: e.key, Value: e.value, Offset: off, ValueOffset: -1})
+	}
+	sort.SliceStable(p.Properties, func(i, j int) bool {
+		a, b := p.Properties[i].Offset, p.Properties[j].Offset
+		return a >= 0 && (b < 0 || a < b)
+	})
+	for i := range p.Properties {
+		if err := applyPG(p, p.Properties, i, "libpq"); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// applyPG sets the Conn field a libpq or URL property names.
+func applyPG(p *Parsed, props []Property, i int, form string) error {
+	pr := &props[i]
+	switch pr.Key {
+	case "host":
+		p.Conn.Server = pr.Value
+	case "port":
+		port, ok := parsePort(pr.Value)
+		if !ok {
+			return &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: "port is not a number in 1-65535"}
+		}
+		p.Conn.Port = port
+	case "dbname":
+		p.Conn.Database = pr.Value
+	case "user":
+		p.Conn.User = pr.Value
+	case "password":
+		p.Conn.Password = pr.Value
+	case "sslmode":
+		m, err := ParseSSLMode(pr.Value)
+		if err != nil {
+			return &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: "sslmode is not disable, allow, prefer, require, verify-ca or verify-full"}
+		}
+		p.Warnings = append(p.Warnings, p.Conn.SetSSLMode(m)...)
+	default:
+		return addExtra(p, props, i, form)
+	}
+	return nil
+}
+
+// keyOffset finds where key= is written in a libpq DSN, or -1.
+func keyOffset(s, key string) int {
+	for from := 0; from < len(s); {
+		i := strings.Index(s[from:], key)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		j := skipSpace(s, i+len(key))
+		if (i == 0 || isSpace(s[i-1])) && j < len(s) && s[j] == '=' {
+			return i
+		}
+		from = i + 1
+	}
+	return -1
+}
+
+// parseURL parses a postgres:// URL with pgconn, and reads which parts the
+// URL sets with net/url: pgconn fills in whatever it leaves out from the
+// environment and defaults, and those must not reach Conn.
+func parseURL(s string, start int) (*Parsed, error) {
+	s = s[start:]
+	// pgconn wants the scheme in lower case, as libpq does; the rest is untouched.
+	schemeEnd := strings.Index(s, "://") + 3
+	pgs := strings.ToLower(s[:schemeEnd]) + s[schemeEnd:]
+	cfg, err := pgconn.ParseConfig(pgs)
+	if err != nil {
+		return nil, pgxError("postgres:// URL", err)
+	}
+	if multiHost(cfg) {
+		return nil, &ParseError{Offset: start, Key: "host", Msg: "several hosts: AEP takes one"}
+	}
+	u, err := url.Parse(pgs)
+	if err != nil {
+		return nil, &ParseError{Offset: start, Msg: "not a valid URL"}
+	}
+	p := &Parsed{Format: FormatURL}
+	add := func(key, value, raw string) {
+		off := -1
+		if raw != "" {
+			if i := strings.Index(s[schemeEnd:], raw); i >= 0 {
+				off = start + schemeEnd + i
+			}
+		}
+		p.Properties = append(p.Properties, Property{Key: key, Value: value, Offset: off, ValueOffset: off})
+	}
+	if u.User != nil {
+		if u.User.Username() != "" {
+			add("user", cfg.User, "")
+		}
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			add("password", cfg.Password, "")
+		}
+	}
+	if h := u.Hostname(); h != "" {
+		add("host", cfg.Host, "")
+	}
+	if u.Port() != "" {
+		add("port", strconv.Itoa(int(cfg.Port)), "")
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		add("dbname", cfg.Database, "")
+	}
+	if u.RawQuery != "" {
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			if kv == "" {
+				continue
+			}
+			rk, rv, _ := strings.Cut(kv, "=")
+			k, err1 := url.QueryUnescape(rk)
+			v, err2 := url.QueryUnescape(rv)
+			if err1 != nil || err2 != nil {
+				return nil, &ParseError{Offset: -1, Msg: "bad escape in URL query"}
+			}
+			if k == "ssl" && v == "true" {
+				k, v = "sslmode", "require"
+			}
+			// A query parameter overrides the same part of the URL.
+			kept := p.Properties[:0]
+			for _, q := range p.Properties {
+				if q.Key != k {
+					kept = append(kept, q)
+				}
+			}
+			p.Properties = kept
+			add(k, v, kv)
+		}
+	}
+	// Offsets of the URL's own parts follow its layout: userinfo@host:port/db.
+	off := start + schemeEnd
+	for i := range p.Properties {
+		if p.Properties[i].Offset < 0 {
+			p.Properties[i].Offset, p.Properties[i].ValueOffset = off, off
+		}
+	}
+	for i := range p.Properties {
+		if p.Properties[i].Key == "hostaddr" {
+			continue
+		}
+		if err := applyPG(p, p.Properties, i, "URL"); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
