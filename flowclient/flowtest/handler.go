@@ -87,7 +87,9 @@ type Option func(*Handler)
 
 // WithToken adds a bearer token the gateway accepts, besides tokens issued
 // by the IMS endpoint. Without it, DefaultToken is accepted.
-func WithToken(tok string) Option { return func(h *Handler) { h.staticTokens = append(h.staticTokens, tok) } }
+func WithToken(tok string) Option {
+	return func(h *Handler) { h.staticTokens = append(h.staticTokens, tok) }
+}
 
 // WithAPIKey sets the accepted x-api-key (default DefaultClientID).
 func WithAPIKey(key string) Option { return func(h *Handler) { h.apiKey = key } }

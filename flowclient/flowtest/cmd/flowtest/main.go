@@ -32,7 +32,7 @@ func main() {
 	}
 }
 
-// run serves until ctx is done. ready, if not nil, receives the base URL.
+// run serves until ctx is done.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("flowtest", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
