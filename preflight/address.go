@@ -1,0 +1,251 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// AddressClass says whether an IP address can be reached from the public
+// internet, and so from Adobe's network.
+type AddressClass string
+
+// Address classes. Every class but AddressPublic is unreachable from AEP.
+const (
+	AddressPublic      AddressClass = "public"
+	AddressPrivate     AddressClass = "private"     // RFC 1918, IPv6 unique local fc00::/7
+	AddressLoopback    AddressClass = "loopback"    // 127.0.0.0/8, ::1
+	AddressLinkLocal   AddressClass = "link-local"  // 169.254.0.0/16, fe80::/10
+	AddressCGNAT       AddressClass = "cgnat"       // 100.64.0.0/10, carrier-grade NAT
+	AddressUnspecified AddressClass = "unspecified" // 0.0.0.0, ::
+	AddressReserved    AddressClass = "reserved"    // multicast, documentation, benchmarking, 240.0.0.0/4 …
+)
+
+// unreachableFromAEP is the wording every non-public address finding carries.
+const unreachableFromAEP = "AEP cannot reach this from Adobe's network"
+
+var (
+	cgnat     = netip.MustParsePrefix("100.64.0.0/10")
+	reserved4 = []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),
+		netip.MustParsePrefix("192.0.0.0/24"),
+		netip.MustParsePrefix("192.0.2.0/24"),
+		netip.MustParsePrefix("198.18.0.0/15"),
+		netip.MustParsePrefix("198.51.100.0/24"),
+		netip.MustParsePrefix("203.0.113.0/24"),
+		netip.MustParsePrefix("240.0.0.0/4"),
+	}
+	reserved6 = []netip.Prefix{
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("100::/64"),
+	}
+)
+
+// ClassifyAddress classifies one IP address. IPv4-mapped IPv6 addresses are
+// classified as the IPv4 address they carry.
+func ClassifyAddress(a netip.Addr) AddressClass {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid(), a.IsUnspecified():
+		return AddressUnspecified
+	case a.IsLoopback():
+		return AddressLoopback
+	case a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast():
+		return AddressLinkLocal
+	case a.IsPrivate():
+		return AddressPrivate
+	case a.Is4() && cgnat.Contains(a):
+		return AddressCGNAT
+	case a.IsMulticast(), a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return AddressReserved
+	}
+	list := reserved6
+	if a.Is4() {
+		list = reserved4
+	}
+	for _, p := range list {
+		if p.Contains(a) {
+			return AddressReserved
+		}
+	}
+	return AddressPublic
+}
+
+// AddressInfo is one resolved address and its class.
+type AddressInfo struct {
+	IP    string       `json:"ip"`
+	Class AddressClass `json:"class"`
+}
+
+// AddressDetails are the findings of the address stage.
+type AddressDetails struct {
+	Addresses []AddressInfo `json:"addresses"`
+	// ReachableFromAEP is false when any address is not public. A command
+	// that registers the connection with AEP can turn this into a failure.
+	ReachableFromAEP bool `json:"reachableFromAEP"`
+	// Allowed is set when Options.AllowPrivateAddress accepted a non-public
+	// address.
+	Allowed bool `json:"allowed,omitempty"`
+}
+
+// DNSDetails are the findings of the dns stage.
+type DNSDetails struct {
+	Host      string   `json:"host"`
+	IPLiteral bool     `json:"ipLiteral,omitempty"`
+	A         []string `json:"a,omitempty"`
+	AAAA      []string `json:"aaaa,omitempty"`
+	// Errors holds per-family lookup failures when the other family answered.
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// resolve looks up A and AAAA records in parallel. An IP literal needs no
+// lookup. It returns the addresses, IPv4 first, and the dns stage result.
+func (r *runner) resolve(ctx context.Context) ([]netip.Addr, Result) {
+	start := time.Now()
+	res := Result{ID: StageDNS}
+	d := &DNSDetails{Host: r.host}
+	res.Details = d
+	if ip, err := netip.ParseAddr(r.host); err == nil {
+		d.IPLiteral = true
+		ip = ip.Unmap()
+		if ip.Is4() {
+			d.A = []string{ip.String()}
+		} else {
+			d.AAAA = []string{ip.String()}
+		}
+		res.Status, res.Message = Pass, "no lookup needed: server is an IP address"
+		return []netip.Addr{ip}, res
+	}
+
+	var (
+		wg         sync.WaitGroup
+		v4, v6     []netip.Addr
+		err4, err6 error
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); v4, err4 = r.opts.Resolver.LookupNetIP(ctx, "ip4", r.host) }()
+	go func() { defer wg.Done(); v6, err6 = r.opts.Resolver.LookupNetIP(ctx, "ip6", r.host) }()
+	wg.Wait()
+	res.Duration = time.Since(start)
+	r.timings.DNS = res.Duration
+
+	v4, v6 = uniqueUnmapped(v4), uniqueUnmapped(v6)
+	for _, a := range v4 {
+		d.A = append(d.A, a.String())
+	}
+	for _, a := range v6 {
+		d.AAAA = append(d.AAAA, a.String())
+	}
+	addrs := append(append([]netip.Addr(nil), v4...), v6...)
+
+	if len(addrs) == 0 {
+		res.Status, res.Field = Fail, FieldServer
+		res.Message, res.Remediation = explainDNS(r.host, firstErr(err4, err6))
+		return nil, res
+	}
+	for fam, err := range map[string]error{"A": err4, "AAAA": err6} {
+		if err != nil && !isNotFound(err) {
+			if d.Errors == nil {
+				d.Errors = map[string]string{}
+			}
+			msg, _ := explainDNS(r.host, err)
+			d.Errors[fam] = msg
+		}
+	}
+	switch {
+	case len(v4) == 0:
+		res.Status, res.Field = Warn, FieldServer
+		res.Message = fmt.Sprintf("%s resolves only to IPv6 (%s)", r.host, strings.Join(d.AAAA, ", "))
+		res.Remediation = "AEP's IPv6 reach is not documented: publish an A record (IPv4) for the server as well"
+	default:
+		res.Status = Pass
+		res.Message = fmt.Sprintf("%s resolves to %s", r.host, strings.Join(append(append([]string(nil), d.A...), d.AAAA...), ", "))
+	}
+	return addrs, res
+}
+
+// explainDNS words a lookup failure; the second value is the remediation.
+func explainDNS(host string, err error) (string, string) {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return fmt.Sprintf("%s has no A or AAAA record", host), "check the spelling of server; it must be the public DNS name or IP address of the database"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &dnsErr) && dnsErr.IsTimeout):
+		return fmt.Sprintf("looking up %s timed out", host), "check this machine's DNS resolver, then retry"
+	case isNotFound(err):
+		return fmt.Sprintf("%s does not exist in DNS (NXDOMAIN)", host), "check the spelling of server; it must be the public DNS name or IP address of the database"
+	case errors.As(err, &dnsErr) && dnsErr.IsTemporary:
+		return fmt.Sprintf("looking up %s failed temporarily", host), "retry; if it persists, check this machine's DNS resolver"
+	default:
+		return fmt.Sprintf("looking up %s failed", host), "check this machine's DNS resolver and the spelling of server"
+	}
+}
+
+func isNotFound(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr) && dnsErr.IsNotFound
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil && !isNotFound(e) {
+			return e
+		}
+	}
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func uniqueUnmapped(in []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, a := range in {
+		a = a.Unmap()
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// classifyAddresses builds the address stage from the resolved addresses.
+func (r *runner) classifyAddresses(addrs []netip.Addr) Result {
+	res := Result{ID: StageAddress}
+	d := &AddressDetails{ReachableFromAEP: true}
+	res.Details = d
+	var bad []string
+	for _, a := range addrs {
+		c := ClassifyAddress(a)
+		d.Addresses = append(d.Addresses, AddressInfo{IP: a.String(), Class: c})
+		if c != AddressPublic {
+			d.ReachableFromAEP = false
+			bad = append(bad, fmt.Sprintf("%s (%s)", a, c))
+		}
+	}
+	switch {
+	case d.ReachableFromAEP:
+		res.Status, res.Message = Pass, "public address"
+		if len(addrs) > 1 {
+			res.Message = "all addresses are public"
+		}
+	case r.opts.AllowPrivateAddress:
+		d.Allowed = true
+		res.Status = Pass
+		res.Message = fmt.Sprintf("non-public address %s accepted by request (%s unless it is exposed to it)", strings.Join(bad, ", "), unreachableFromAEP)
+	default:
+		res.Status, res.Field = Warn, FieldServer
+		res.Message = fmt.Sprintf("%s: %s", unreachableFromAEP, strings.Join(bad, ", "))
+		res.Remediation = "give AEP a public host name or address, reachable from Adobe's IP ranges for your region and allow-listed by the database's firewall"
+	}
+	return res
+}

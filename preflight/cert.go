@@ -1,0 +1,272 @@
+package preflight
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+)
+
+// expiryWarning is how close to expiry a certificate draws a warning.
+const expiryWarning = 30 * 24 * time.Hour
+
+// CertificateInfo describes one certificate of the server's chain.
+type CertificateInfo struct {
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	DNSNames   []string  `json:"dnsNames,omitempty"`
+	IPs        []string  `json:"ipAddresses,omitempty"`
+	NotBefore  time.Time `json:"notBefore"`
+	NotAfter   time.Time `json:"notAfter"`
+	KeyType    string    `json:"keyType"`
+	KeyBits    int       `json:"keyBits,omitempty"`
+	SHA256     string    `json:"sha256"`
+	SelfSigned bool      `json:"selfSigned,omitempty"`
+	IsCA       bool      `json:"isCA,omitempty"`
+}
+
+// CertificateDetails are the findings of the certificate stage.
+type CertificateDetails struct {
+	Chain []CertificateInfo `json:"chain"`
+	// TrustedBy names the roots the chain was verified against: "system" or
+	// "ca-file".
+	TrustedBy     string `json:"trustedBy"`
+	ChainValid    bool   `json:"chainValid"`
+	ChainError    string `json:"chainError,omitempty"`
+	HostnameMatch bool   `json:"hostnameMatch"`
+	HostnameError string `json:"hostnameError,omitempty"`
+	DaysToExpiry  int    `json:"daysToExpiry"`
+	Expired       bool   `json:"expired,omitempty"`
+	SelfSigned    bool   `json:"selfSigned,omitempty"`
+	// PinMatched is nil when no pin was asked for.
+	PinMatched *bool `json:"pinMatched,omitempty"`
+	// Source is "connection" when the details come from the checked
+	// connection, "probe" when from the separate TLS probe made for
+	// sslmodes that did not use TLS.
+	Source string `json:"source"`
+}
+
+// certCheck is our verification of a peer chain, independent of sslmode.
+type certCheck struct {
+	chain      []*x509.Certificate
+	chainErr   error
+	hostErr    error
+	expired    bool
+	expiresIn  time.Duration
+	selfSigned bool
+	pinMatched *bool
+}
+
+// verifier checks peer chains against the chosen roots, host and pins.
+type verifier struct {
+	roots     *x509.CertPool // nil: system roots
+	trustedBy string
+	host      string
+	now       func() time.Time
+	pins      [][]byte
+}
+
+// errPinMismatch aborts a handshake whose chain matches no pin.
+var errPinMismatch = errors.New("preflight: no certificate in the server's chain matches --pin-sha256")
+
+func newVerifier(host, caFile string, pins []string, now func() time.Time) (*verifier, error) {
+	v := &verifier{host: host, now: now, trustedBy: "system"}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("preflight: reading CA file: %w", err)
+		}
+		v.roots = x509.NewCertPool()
+		if !v.roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("preflight: CA file %s holds no PEM certificate", caFile)
+		}
+		v.trustedBy = "ca-file"
+	}
+	for _, p := range pins {
+		h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(p))
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("preflight: pin %q is not a hex SHA-256 fingerprint", p)
+		}
+		v.pins = append(v.pins, b)
+	}
+	return v, nil
+}
+
+func (v *verifier) check(chain []*x509.Certificate) *certCheck {
+	c := &certCheck{chain: chain}
+	if len(chain) == 0 {
+		c.chainErr = errors.New("preflight: the server sent no certificate")
+		return c
+	}
+	leaf := chain[0]
+	now := v.now()
+	opts := x509.VerifyOptions{Roots: v.roots, Intermediates: x509.NewCertPool(), CurrentTime: now}
+	for _, ic := range chain[1:] {
+		opts.Intermediates.AddCert(ic)
+	}
+	_, c.chainErr = leaf.Verify(opts)
+	c.hostErr = leaf.VerifyHostname(v.host)
+	c.expiresIn = leaf.NotAfter.Sub(now)
+	for _, cert := range chain {
+		if now.After(cert.NotAfter) {
+			c.expired = true
+		}
+		if d := cert.NotAfter.Sub(now); d < c.expiresIn {
+			c.expiresIn = d
+		}
+	}
+	c.selfSigned = isSelfSigned(leaf)
+	if len(v.pins) > 0 {
+		m := false
+		for _, cert := range chain {
+			sum := sha256.Sum256(cert.Raw)
+			for _, p := range v.pins {
+				if bytes.Equal(sum[:], p) {
+					m = true
+				}
+			}
+		}
+		c.pinMatched = &m
+	}
+	return c
+}
+
+// tlsConfig returns a tls.Config for mode that records the handshake into
+// the attempt cur returns. Go's own verification is off in every mode; the
+// VerifyConnection callback verifies per sslmode instead, so the chain is
+// captured and explained even when it is rejected:
+//   - require (and the TLS leg of allow/prefer): no verification, as libpq;
+//   - verify-ca: chain against the roots, no host name (libpq semantics);
+//   - verify-full: chain and host name.
+//
+// A pin mismatch aborts the handshake in every mode, before credentials are
+// sent.
+func (v *verifier) tlsConfig(mode string, cur func() *attempt) *tls.Config {
+	cfg := &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection below, per sslmode
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			a := cur()
+			check := v.check(cs.PeerCertificates)
+			var err error
+			switch {
+			case check.pinMatched != nil && !*check.pinMatched:
+				err = errPinMismatch
+			case (mode == "verify-ca" || mode == "verify-full") && check.chainErr != nil:
+				err = check.chainErr
+			case mode == "verify-full" && check.hostErr != nil:
+				err = check.hostErr
+			}
+			if a != nil {
+				a.mu.Lock()
+				st := cs
+				a.tlsState = &st
+				a.peerCerts = cs.PeerCertificates
+				a.cert = check
+				a.certRejected = err
+				a.mu.Unlock()
+			}
+			return err
+		},
+	}
+	// SNI, as libpq sends it: never for an IP literal.
+	if _, err := netip.ParseAddr(v.host); err != nil {
+		cfg.ServerName = v.host
+	}
+	return cfg
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+}
+
+func describeCert(c *x509.Certificate) CertificateInfo {
+	sum := sha256.Sum256(c.Raw)
+	info := CertificateInfo{
+		Subject:    c.Subject.String(),
+		Issuer:     c.Issuer.String(),
+		DNSNames:   c.DNSNames,
+		NotBefore:  c.NotBefore.UTC(),
+		NotAfter:   c.NotAfter.UTC(),
+		SHA256:     strings.ToUpper(hex.EncodeToString(sum[:])),
+		SelfSigned: isSelfSigned(c),
+		IsCA:       c.IsCA,
+	}
+	for _, ip := range c.IPAddresses {
+		info.IPs = append(info.IPs, ip.String())
+	}
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		info.KeyType, info.KeyBits = "RSA", k.N.BitLen()
+	case *ecdsa.PublicKey:
+		info.KeyType, info.KeyBits = "ECDSA", k.Curve.Params().BitSize
+	case ed25519.PublicKey:
+		info.KeyType, info.KeyBits = "Ed25519", 256
+	default:
+		info.KeyType = c.PublicKeyAlgorithm.String()
+	}
+	return info
+}
+
+// explainChainError words why a chain failed verification.
+func explainChainError(err error) string {
+	var (
+		unknown   x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		verifyErr *tls.CertificateVerificationError
+	)
+	if errors.As(err, &verifyErr) {
+		err = verifyErr.Err
+	}
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &unknown):
+		if unknown.Cert != nil && isSelfSigned(unknown.Cert) {
+			return fmt.Sprintf("self-signed certificate %q is not trusted", unknown.Cert.Subject.String())
+		}
+		return "signed by an unknown certificate authority"
+	case errors.As(err, &invalid):
+		switch invalid.Reason {
+		case x509.Expired:
+			return "a certificate in the chain has expired or is not yet valid"
+		case x509.NotAuthorizedToSign:
+			return "a certificate in the chain is not allowed to sign certificates"
+		case x509.IncompatibleUsage:
+			return "the certificate is not valid for server authentication"
+		default:
+			return "the certificate chain is invalid"
+		}
+	case errors.As(err, &hostname):
+		return hostnameMismatch(hostname)
+	case errors.Is(err, errPinMismatch):
+		return "no certificate in the chain matches the pinned SHA-256 fingerprint"
+	default:
+		return "the certificate chain could not be verified"
+	}
+}
+
+func hostnameMismatch(h x509.HostnameError) string {
+	var names []string
+	if h.Certificate != nil {
+		names = append(names, h.Certificate.DNSNames...)
+		for _, ip := range h.Certificate.IPAddresses {
+			names = append(names, ip.String())
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("the certificate is not valid for %q: it names no host", h.Host)
+	}
+	return fmt.Sprintf("the certificate is valid for %s, not for %q", strings.Join(names, ", "), h.Host)
+}

@@ -1,0 +1,265 @@
+package preflight
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Failure kinds, reported in failure.kind and in tests. They are derived
+// from types and protocol observations, never from error text.
+const (
+	kindTimeout        = "timeout"
+	kindRefused        = "refused"
+	kindUnreachable    = "unreachable"
+	kindReset          = "reset"
+	kindTLSUnsupported = "tls-unsupported"
+	kindNotPostgres    = "not-postgres"
+	kindHandshake      = "tls-handshake"
+	kindCertificate    = "certificate"
+	kindServer         = "server-error"
+	kindConnect        = "connect"
+)
+
+// failure is the plain-language diagnosis of a failed connection.
+type failure struct {
+	stage       Stage
+	field       string
+	kind        string
+	message     string
+	remediation string
+	pgErr       *pgconn.PgError
+}
+
+// diagnose explains why c failed, from the phase its last attempt reached
+// and the types of the errors seen there. It returns nil when c connected.
+func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
+	if c.err == nil {
+		return nil
+	}
+	a := c.final()
+	if a == nil {
+		return &failure{stage: StageTCP, kind: kindConnect, message: "could not start a connection attempt", remediation: "retry; if it persists, report it"}
+	}
+	hostport := net.JoinHostPort(r.host, fmt.Sprint(r.port))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	err := a.err
+	if err == nil {
+		err = c.err
+	}
+	switch a.phase() {
+	case phaseDial:
+		return r.dialFailure(a.dialErr, hostport)
+	case phaseSSLRequest:
+		if a.sslAnswered && a.sslResponse == 'N' {
+			return &failure{stage: StageTLS, field: FieldSSLMode, kind: kindTLSUnsupported,
+				message:     "the server does not support TLS: it declined the SSLRequest (ssl = off)",
+				remediation: "enable TLS on the server (ssl = on with a certificate); only if plaintext is acceptable, set sslMode to Prefer or Disable",
+			}
+		}
+		if a.sslAnswered {
+			return &failure{stage: StageTLS, field: FieldPort, kind: kindNotPostgres,
+				message:     fmt.Sprintf("%s answered the TLS request with %q instead of S or N: it does not look like PostgreSQL", hostport, a.sslResponse),
+				remediation: "check that server and port point at PostgreSQL, not at another service or a proxy",
+			}
+		}
+		return r.transportFailure(StageTLS, err, "while negotiating TLS (SSLRequest)")
+	case phaseHandshake:
+		if a.certRejected != nil {
+			return r.certFailure(a)
+		}
+		var alert tls.AlertError
+		var rec tls.RecordHeaderError
+		switch {
+		case errors.As(a.handshakeErr, &alert):
+			return &failure{stage: StageTLS, field: FieldSSLMode, kind: kindHandshake,
+				message:     fmt.Sprintf("the server rejected the TLS handshake (alert: %s)", alert.Error()),
+				remediation: "the server and flowpg share no TLS version or cipher suite: allow TLS 1.2 or 1.3 with modern ciphers on the server",
+			}
+		case errors.As(a.handshakeErr, &rec):
+			return &failure{stage: StageTLS, field: FieldPort, kind: kindNotPostgres,
+				message:     "the server accepted TLS but then did not speak TLS",
+				remediation: "check that server and port point at PostgreSQL, not at a proxy",
+			}
+		}
+		e := a.handshakeErr
+		if e == nil {
+			e = err
+		}
+		return r.transportFailure(StageTLS, e, "during the TLS handshake")
+	case phaseStartup:
+		if a.pgErr != nil {
+			return r.serverFailure(a, a.pgErr, tlsOffered)
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return r.serverFailure(a, pgErr, tlsOffered)
+		}
+		return r.transportFailure(StageAuth, err, "during startup and authentication")
+	default:
+		return r.transportFailure(StageAuth, err, "after authentication")
+	}
+}
+
+// dialFailure classifies a TCP connect error.
+func (r *runner) dialFailure(err error, hostport string) *failure {
+	f := &failure{stage: StageTCP, field: FieldServer}
+	switch {
+	case isTimeout(err):
+		f.kind = kindTimeout
+		f.message = fmt.Sprintf("no answer from %s within the time limit: packets are dropped", hostport)
+		f.remediation = "a firewall or security group is silently dropping the connection: allow inbound TCP to this port from AEP's IP ranges for your region (and from here, for this check), and check server and port"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		f.kind, f.field = kindRefused, FieldPort
+		f.message = fmt.Sprintf("connection refused by %s: nothing listens on that port", hostport)
+		f.remediation = "check port (PostgreSQL's default is 5432), that PostgreSQL runs, and that listen_addresses includes the public interface"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		f.kind = kindUnreachable
+		f.message = fmt.Sprintf("no route to %s", hostport)
+		f.remediation = "check server; this machine has no route to that network"
+	case errors.Is(err, syscall.ECONNRESET):
+		f.kind = kindReset
+		f.message = fmt.Sprintf("%s reset the connection", hostport)
+		f.remediation = "a firewall may be rejecting this source address: allow AEP's IP ranges"
+	default:
+		f.kind = kindConnect
+		f.message = fmt.Sprintf("could not connect to %s%s", hostport, opDetail(err))
+		f.remediation = "check server and port"
+	}
+	return f
+}
+
+// transportFailure classifies an I/O failure after the TCP connect.
+func (r *runner) transportFailure(stage Stage, err error, when string) *failure {
+	f := &failure{stage: stage, field: FieldServer}
+	switch {
+	case isTimeout(err):
+		f.kind = kindTimeout
+		f.message = fmt.Sprintf("the server accepted the TCP connection but did not answer %s within the time limit", when)
+		f.remediation = "something between here and the database (a proxy, a load balancer, a firewall doing deep inspection) swallows traffic, or the server is overloaded; check server and port"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		f.kind = kindReset
+		f.message = fmt.Sprintf("the connection was closed or reset %s", when)
+		f.remediation = "a proxy or firewall may be cutting the connection, or the server refused this client early; check the server's log"
+	default:
+		f.kind = kindConnect
+		f.message = fmt.Sprintf("the connection failed %s%s", when, opDetail(err))
+		f.remediation = "check server and port, and the server's log"
+	}
+	return f
+}
+
+// certFailure explains a handshake we aborted because the chain did not
+// satisfy the sslmode or the pin.
+func (r *runner) certFailure(a *attempt) *failure {
+	f := &failure{stage: StageCertificate, field: FieldSSLMode, kind: kindCertificate}
+	why := explainChainError(a.certRejected)
+	var hostErr x509.HostnameError
+	switch {
+	case errors.Is(a.certRejected, errPinMismatch):
+		f.field = ""
+		f.message = "the server's certificate chain matches none of the pinned SHA-256 fingerprints; the connection was aborted before sending credentials"
+		f.remediation = "check the pins against the fingerprints listed in the details; the certificate may have been renewed, or this is not the expected server"
+	case errors.As(a.certRejected, &hostErr):
+		f.field = FieldServer
+		f.message = "Verify Full failed: " + why
+		f.remediation = "use in server a host name the certificate lists, or re-issue the certificate with this name in its subjectAltName; Verify Ca (chain only, no host name) would accept it"
+	case a.cert != nil && a.cert.expired:
+		f.message = r.libpq + " failed: " + why
+		f.remediation = "renew the server certificate"
+	default:
+		f.message = r.libpq + " failed: " + why
+		if r.opts.CAFile == "" {
+			f.remediation = "pass --ca-file with the CA that signed the server certificate (AEP must trust it too), or have the certificate signed by a public CA"
+		} else {
+			f.remediation = "the certificate is not signed by a CA in --ca-file: pass the right CA, including any intermediate"
+		}
+	}
+	return f
+}
+
+// serverFailure explains an ErrorResponse received during startup. The
+// SQLSTATE decides; the server's message text is shown as the server wrote
+// it (it never contains the password).
+func (r *runner) serverFailure(a *attempt, e *pgconn.PgError, tlsOffered bool) *failure {
+	f := &failure{stage: StageAuth, kind: kindServer, pgErr: e}
+	quoted := fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code)
+	switch e.Code {
+	case "28P01":
+		f.field = FieldPassword
+		f.message = fmt.Sprintf("wrong password for user %q: %s", r.conn.User, quoted)
+		f.remediation = "check password; if it contains ; { } or =, pass it through basic authentication rather than the connection string"
+	case "28000":
+		// 28000 covers every pg_hba.conf refusal and "role is not permitted
+		// to log in". pg_hba's refusal of a plaintext connection that a
+		// hostssl line would have accepted carries no structured marker:
+		// the server only appends ", no encryption" to the message text.
+		// So it is recognised structurally first (this attempt was
+		// plaintext and the server does offer TLS), and by that suffix
+		// only as a fallback.
+		if !a.usedTLS() && (tlsOffered || strings.HasSuffix(e.Message, "no encryption")) {
+			f.stage, f.field = StageSSLMode, FieldSSLMode
+			f.message = "the server refuses unencrypted connections (pg_hba.conf allows only hostssl here): " + quoted
+			f.remediation = "use an sslMode with TLS: Verify Full, Verify Ca or Require (EncryptionMethod=1)"
+			return f
+		}
+		f.field = FieldUsername
+		f.message = "the server's pg_hba.conf does not admit this user, database and client address: " + quoted
+		f.remediation = "add a pg_hba.conf line for AEP's IP ranges, e.g. hostssl <database> <user> <cidr> scram-sha-256, and reload; check username and database"
+	case "3D000":
+		f.field = FieldDatabase
+		f.message = fmt.Sprintf("database %q does not exist: %s", r.conn.Database, quoted)
+		f.remediation = "check database (names are case-sensitive); list them with psql -l"
+	case "42501":
+		f.field = FieldUsername
+		f.message = fmt.Sprintf("user %q may not connect to database %q: %s", r.conn.User, r.conn.Database, quoted)
+		f.remediation = fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", quoteIdent(r.conn.Database), quoteIdent(r.conn.User))
+	case "53300":
+		f.field = FieldServer
+		f.message = "the server has no free connection slot (too many connections): " + quoted
+		f.remediation = "close idle sessions or raise max_connections (or the role's CONNECTION LIMIT); AEP's ingestion needs spare slots"
+	case "57P03":
+		f.field = FieldServer
+		f.message = "the server is starting up, shutting down or in recovery and does not accept connections yet: " + quoted
+		f.remediation = "retry in a moment; if it persists, check the server's state"
+	default:
+		f.field = ""
+		f.message = "the server refused the connection: " + quoted
+		f.remediation = "see the SQLSTATE in PostgreSQL's documentation (Appendix A) and the server's log"
+	}
+	return f
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ETIMEDOUT) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// opDetail adds the system call error of a *net.OpError, which carries
+// addresses and an errno but no configuration (and so no password).
+func opDetail(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var errno syscall.Errno
+		if errors.As(op.Err, &errno) {
+			return ": " + errno.Error()
+		}
+	}
+	return ""
+}
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}

@@ -1,0 +1,193 @@
+package preflight
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// connResult is one connection attempt through pgconn, in one sslmode, with
+// every dial it made.
+type connResult struct {
+	mode     string // libpq sslmode
+	attempts []*attempt
+	conn     *pgconn.PgConn // nil when err is set
+	err      error
+	start    time.Time
+	end      time.Time
+}
+
+// final returns the attempt that decided the outcome: the one that
+// connected, or the last one tried.
+func (c *connResult) final() *attempt {
+	for _, a := range c.attempts {
+		if a.ready && a.err == nil {
+			return a
+		}
+	}
+	if len(c.attempts) == 0 {
+		return nil
+	}
+	return c.attempts[len(c.attempts)-1]
+}
+
+// quoteDSN quotes a value for a libpq keyword/value string.
+func quoteDSN(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// pgconnConfig builds the pgconn configuration for one sslmode. Every key
+// that pgconn would otherwise take from PG* environment variables or from
+// files in the home directory is set explicitly, so the result depends only
+// on the input and the options: in particular sslrootcert is emptied, so
+// ~/.postgresql/root.crt cannot silently turn require into verify-ca, and
+// sslmode is always "disable" here because TLS and the allow/prefer
+// fallbacks are set up below from our own tls.Config, not by pgconn.
+// (PGSERVICE cannot be neutralised this way; a broken one fails ParseConfig.)
+// The password never enters the string, so no parse error can quote it.
+func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*pgconn.Config, error) {
+	dsn := strings.Join([]string{
+		"host=" + quoteDSN(r.host),
+		"port=" + strconv.Itoa(r.port),
+		"dbname=" + quoteDSN(r.conn.Database),
+		"user=" + quoteDSN(r.conn.User),
+		"sslmode=disable",
+		"sslrootcert=''", "sslcert=''", "sslkey=''", "sslpassword=''",
+		"sslcertmode=allow", "sslsni=1", "sslnegotiation=postgres",
+		"passfile=''", "target_session_attrs=any", "channel_binding=prefer",
+		"min_protocol_version=3.0", "max_protocol_version=3.0", "require_auth=''",
+	}, " ")
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		var pce *pgconn.ParseConfigError
+		if errors.As(err, &pce) && pce.Unwrap() != nil {
+			return nil, fmt.Errorf("preflight: building the driver configuration: %w", pce.Unwrap())
+		}
+		return nil, errors.New("preflight: building the driver configuration failed")
+	}
+	cfg.Password = r.conn.Password
+	cfg.RuntimeParams = map[string]string{"application_name": "flowpg-preflight"}
+	cfg.ConnectTimeout = 0 // the run's context bounds everything
+	cfg.ValidateConnect, cfg.AfterConnect = nil, nil
+
+	hosts := make([]string, len(addrs))
+	for i, a := range addrs {
+		hosts[i] = a.String()
+	}
+	// Resolution already happened, timed, in the dns stage: hand pgconn the
+	// same addresses so it neither resolves again nor sees a different answer.
+	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return hosts, nil }
+
+	dialer := r.opts.Dialer
+	cfg.DialFunc = func(ctx context.Context, network, address string) (net.Conn, error) {
+		a := obs.begin(address)
+		c, err := dialer.DialContext(ctx, network, address)
+		a.mu.Lock()
+		a.dialEnd, a.dialErr = time.Now(), err
+		a.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return &wireConn{Conn: c, a: a}, nil
+	}
+	// pgconn layers TLS over the dialed conn without completing the
+	// handshake (it would happen lazily on the first write). Completing it
+	// here times it separately from authentication, and the conn returned
+	// here, above TLS, is where the protocol can be read in the clear.
+	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
+		a := obs.current()
+		if tc, ok := conn.(*tls.Conn); ok {
+			err := tc.HandshakeContext(ctx)
+			a.mu.Lock()
+			a.handshakeEnd, a.handshakeErr = time.Now(), err
+			a.mu.Unlock()
+			if err != nil {
+				return conn, err // pgconn closes the conn it is given back
+			}
+		}
+		a.mu.Lock()
+		a.authStart = time.Now()
+		a.mu.Unlock()
+		return &msgConn{Conn: conn, a: a}, nil
+	}
+
+	// pgconn reports startup errors only for the last attempt; this keeps
+	// each attempt's own, e.g. the plaintext refusal before Allow's TLS leg.
+	cfg.OnPgError = func(_ *pgconn.PgConn, e *pgconn.PgError) bool {
+		if a := obs.current(); a != nil {
+			a.mu.Lock()
+			if !a.ready && a.pgErr == nil {
+				a.pgErr = e
+			}
+			a.mu.Unlock()
+		}
+		return !strings.EqualFold(e.Severity, "FATAL") // pgconn's default: close on FATAL
+	}
+
+	var tlsCfg *tls.Config
+	if mode != "disable" {
+		tlsCfg = r.verifier.tlsConfig(mode, obs.current)
+	}
+	switch mode {
+	case "disable":
+		cfg.TLSConfig, cfg.Fallbacks = nil, nil
+	case "allow":
+		cfg.TLSConfig = nil
+		cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: tlsCfg}}
+	case "prefer":
+		cfg.TLSConfig = tlsCfg
+		cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: nil}}
+	default:
+		cfg.TLSConfig, cfg.Fallbacks = tlsCfg, nil
+	}
+	return cfg, nil
+}
+
+// connect makes one pgconn connection in mode, observing every dial.
+func (r *runner) connect(ctx context.Context, mode string, addrs []netip.Addr) *connResult {
+	res := &connResult{mode: mode, start: time.Now()}
+	obs := &observer{}
+	cfg, err := r.pgconnConfig(mode, addrs, obs)
+	if err != nil {
+		res.err, res.end = err, time.Now()
+		return res
+	}
+	res.conn, res.err = pgconn.ConnectConfig(ctx, cfg)
+	res.end = time.Now()
+	res.attempts = obs.list()
+	if res.err != nil {
+		res.conn = nil
+		assignErrors(res.attempts, res.err)
+	}
+	return res
+}
+
+// assignErrors hands each failed attempt its own error. pgconn joins the
+// per-dial errors, in dial order, inside its *ConnectError.
+func assignErrors(attempts []*attempt, err error) {
+	if len(attempts) == 0 {
+		return
+	}
+	var errs []error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		if j, ok := ce.Unwrap().(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+	}
+	if len(errs) == len(attempts) {
+		for i, a := range attempts {
+			a.err = errs[i]
+		}
+		return
+	}
+	attempts[len(attempts)-1].err = err
+}

@@ -1,0 +1,83 @@
+package preflight_test
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/pgtest"
+	"github.com/flowpg/flowpg/preflight"
+)
+
+// connFor returns a Conn to s for user in sslmode m.
+func connFor(s *pgtest.Server, user, password string, m connstr.SSLMode) connstr.Conn {
+	c := connstr.Conn{Server: s.Host, Port: s.Port, Database: pgtest.Database, User: user, Password: password}
+	c.SetSSLMode(m)
+	return c
+}
+
+// runCheck runs preflight.Run with a deadline and checks invariants every
+// report must keep: all stages present in order, and no password anywhere.
+func runCheck(t *testing.T, c connstr.Conn, opts preflight.Options) *preflight.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep := preflight.Run(ctx, c, opts)
+	require.NotNil(t, rep)
+	require.Len(t, rep.Checks, len(preflight.Stages))
+	for i, id := range preflight.Stages {
+		require.Equal(t, id, rep.Checks[i].ID)
+	}
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	if c.Password != "" {
+		require.NotContains(t, string(b), c.Password, "password leaked into the report")
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("report: %s", b)
+	}
+	return rep
+}
+
+// requireFailAt asserts that stage id failed blaming field, that every
+// earlier stage did not fail and that every later one was skipped.
+func requireFailAt(t *testing.T, rep *preflight.Report, id preflight.Stage, field string) {
+	t.Helper()
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	require.Equal(t, preflight.Fail, rep.Verdict, "%s", b)
+	seen := false
+	for _, c := range rep.Checks {
+		switch {
+		case c.ID == id:
+			require.Equal(t, preflight.Fail, c.Status, "%s: %s", c.ID, b)
+			require.Equal(t, field, c.Field, "%s: %s", c.ID, b)
+			require.NotEmpty(t, c.Remediation)
+			seen = true
+		case seen:
+			require.Equal(t, preflight.Skip, c.Status, "%s after %s: %s", c.ID, id, b)
+		default:
+			require.NotEqual(t, preflight.Fail, c.Status, "%s before %s: %s", c.ID, id, b)
+		}
+	}
+}
+
+func requireStatus(t *testing.T, rep *preflight.Report, id preflight.Stage, want preflight.Status) *preflight.Result {
+	t.Helper()
+	r := rep.Check(id)
+	require.NotNil(t, r)
+	if r.Status != want {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		require.Equal(t, want, r.Status, "%s: %s", id, b)
+	}
+	return r
+}
+
+func contains(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,296 @@
+package preflight
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// attempt records what one dial of a connection attempt showed on the wire.
+// pgconn tries its fallbacks (one per address, and for allow/prefer one per
+// TLS choice) one after another; each gets its own attempt.
+type attempt struct {
+	mu sync.Mutex
+
+	address string
+
+	dialStart, dialEnd time.Time
+	dialErr            error
+
+	// SSLRequest and the server's one-byte answer ('S' or 'N').
+	sslRequested bool
+	sslAnswered  bool
+	sslResponse  byte
+
+	// TLS handshake, run explicitly in AfterNetConnect so it can be timed.
+	handshakeEnd time.Time
+	handshakeErr error
+	tlsState     *tls.ConnectionState
+	peerCerts    []*x509.Certificate
+	cert         *certCheck // our verification of peerCerts
+	certRejected error      // set when VerifyConnection aborted the handshake
+
+	// Startup and authentication, observed from the backend messages.
+	startupSent   bool
+	authStart     time.Time
+	authMethod    string   // first authentication request: SCRAM-SHA-256, md5, password, trust…
+	saslMechs     []string // mechanisms offered in AuthenticationSASL
+	authOK        bool     // AuthenticationOk seen
+	serverError   bool     // ErrorResponse seen during startup
+	ready         bool     // ReadyForQuery seen
+	readyAt       time.Time
+	bytesReceived int
+
+	pgErr *pgconn.PgError // the server's error during startup, if any
+	err   error           // pgconn's error for this attempt, if it failed
+}
+
+// usedTLS reports whether the attempt completed a TLS handshake.
+func (a *attempt) usedTLS() bool { return a.tlsState != nil }
+
+// phase names the furthest point the attempt reached, for classification.
+type phase int
+
+const (
+	phaseDial phase = iota
+	phaseSSLRequest
+	phaseHandshake
+	phaseStartup
+	phaseReady
+)
+
+func (a *attempt) phase() phase {
+	switch {
+	case a.dialErr != nil || a.dialEnd.IsZero():
+		return phaseDial
+	case a.sslRequested && (!a.sslAnswered || a.sslResponse != 'S'):
+		return phaseSSLRequest
+	case a.sslRequested && a.tlsState == nil:
+		return phaseHandshake
+	case !a.ready:
+		return phaseStartup
+	default:
+		return phaseReady
+	}
+}
+
+// observer hands out attempts. pgconn dials its fallbacks sequentially, so
+// the hooks find "their" attempt as the latest one.
+type observer struct {
+	mu       sync.Mutex
+	attempts []*attempt
+}
+
+func (o *observer) begin(address string) *attempt {
+	a := &attempt{address: address, dialStart: time.Now()}
+	o.mu.Lock()
+	o.attempts = append(o.attempts, a)
+	o.mu.Unlock()
+	return a
+}
+
+func (o *observer) current() *attempt {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.attempts) == 0 {
+		return nil
+	}
+	return o.attempts[len(o.attempts)-1]
+}
+
+func (o *observer) list() []*attempt {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*attempt(nil), o.attempts...)
+}
+
+// sslRequest is the 8-byte SSLRequest packet: length 8, code 80877103.
+var sslRequest = []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
+
+// wireConn is the raw TCP connection. It sees the SSLRequest and the
+// server's one-byte answer in the clear, before pgconn layers TLS on top.
+type wireConn struct {
+	net.Conn
+	a *attempt
+}
+
+func (c *wireConn) Write(b []byte) (int, error) {
+	c.a.mu.Lock()
+	if !c.a.sslRequested && !c.a.startupSent {
+		if bytes.Equal(b, sslRequest) {
+			c.a.sslRequested = true
+		} else {
+			c.a.startupSent = true
+		}
+	}
+	c.a.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func (c *wireConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.a.mu.Lock()
+		if c.a.sslRequested && !c.a.sslAnswered {
+			c.a.sslAnswered = true
+			c.a.sslResponse = b[0]
+		}
+		c.a.mu.Unlock()
+	}
+	return n, err
+}
+
+// msgConn sits above TLS, where the protocol is in the clear again. It parses
+// the backend's message headers until ReadyForQuery to learn which
+// authentication method the server asked for; pgconn does not expose it.
+// After ReadyForQuery it only passes bytes through.
+type msgConn struct {
+	net.Conn
+	a    *attempt
+	p    msgParser
+	done bool
+}
+
+func (c *msgConn) Write(b []byte) (int, error) {
+	if !c.done {
+		c.a.mu.Lock()
+		c.a.startupSent = true
+		c.a.mu.Unlock()
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *msgConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.done {
+		c.a.mu.Lock()
+		c.a.bytesReceived += n
+		c.done = c.p.feed(b[:n], c.a)
+		c.a.mu.Unlock()
+	}
+	return n, err
+}
+
+// msgParser is a streaming reader of backend message headers. It keeps the
+// body only of authentication requests, which are small.
+type msgParser struct {
+	hdr  [5]byte
+	nhdr int
+	typ  byte
+	left int    // body bytes still to come
+	body []byte // kept body of an 'R' message
+}
+
+const maxKeptBody = 4096
+
+// feed consumes b and reports whether ReadyForQuery was seen.
+func (p *msgParser) feed(b []byte, a *attempt) bool {
+	for len(b) > 0 {
+		if p.nhdr < 5 {
+			k := copy(p.hdr[p.nhdr:], b)
+			p.nhdr += k
+			b = b[k:]
+			if p.nhdr < 5 {
+				return false
+			}
+			p.typ = p.hdr[0]
+			p.left = int(binary.BigEndian.Uint32(p.hdr[1:])) - 4
+			p.body = p.body[:0]
+			if p.left < 0 {
+				return true // not the protocol we know: stop looking
+			}
+		}
+		k := min(p.left, len(b))
+		if p.typ == 'R' && len(p.body)+k <= maxKeptBody {
+			p.body = append(p.body, b[:k]...)
+		}
+		p.left -= k
+		b = b[k:]
+		if p.left > 0 {
+			return false
+		}
+		p.nhdr = 0
+		switch p.typ {
+		case 'R':
+			a.onAuthRequest(p.body)
+		case 'E':
+			a.serverError = true
+		case 'Z':
+			a.ready = true
+			a.readyAt = time.Now()
+			return true
+		}
+	}
+	return false
+}
+
+// Authentication request codes of the backend's 'R' message.
+const (
+	authOK                = 0
+	authKerberosV5        = 2
+	authCleartextPassword = 3
+	authMD5Password       = 5
+	authGSS               = 7
+	authSSPI              = 9
+	authSASL              = 10
+)
+
+// onAuthRequest records the first method the server asked for; a bare
+// AuthenticationOk first means the server asked for nothing (trust, peer
+// or cert, which the server does not tell apart on the wire).
+func (a *attempt) onAuthRequest(body []byte) {
+	if len(body) < 4 {
+		return
+	}
+	code := binary.BigEndian.Uint32(body)
+	if code == authOK {
+		a.authOK = true
+		if a.authMethod == "" {
+			a.authMethod = AuthTrust
+		}
+		return
+	}
+	if a.authMethod != "" {
+		return // SASL continue/final messages
+	}
+	switch code {
+	case authCleartextPassword:
+		a.authMethod = AuthPassword
+	case authMD5Password:
+		a.authMethod = AuthMD5
+	case authSASL:
+		a.authMethod = AuthSASL
+		for _, m := range bytes.Split(bytes.TrimRight(body[4:], "\x00"), []byte{0}) {
+			a.saslMechs = append(a.saslMechs, string(m))
+		}
+		for _, m := range a.saslMechs {
+			if m == "SCRAM-SHA-256" || m == "SCRAM-SHA-256-PLUS" {
+				a.authMethod = AuthSCRAM
+			}
+		}
+	case authGSS, authKerberosV5:
+		a.authMethod = AuthGSS
+	case authSSPI:
+		a.authMethod = AuthSSPI
+	default:
+		a.authMethod = AuthUnknown
+	}
+}
+
+// Authentication methods reported in AuthDetails.Method.
+const (
+	AuthSCRAM    = "SCRAM-SHA-256"
+	AuthMD5      = "md5"
+	AuthPassword = "password" // cleartext
+	AuthTrust    = "trust"    // no password asked (trust, peer, or certificate-only)
+	AuthGSS      = "gss"
+	AuthSSPI     = "sspi"
+	AuthSASL     = "sasl" // SASL without SCRAM, e.g. OAUTHBEARER only
+	AuthUnknown  = "unknown"
+)

@@ -1,0 +1,203 @@
+package preflight
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/flowpg/flowpg/connstr"
+)
+
+// Stage identifies one check. Stages run in the order of Stages, and a stage
+// whose prerequisite failed is reported as skipped.
+type Stage string
+
+// The stages of a check run, in order.
+const (
+	StageInput       Stage = "input"
+	StageAddress     Stage = "address"
+	StageDNS         Stage = "dns"
+	StageTCP         Stage = "tcp"
+	StageTLS         Stage = "tls"
+	StageCertificate Stage = "certificate"
+	StageSSLMode     Stage = "sslmode"
+	StageAuth        Stage = "auth"
+	StageServer      Stage = "server"
+	StagePrivileges  Stage = "privileges"
+)
+
+// Stages lists every stage in the order Run reports them.
+var Stages = []Stage{
+	StageInput, StageAddress, StageDNS, StageTCP, StageTLS,
+	StageCertificate, StageSSLMode, StageAuth, StageServer, StagePrivileges,
+}
+
+// Status is the outcome of one stage, or the verdict of a whole report.
+type Status string
+
+// Statuses, from best to worst; Skip means "not run because an earlier stage
+// failed" and never counts towards the verdict.
+const (
+	Pass Status = "pass"
+	Warn Status = "warn"
+	Fail Status = "fail"
+	Skip Status = "skip"
+)
+
+// Input fields a Result can blame. They are the names of AEP's basic
+// authentication parameters.
+const (
+	FieldServer   = "server"
+	FieldPort     = "port"
+	FieldDatabase = "database"
+	FieldUsername = "username"
+	FieldPassword = "password"
+	FieldSSLMode  = "sslMode"
+)
+
+// Result is the outcome of one stage.
+type Result struct {
+	ID       Stage         `json:"id"`
+	Status   Status        `json:"status"`
+	Duration time.Duration `json:"-"`
+	// Message says in plain words what was found. It never contains the
+	// password.
+	Message string `json:"message"`
+	// Field is the input field to blame for a warning or failure, if any.
+	Field string `json:"field,omitempty"`
+	// Remediation tells how to fix a warning or failure.
+	Remediation string `json:"remediation,omitempty"`
+	// Details holds the stage's structured findings: one of the *Details
+	// types of this package (AddressDetails, DNSDetails, TCPDetails,
+	// TLSDetails, CertificateDetails, SSLModeDetails, AuthDetails,
+	// ServerDetails, PrivilegesDetails), or nil.
+	Details any `json:"details,omitempty"`
+}
+
+// MarshalJSON writes the duration in milliseconds as durationMs.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	return json.Marshal(struct {
+		plain
+		DurationMS float64 `json:"durationMs"`
+	}{plain(r), millis(r.Duration)})
+}
+
+// Timings is the phase waterfall of the checked connection. A phase that did
+// not happen is zero.
+type Timings struct {
+	DNS     time.Duration // name resolution
+	TCP     time.Duration // TCP connect of the attempt that was used
+	TLS     time.Duration // SSLRequest and TLS handshake
+	Auth    time.Duration // startup message to ReadyForQuery
+	Queries time.Duration // the pipelined post-login queries
+	Total   time.Duration // the whole run, audit included
+}
+
+// MarshalJSON writes every phase in milliseconds.
+func (t Timings) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		DNS     float64 `json:"dnsMs"`
+		TCP     float64 `json:"tcpMs"`
+		TLS     float64 `json:"tlsMs"`
+		Auth    float64 `json:"authMs"`
+		Queries float64 `json:"queriesMs"`
+		Total   float64 `json:"totalMs"`
+	}{millis(t.DNS), millis(t.TCP), millis(t.TLS), millis(t.Auth), millis(t.Queries), millis(t.Total)})
+}
+
+func millis(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}
+
+// AuditResult is the outcome of one sslmode tried by the audit.
+type AuditResult struct {
+	SSLMode connstr.SSLMode
+	OK      bool
+	// TLS is true when the successful connection used TLS (Allow and Prefer
+	// may end in plaintext).
+	TLS bool
+	// Error says why the mode failed, in plain words; empty when OK.
+	Error string
+}
+
+// MarshalJSON writes the mode under its libpq name.
+func (a AuditResult) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		SSLMode string `json:"sslMode"`
+		OK      bool   `json:"ok"`
+		TLS     bool   `json:"tls"`
+		Error   string `json:"error,omitempty"`
+	}{a.SSLMode.LibPQ(), a.OK, a.TLS, a.Error})
+}
+
+// Report is the outcome of a check run.
+type Report struct {
+	// Target names the checked connection without its password:
+	// user@host:port/database.
+	Target  string
+	Verdict Status // Pass, Warn or Fail
+	Checks  []Result
+	Timings Timings
+	// Audit holds one entry per sslmode, strictest last, when Options.Audit
+	// was set.
+	Audit []AuditResult
+	// RecommendedSSLMode is the strictest mode that worked in the audit;
+	// SSLModeUnset when no mode worked or no audit ran.
+	RecommendedSSLMode connstr.SSLMode
+	// RecommendationReason explains the recommendation.
+	RecommendationReason string
+}
+
+// MarshalJSON writes the report with camel-case keys and libpq sslmode names.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Target               string        `json:"target"`
+		Verdict              Status        `json:"verdict"`
+		Checks               []Result      `json:"checks"`
+		Timings              Timings       `json:"timings"`
+		Audit                []AuditResult `json:"audit,omitempty"`
+		RecommendedSSLMode   string        `json:"recommendedSslMode,omitempty"`
+		RecommendationReason string        `json:"recommendationReason,omitempty"`
+	}{
+		Target: r.Target, Verdict: r.Verdict, Checks: r.Checks, Timings: r.Timings,
+		Audit: r.Audit, RecommendationReason: r.RecommendationReason,
+	}
+	if r.RecommendedSSLMode != connstr.SSLModeUnset {
+		out.RecommendedSSLMode = r.RecommendedSSLMode.LibPQ()
+	}
+	return json.Marshal(out)
+}
+
+// Check returns the result of stage id, or nil when the report has none.
+func (r *Report) Check(id Stage) *Result {
+	for i := range r.Checks {
+		if r.Checks[i].ID == id {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// Failed returns the first failed stage, or nil when none failed.
+func (r *Report) Failed() *Result {
+	for i := range r.Checks {
+		if r.Checks[i].Status == Fail {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// verdict is the worst status among checks, skips ignored.
+func verdict(checks []Result) Status {
+	v := Pass
+	for _, c := range checks {
+		switch c.Status {
+		case Fail:
+			return Fail
+		case Warn:
+			v = Warn
+		}
+	}
+	return v
+}

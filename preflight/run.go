@@ -1,0 +1,203 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flowpg/flowpg/connstr"
+)
+
+// runner holds the state of one Run.
+type runner struct {
+	conn     connstr.Conn
+	opts     Options
+	mode     connstr.SSLMode
+	libpq    string
+	host     string
+	port     int
+	verifier *verifier
+
+	results map[Stage]Result
+	timings Timings
+	audit   []AuditResult
+	rec     connstr.SSLMode
+	recWhy  string
+}
+
+// InputDetails are the findings of the input stage. The password is never
+// included.
+type InputDetails struct {
+	Server   string            `json:"server"`
+	Port     int               `json:"port"`
+	Database string            `json:"database"`
+	User     string            `json:"username"`
+	SSLMode  string            `json:"sslMode"`
+	Warnings []connstr.Warning `json:"warnings,omitempty"`
+}
+
+// Run checks conn stage by stage (see Stages) and returns the report. It
+// never returns nil, and every failure is a Result, not an error. The whole
+// run, audit included, is bounded by Options.Timeout and by ctx.
+func Run(ctx context.Context, conn connstr.Conn, opts Options) *Report {
+	start := time.Now()
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	r := &runner{conn: conn, opts: opts, results: map[Stage]Result{}}
+	r.run(ctx)
+	r.timings.Total = time.Since(start)
+	return r.report()
+}
+
+func (r *runner) set(res Result) { r.results[res.ID] = res }
+
+func (r *runner) run(ctx context.Context) {
+	in := r.input()
+	r.set(in)
+	if in.Status == Fail {
+		return
+	}
+
+	addrs, dns := r.resolve(ctx)
+	if dns.Status != Fail {
+		r.set(r.classifyAddresses(addrs))
+	}
+	r.set(dns)
+	if dns.Status == Fail {
+		return
+	}
+
+	// Extra dials, each justified: the audit must try every mode, and for
+	// modes that may end in plaintext (disable, allow) a TLS probe is the
+	// only way to learn whether the server offers TLS and with which
+	// certificate. Both run while the checked connection is made, so they
+	// cost no wall time.
+	var wg sync.WaitGroup
+	var probe *attempt
+	if r.libpq == "disable" || r.libpq == "allow" {
+		wg.Add(1)
+		go func() { defer wg.Done(); probe = r.probeTLS(ctx, addrs) }()
+	}
+	auditDone := make(chan []*connResult, 1)
+	if r.opts.Audit {
+		go func() { auditDone <- r.auditOthers(ctx, addrs) }()
+	}
+
+	main := r.connect(ctx, r.libpq, addrs)
+	wg.Wait()
+	ok := r.connectionStages(main, probe)
+	if ok {
+		r.postLogin(ctx, main)
+	}
+	if r.opts.Audit {
+		r.finishAudit(main, <-auditDone, probe)
+	}
+}
+
+// input validates the connection and maps its TLS keys to an sslmode.
+func (r *runner) input() Result {
+	res := Result{ID: StageInput}
+	c := r.conn
+	var ve *connstr.ValidationError
+	if err := c.Validate(); err != nil {
+		res.Status = Fail
+		res.Message = err.Error()
+		if errors.As(err, &ve) && len(ve.Fields) > 0 {
+			res.Field = ve.Fields[0].Field
+		}
+		res.Remediation = "fix the connection string; every field AEP's basic authentication takes is required"
+		return res
+	}
+	var warns []connstr.Warning
+	r.mode, warns = c.SSLMode()
+	r.libpq = r.mode.LibPQ()
+	if r.libpq == "" {
+		r.mode, r.libpq = connstr.SSLDisable, "disable"
+	}
+	r.host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(c.Server), "["), "]")
+	r.port = c.PortOrDefault()
+
+	v, err := newVerifier(r.host, r.opts.CAFile, r.opts.PinSHA256, r.opts.Now)
+	if err != nil {
+		res.Status, res.Message = Fail, err.Error()
+		res.Remediation = "fix --ca-file or --pin-sha256"
+		return res
+	}
+	r.verifier = v
+
+	res.Details = &InputDetails{Server: r.host, Port: r.port, Database: c.Database, User: c.User, SSLMode: r.libpq, Warnings: warns}
+	res.Status = Pass
+	res.Message = fmt.Sprintf("%s@%s/%s, sslMode %s", c.User, net.JoinHostPort(r.host, strconv.Itoa(r.port)), c.Database, r.libpq)
+	if len(warns) > 0 {
+		res.Status = Warn
+		res.Field = warns[0].Field
+		msgs := make([]string, len(warns))
+		for i, w := range warns {
+			msgs[i] = w.Message
+		}
+		res.Message += ": " + strings.Join(msgs, "; ")
+	}
+	return res
+}
+
+// target names the connection for reports, without the password.
+func (r *runner) target() string {
+	host := r.host
+	if host == "" {
+		host = strings.TrimSpace(r.conn.Server)
+	}
+	port := r.port
+	if port == 0 {
+		port = r.conn.PortOrDefault()
+	}
+	return fmt.Sprintf("%s@%s/%s", r.conn.User, net.JoinHostPort(host, strconv.Itoa(port)), r.conn.Database)
+}
+
+// report fills skipped stages, scrubs secrets and computes the verdict.
+func (r *runner) report() *Report {
+	rep := &Report{Target: r.scrub(r.target()), Timings: r.timings, Audit: r.audit, RecommendedSSLMode: r.rec, RecommendationReason: r.scrub(r.recWhy)}
+	var failed Stage
+	for _, id := range Stages {
+		res, ok := r.results[id]
+		if !ok {
+			res = Result{ID: id, Status: Skip, Message: "not run"}
+			if failed != "" {
+				res.Message = fmt.Sprintf("skipped: the %s stage failed", failed)
+			}
+		}
+		if res.Status == Fail && failed == "" {
+			failed = id
+		}
+		res.Message = r.scrub(res.Message)
+		res.Remediation = r.scrub(res.Remediation)
+		rep.Checks = append(rep.Checks, res)
+	}
+	for i := range rep.Audit {
+		rep.Audit[i].Error = r.scrub(rep.Audit[i].Error)
+	}
+	rep.Verdict = verdict(rep.Checks)
+	return rep
+}
+
+// scrub removes the password from text that may have come from elsewhere.
+// Messages are built from typed errors and never from driver error text,
+// so this is a second line of defence.
+func (r *runner) scrub(s string) string {
+	if p := r.conn.Password; p != "" && strings.Contains(s, p) {
+		s = strings.ReplaceAll(s, p, connstr.Redacted)
+	}
+	return s
+}
+
+// firstAddr returns the address string of the first address, for probes.
+func firstAddr(addrs []netip.Addr, port int) string {
+	return net.JoinHostPort(addrs[0].String(), strconv.Itoa(port))
+}

@@ -1,0 +1,437 @@
+package preflight
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// DialInfo is one TCP connect the check made.
+type DialInfo struct {
+	Address    string  `json:"address"`
+	TLS        bool    `json:"tls"`
+	DurationMS float64 `json:"durationMs"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// TCPDetails are the findings of the tcp stage.
+type TCPDetails struct {
+	Attempts []DialInfo `json:"attempts"`
+}
+
+// TLSDetails are the findings of the tls stage.
+type TLSDetails struct {
+	// Used is true when the checked connection runs over TLS.
+	Used bool `json:"used"`
+	// ServerOffersTLS is nil when unknown.
+	ServerOffersTLS *bool  `json:"serverOffersTls,omitempty"`
+	Version         string `json:"version,omitempty"`
+	CipherSuite     string `json:"cipherSuite,omitempty"`
+	ALPN            string `json:"alpn,omitempty"`
+	// Source is "connection" or "probe" (a separate TLS-only dial made for
+	// sslmodes that did not use TLS).
+	Source string `json:"source,omitempty"`
+}
+
+// SSLModeDetails are the findings of the sslmode stage.
+type SSLModeDetails struct {
+	Mode    string `json:"mode"`
+	TLSUsed bool   `json:"tlsUsed"`
+	// Fallback is set when allow or prefer ended on its second choice.
+	Fallback       bool   `json:"fallback,omitempty"`
+	FallbackReason string `json:"fallbackReason,omitempty"`
+}
+
+// AuthDetails are the findings of the auth stage.
+type AuthDetails struct {
+	User string `json:"user"`
+	// Method is the authentication the server asked for (see the Auth*
+	// constants); empty when the server refused before asking.
+	Method         string   `json:"method,omitempty"`
+	SASLMechanisms []string `json:"saslMechanisms,omitempty"`
+	SQLState       string   `json:"sqlState,omitempty"`
+	ServerMessage  string   `json:"serverMessage,omitempty"`
+}
+
+// stageOrder indexes connection stages, to skip those after a failure.
+var stageOrder = map[Stage]int{StageTCP: 0, StageTLS: 1, StageCertificate: 2, StageSSLMode: 3, StageAuth: 4}
+
+// connectionStages turns the observed connection into the tcp … auth
+// results. It reports whether the connection is usable for the post-login
+// stages.
+func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
+	tlsOffered := offersTLS(c, probe)
+	f := r.diagnose(c, tlsOffered != nil && *tlsOffered)
+	failedAt := len(stageOrder)
+	if f != nil {
+		failedAt = stageOrder[f.stage]
+	}
+	fin := c.final()
+
+	if fin != nil {
+		r.timings.TCP = sub(fin.dialEnd, fin.dialStart)
+		if fin.usedTLS() {
+			r.timings.TLS = sub(fin.handshakeEnd, fin.dialEnd)
+		}
+		if fin.ready {
+			r.timings.Auth = sub(fin.readyAt, fin.authStart)
+		}
+	}
+
+	for _, id := range []Stage{StageTCP, StageTLS, StageCertificate, StageSSLMode, StageAuth} {
+		idx := stageOrder[id]
+		if idx > failedAt {
+			break // skipped; report() fills the message
+		}
+		var res Result
+		switch id {
+		case StageTCP:
+			res = r.tcpStage(c)
+		case StageTLS:
+			res = r.tlsStage(c, probe, tlsOffered)
+		case StageCertificate:
+			res = r.certificateStage(c, probe)
+		case StageSSLMode:
+			res = r.sslmodeStage(c, probe, tlsOffered)
+		case StageAuth:
+			res = r.authStage(c)
+		}
+		if idx == failedAt {
+			res.Status, res.Field, res.Message, res.Remediation = Fail, f.field, f.message, f.remediation
+		}
+		r.set(res)
+	}
+	return f == nil && c.conn != nil
+}
+
+func sub(a, b time.Time) time.Duration {
+	if a.IsZero() || b.IsZero() {
+		return 0
+	}
+	return a.Sub(b)
+}
+
+// offersTLS says whether the server accepted an SSLRequest, from the
+// checked connection or the probe; nil when nothing asked.
+func offersTLS(c *connResult, probe *attempt) *bool {
+	as := append([]*attempt(nil), c.attempts...)
+	if probe != nil {
+		as = append(as, probe)
+	}
+	var out *bool
+	for _, a := range as {
+		a.mu.Lock()
+		if a.sslAnswered {
+			v := a.sslResponse == 'S'
+			if v || out == nil {
+				out = &v
+			}
+		}
+		a.mu.Unlock()
+	}
+	return out
+}
+
+func (r *runner) tcpStage(c *connResult) Result {
+	res := Result{ID: StageTCP, Status: Pass}
+	d := &TCPDetails{}
+	res.Details = d
+	var okAddr string
+	var failed []string
+	for _, a := range c.attempts {
+		di := DialInfo{Address: a.address, TLS: a.sslRequested, DurationMS: millis(sub(a.dialEnd, a.dialStart))}
+		if a.dialErr != nil {
+			f := r.dialFailure(a.dialErr, a.address)
+			di.Error = f.message
+			failed = append(failed, a.address)
+		} else if okAddr == "" {
+			okAddr = a.address
+			res.Duration = sub(a.dialEnd, a.dialStart)
+		}
+		d.Attempts = append(d.Attempts, di)
+	}
+	res.Message = fmt.Sprintf("connected to %s", okAddr)
+	if len(failed) > 0 && okAddr != "" {
+		res.Status, res.Field = Warn, FieldServer
+		res.Message = fmt.Sprintf("connected to %s, but %s did not accept the connection", okAddr, strings.Join(failed, ", "))
+		res.Remediation = "every address of server should accept connections, or AEP may pick one that fails"
+	}
+	return res
+}
+
+func tlsVersion(v uint16) string {
+	switch v {
+	case tls.VersionTLS13:
+		return "TLS 1.3"
+	case tls.VersionTLS12:
+		return "TLS 1.2"
+	case tls.VersionTLS11:
+		return "TLS 1.1"
+	case tls.VersionTLS10:
+		return "TLS 1.0"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// tlsSource picks the attempt whose handshake describes the server: the one
+// used, else any attempt of the checked connection, else the probe.
+func tlsSource(c *connResult, probe *attempt) (*attempt, string) {
+	if fin := c.final(); fin != nil && fin.tlsState != nil {
+		return fin, "connection"
+	}
+	for _, a := range c.attempts {
+		if a.tlsState != nil {
+			return a, "connection"
+		}
+	}
+	if probe != nil && probe.tlsState != nil {
+		return probe, "probe"
+	}
+	return nil, ""
+}
+
+func (r *runner) tlsStage(c *connResult, probe *attempt, offered *bool) Result {
+	res := Result{ID: StageTLS, Status: Pass}
+	d := &TLSDetails{ServerOffersTLS: offered}
+	res.Details = d
+	fin := c.final()
+	if fin != nil {
+		d.Used = fin.usedTLS()
+		if d.Used {
+			res.Duration = sub(fin.handshakeEnd, fin.dialEnd)
+		}
+	}
+	src, from := tlsSource(c, probe)
+	if src != nil {
+		d.Version, d.CipherSuite, d.ALPN, d.Source = tlsVersion(src.tlsState.Version), tls.CipherSuiteName(src.tlsState.CipherSuite), src.tlsState.NegotiatedProtocol, from
+	}
+	switch {
+	case d.Used:
+		res.Message = fmt.Sprintf("%s, %s", d.Version, d.CipherSuite)
+	case src != nil:
+		res.Message = fmt.Sprintf("not used by sslMode %s; the server offers %s, %s", r.libpq, d.Version, d.CipherSuite)
+	case offered != nil && !*offered:
+		res.Status, res.Field = Warn, FieldSSLMode
+		res.Message = "the server does not offer TLS (ssl = off): the password and data would travel unencrypted"
+		res.Remediation = "enable TLS on the server (ssl = on with a certificate), then use Verify Full"
+	default:
+		res.Status = Warn
+		res.Message = "could not learn whether the server offers TLS"
+	}
+	return res
+}
+
+func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
+	res := Result{ID: StageCertificate}
+	src, from := tlsSource(c, probe)
+	if src == nil {
+		// The connection failed during its handshake: report what the
+		// handshake showed, if it got as far as the certificate.
+		for _, a := range c.attempts {
+			if a.cert != nil {
+				src, from = a, "connection"
+			}
+		}
+	}
+	if src == nil || src.cert == nil {
+		res.Status, res.Message = Skip, "no certificate: TLS was not used"
+		return res
+	}
+	chk := src.cert
+	d := &CertificateDetails{
+		TrustedBy: r.verifier.trustedBy, ChainValid: chk.chainErr == nil, ChainError: explainChainError(chk.chainErr),
+		HostnameMatch: chk.hostErr == nil, DaysToExpiry: int(chk.expiresIn.Hours() / 24), Expired: chk.expired,
+		SelfSigned: chk.selfSigned, PinMatched: chk.pinMatched, Source: from,
+	}
+	if chk.expiresIn < 0 {
+		d.DaysToExpiry = -int((-chk.expiresIn).Hours()/24) - 1
+	}
+	if chk.hostErr != nil {
+		d.HostnameError = explainChainError(chk.hostErr)
+	}
+	for _, cert := range chk.chain {
+		d.Chain = append(d.Chain, describeCert(cert))
+	}
+	res.Details = d
+
+	verifies := from == "connection" && (r.libpq == "verify-ca" || r.libpq == "verify-full")
+	var warns []string
+	if chk.chainErr != nil {
+		warns = append(warns, fmt.Sprintf("chain not trusted by the %s roots: %s (Verify Ca and Verify Full would fail)", d.TrustedBy, d.ChainError))
+	}
+	if chk.hostErr != nil && r.libpq != "verify-full" {
+		warns = append(warns, d.HostnameError+" (Verify Full would fail)")
+	}
+	switch {
+	case chk.expired:
+		if !verifies {
+			warns = append(warns, "a certificate in the chain has expired")
+		}
+	case chk.expiresIn < expiryWarning:
+		warns = append(warns, fmt.Sprintf("the certificate expires in %d days", d.DaysToExpiry))
+	}
+	leaf := d.Chain[0]
+	switch {
+	case len(warns) > 0:
+		res.Status, res.Field = Warn, FieldSSLMode
+		res.Message = strings.Join(warns, "; ")
+		res.Remediation = "renew or re-issue the server certificate from a CA that AEP trusts, valid for the server's host name"
+		if chk.expiresIn >= expiryWarning || chk.expired || chk.chainErr != nil {
+			break
+		}
+		res.Field = FieldServer
+		res.Remediation = "renew the server certificate before it expires: AEP's connection will fail once it does under Verify Ca and Verify Full"
+	default:
+		res.Status = Pass
+		res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", leaf.Subject, d.TrustedBy, r.host, d.DaysToExpiry)
+	}
+	if from == "probe" && res.Status == Pass {
+		res.Message += " (seen by a TLS probe; sslMode " + r.libpq + " does not check it)"
+	}
+	return res
+}
+
+func (r *runner) sslmodeStage(c *connResult, probe *attempt, offered *bool) Result {
+	res := Result{ID: StageSSLMode, Status: Pass, Duration: sub(c.end, c.start)}
+	d := &SSLModeDetails{Mode: r.libpq}
+	res.Details = d
+	fin := c.final()
+	if fin == nil {
+		return res
+	}
+	d.TLSUsed = fin.usedTLS()
+	if len(c.attempts) > 1 && c.err == nil {
+		first := c.attempts[0]
+		if first.sslRequested != fin.sslRequested {
+			d.Fallback = true
+			d.FallbackReason = attemptFailure(r, first)
+		}
+	}
+	switch r.libpq {
+	case "disable":
+		res.Status, res.Field = Warn, FieldSSLMode
+		res.Message = "sslMode Disable: the password and the data travel unencrypted"
+		if offered != nil && *offered {
+			res.Remediation = "the server offers TLS: use Verify Full (or Verify Ca, or Require)"
+		} else {
+			res.Remediation = "enable TLS on the server, then use Verify Full"
+		}
+	case "allow":
+		if d.TLSUsed {
+			res.Message = "sslMode Allow: plaintext was refused, so TLS was used (" + d.FallbackReason + ")"
+		} else {
+			res.Status, res.Field = Warn, FieldSSLMode
+			res.Message = "sslMode Allow connected in plaintext (it tries plaintext first)"
+			res.Remediation = "use Verify Full, Verify Ca or Require to encrypt the connection"
+		}
+	case "prefer":
+		if d.TLSUsed {
+			res.Message = "sslMode Prefer connected with TLS (the certificate is not verified)"
+		} else {
+			res.Status, res.Field = Warn, FieldSSLMode
+			res.Message = "sslMode Prefer fell back to plaintext: " + d.FallbackReason
+			res.Remediation = "enable TLS on the server, then use Verify Full"
+		}
+	case "require":
+		res.Message = "connected with TLS; Require does not verify the certificate"
+	case "verify-ca":
+		res.Message = "connected with TLS; the chain is verified (Verify Ca does not check the host name)"
+	case "verify-full":
+		res.Message = "connected with TLS; the chain and the host name are verified"
+	}
+	return res
+}
+
+// attemptFailure words why an attempt that was not the final one failed,
+// from what was observed on the wire (pgconn keeps only the last error).
+func attemptFailure(r *runner, a *attempt) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.sslAnswered && a.sslResponse == 'N':
+		return "the server does not offer TLS"
+	case a.certRejected != nil:
+		return explainChainError(a.certRejected)
+	case a.handshakeErr != nil:
+		return "the TLS handshake failed"
+	case a.pgErr != nil:
+		return fmt.Sprintf("the server refused it: %s (SQLSTATE %s)", a.pgErr.Message, a.pgErr.Code)
+	case a.dialErr != nil:
+		return r.dialFailure(a.dialErr, a.address).message
+	}
+	return "the attempt failed"
+}
+
+func (r *runner) authStage(c *connResult) Result {
+	res := Result{ID: StageAuth, Status: Pass}
+	d := &AuthDetails{User: r.conn.User}
+	res.Details = d
+	fin := c.final()
+	if fin == nil {
+		return res
+	}
+	fin.mu.Lock()
+	d.Method, d.SASLMechanisms = fin.authMethod, fin.saslMechs
+	if fin.pgErr != nil {
+		d.SQLState, d.ServerMessage = fin.pgErr.Code, r.scrub(fin.pgErr.Message)
+	}
+	res.Duration = sub(fin.readyAt, fin.authStart)
+	fin.mu.Unlock()
+
+	res.Message = fmt.Sprintf("logged in as %q with %s", r.conn.User, d.Method)
+	switch d.Method {
+	case AuthMD5:
+		res.Status, res.Field = Warn, FieldUsername
+		res.Message += ": md5 is deprecated (PostgreSQL 18 warns about md5 passwords)"
+		res.Remediation = "set password_encryption = 'scram-sha-256', reset the user's password, and use scram-sha-256 in pg_hba.conf"
+	case AuthPassword:
+		res.Status, res.Field = Warn, FieldUsername
+		res.Message += ": the password is sent as is"
+		if !fin.usedTLS() {
+			res.Message += ", and this connection is not encrypted"
+		}
+		res.Remediation = "use scram-sha-256 in pg_hba.conf"
+	case AuthTrust:
+		res.Status, res.Field = Warn, FieldUsername
+		res.Message = fmt.Sprintf("logged in as %q without a password: the server did not ask for one (trust)", r.conn.User)
+		res.Remediation = "require scram-sha-256 for this user in pg_hba.conf"
+	}
+	return res
+}
+
+// probeTLS dials the first address once more, only to send an SSLRequest
+// and complete a TLS handshake, then closes. It is used when the checked
+// sslmode may end in plaintext, to report whether TLS is on offer.
+func (r *runner) probeTLS(ctx context.Context, addrs []netip.Addr) *attempt {
+	addr := firstAddr(addrs, r.port)
+	a := &attempt{address: addr, dialStart: time.Now()}
+	conn, err := r.opts.Dialer.DialContext(ctx, "tcp", addr)
+	a.dialEnd, a.dialErr = time.Now(), err
+	if err != nil {
+		return a
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	a.sslRequested = true
+	if _, err := conn.Write(sslRequest); err != nil {
+		return a
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(conn, b[:]); err != nil {
+		return a
+	}
+	a.sslAnswered, a.sslResponse = true, b[0]
+	if b[0] != 'S' {
+		return a
+	}
+	tc := tls.Client(conn, r.verifier.tlsConfig("require", func() *attempt { return a }))
+	a.handshakeErr = tc.HandshakeContext(ctx)
+	a.handshakeEnd = time.Now()
+	return a
+}
