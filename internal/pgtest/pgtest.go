@@ -305,6 +305,9 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 		postgres.WithUsername(SuperUser),
 		postgres.WithPassword(SuperPassword),
 		postgres.WithDatabase(Database),
+		// initdb's final fsync of the new cluster takes over a second here
+		// and protects nothing in a throwaway container.
+		testcontainers.WithEnv(map[string]string{"POSTGRES_INITDB_ARGS": "--no-sync"}),
 		testcontainers.WithFiles(files...),
 		testcontainers.WithCmd(serverArgs(opts)...),
 		testcontainers.WithLabels(map[string]string{"org.flowpg.pgtest": "true"}),
