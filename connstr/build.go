@@ -90,7 +90,15 @@ func Build(c Conn) (string, []Warning) {
 		}
 		put(e.Key, e.Value)
 	}
-	return b.String(), warns
+	out := b.String()
+	if strings.IndexByte(out, ';') < 0 && out != "" && c.Server == "" && c.Database == "" && c.Port == 0 &&
+		c.User == "" && c.Password == "" && c.Encryption == EncryptionUnset && c.ValidateServerCertificate == Unset &&
+		c.HostNameInCertificate == "" && c.TrustStore == "" && c.CryptoProtocolVersion == "" {
+		// A lone extra key could read as a libpq DSN (application_name=x);
+		// the trailing ';' keeps it DataDirect.
+		out += ";"
+	}
+	return out, warns
 }
 
 func needsBraces(v string) bool {
@@ -105,8 +113,14 @@ func needsBraces(v string) bool {
 
 func extraKeyOK(extra []Property, i int) bool {
 	k := extra[i].Key
-	if k == "" || isSpace(k[0]) || isSpace(k[len(k)-1]) || strings.ContainsAny(k, "=;{}") || lookupDD(k) != nil {
+	if k == "" || isSpace(k[0]) || isSpace(k[len(k)-1]) || strings.ContainsAny(k, "=;{}") ||
+		strings.Contains(k, "://") || lookupDD(k) != nil {
 		return false
+	}
+	for _, o := range npgsqlOnly { // would make the string read as Npgsql
+		if foldEqNoSpace(k, o) {
+			return false
+		}
 	}
 	for j := 0; j < i; j++ {
 		if foldEq(extra[j].Key, k) {

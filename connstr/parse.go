@@ -297,13 +297,47 @@ var ddAliases = [...]alias{
 	{key: "CryptoProtocolVersion", f: fCrypto, ddOnly: true},
 }
 
+// ddByLen indexes ddAliases by key length, and ddLower holds their keys in
+// lower case, so that lookupDD compares a key with one to three candidates,
+// without allocating.
+var (
+	ddByLen [32][]uint8
+	ddLower [len(ddAliases)]string
+)
+
+func init() {
+	for i, a := range ddAliases {
+		ddByLen[len(a.key)] = append(ddByLen[len(a.key)], uint8(i))
+		ddLower[i] = strings.ToLower(a.key)
+	}
+}
+
+// lookupDD finds key in the DataDirect alias table, ignoring ASCII case.
 func lookupDD(key string) *alias {
-	for i := range ddAliases {
-		if foldEq(key, ddAliases[i].key) {
+	if len(key) >= len(ddByLen) {
+		return nil
+	}
+	for _, i := range ddByLen[len(key)] {
+		if matchLower(key, ddLower[i]) {
 			return &ddAliases[i]
 		}
 	}
 	return nil
+}
+
+// matchLower reports whether key equals lowerKey, a lowercase key of
+// letters and spaces, ignoring ASCII case. OR-ing 0x20 folds upper to lower
+// case and maps only NUL (never in input) besides space onto space.
+func matchLower(key, lowerKey string) bool {
+	if len(key) != len(lowerKey) {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i]|0x20 != lowerKey[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // npgsqlAliases are Npgsql's keys, lowercase and without spaces; a key
@@ -341,33 +375,53 @@ func lookupNpgsql(key string) *alias {
 	return nil
 }
 
+// parsedBox lets a typical Parse allocate once: the Parsed and room for
+// its properties.
+type parsedBox struct {
+	p   Parsed
+	buf [10]Property
+}
+
+// newParsed returns a Parsed whose Properties has room for n entries.
+func newParsed(n int) *Parsed {
+	if n <= len(parsedBox{}.buf) {
+		b := &parsedBox{}
+		b.p.Properties = b.buf[:0]
+		return &b.p
+	}
+	return &Parsed{Properties: make([]Property, 0, n)}
+}
+
 // parseSemicolon parses the ';'-separated forms, DataDirect and Npgsql.
 func parseSemicolon(s string) (*Parsed, error) {
-	props, err := tokenize(s, false)
+	p := newParsed(strings.Count(s, ";") + 1)
+	props, err := tokenize(s, false, p.Properties)
 	npgsql := false
 	if err == nil {
 		npgsql = looksNpgsql(props)
-	} else if p2, err2 := tokenize(s, true); err2 == nil && looksNpgsql(p2) {
+	} else if p2, err2 := tokenize(s, true, nil); err2 == nil && looksNpgsql(p2) {
 		// A quoted Npgsql value can hold a ';' or '{' that the DataDirect
 		// grammar misreads.
-		props, err, npgsql = p2, nil, true
+		err, npgsql = nil, true
 	}
 	if err != nil {
 		return nil, err
 	}
 	if npgsql {
-		if props, err = tokenize(s, true); err != nil {
+		if props, err = tokenize(s, true, p.Properties[:0]); err != nil {
 			return nil, err
 		}
-		return interpretNpgsql(props)
+		p.Properties = props
+		return interpretNpgsql(p)
 	}
-	return interpretDD(props)
+	p.Properties = props
+	return interpretDD(p)
 }
 
-// tokenize splits s into properties. quotes selects ADO.NET quoting ("…"
-// and '…') instead of ODBC braces.
-func tokenize(s string, quotes bool) ([]Property, error) {
-	props := make([]Property, 0, strings.Count(s, ";")+1)
+// tokenize splits s into properties in one pass, keeping substrings of s
+// (no copies unless "}}" or a doubled quote must be unescaped). quotes
+// selects ADO.NET quoting ("…" and '…') instead of ODBC braces.
+func tokenize(s string, quotes bool, props []Property) ([]Property, error) {
 	n := len(s)
 	i := 0
 	for i < n {
@@ -380,21 +434,25 @@ func tokenize(s string, quotes bool) ([]Property, error) {
 			continue
 		}
 		keyStart := i
-		j := i
-		for j < n && s[j] != '=' && s[j] != ';' {
-			j++
+		semi := strings.IndexByte(s[i:], ';')
+		if semi < 0 {
+			semi = n
+		} else {
+			semi += i
 		}
-		key := trimSpaceRight(s[keyStart:j])
-		if j == n || s[j] == ';' {
-			return nil, &ParseError{Offset: keyStart, Key: key, Msg: "key without '='"}
+		eq := strings.IndexByte(s[i:semi], '=')
+		if eq < 0 {
+			return nil, &ParseError{Offset: keyStart, Key: trimSpaceRight(s[keyStart:semi]), Msg: "key without '='"}
 		}
+		eq += i
+		key := trimSpaceRight(s[keyStart:eq])
 		if key == "" {
-			return nil, &ParseError{Offset: j, Msg: "'=' without a key"}
+			return nil, &ParseError{Offset: eq, Msg: "'=' without a key"}
 		}
-		if strings.ContainsAny(key, "{}") {
+		if strings.IndexByte(key, '{') >= 0 || strings.IndexByte(key, '}') >= 0 {
 			return nil, &ParseError{Offset: keyStart, Key: key, Msg: "a key cannot contain '{' or '}'"}
 		}
-		i = skipSpace(s, j+1)
+		i = skipSpace(s, eq+1)
 		valStart := i
 		var value string
 		if i < n && (!quotes && s[i] == '{' || quotes && (s[i] == '"' || s[i] == '\'')) {
@@ -406,12 +464,11 @@ func tokenize(s string, quotes bool) ([]Property, error) {
 			k := i + 1
 			escaped := false
 			for {
-				for k < n && s[k] != closing {
-					k++
-				}
-				if k == n {
+				c := strings.IndexByte(s[k:], closing)
+				if c < 0 {
 					return nil, &ParseError{Offset: valStart, Key: key, Msg: fmt.Sprintf("unterminated %q opened here", string(open))}
 				}
+				k += c
 				if k+1 < n && s[k+1] == closing {
 					escaped = true
 					k += 2
@@ -428,12 +485,8 @@ func tokenize(s string, quotes bool) ([]Property, error) {
 				return nil, &ParseError{Offset: i, Key: key, Msg: fmt.Sprintf("unexpected text after closing %q", string(closing))}
 			}
 		} else {
-			k := i
-			for k < n && s[k] != ';' {
-				k++
-			}
-			value = trimSpaceRight(s[i:k])
-			i = k
+			value = trimSpaceRight(s[i:semi])
+			i = semi
 		}
 		props = append(props, Property{Key: key, Value: value, Offset: keyStart, ValueOffset: valStart})
 		if i < n {
@@ -485,8 +538,9 @@ func addExtra(p *Parsed, props []Property, i int, form string) error {
 	return nil
 }
 
-func interpretDD(props []Property) (*Parsed, error) {
-	p := &Parsed{Format: FormatDataDirect, Properties: props}
+func interpretDD(p *Parsed) (*Parsed, error) {
+	p.Format = FormatDataDirect
+	props := p.Properties
 	var seen [nDDFields]int // index+1 of the property that set the field
 	for i := range props {
 		pr := &props[i]
@@ -574,8 +628,9 @@ func parsePort(s string) (int, bool) {
 	return n, n >= 1 && n <= 65535
 }
 
-func interpretNpgsql(props []Property) (*Parsed, error) {
-	p := &Parsed{Format: FormatNpgsql, Properties: props}
+func interpretNpgsql(p *Parsed) (*Parsed, error) {
+	p.Format = FormatNpgsql
+	props := p.Properties
 	var seen [nFields]int
 	mode, trust := SSLModeUnset, false
 	for i := range props {

@@ -12,7 +12,8 @@ import (
 
 // libpqKeywords are libpq's connection keywords. A string whose first key is
 // one of these, spelled exactly (libpq keywords are case-sensitive), and whose
-// first value is not ';'-terminated is a libpq DSN.
+// first value (not brace-quoted) is followed by the end of the string or by
+// whitespace and another key= is a libpq DSN.
 var libpqKeywords = map[string]bool{
 	"host": true, "hostaddr": true, "port": true, "dbname": true, "user": true,
 	"password": true, "passfile": true, "require_auth": true, "channel_binding": true,
@@ -51,6 +52,9 @@ func detectForm(s string) (Format, int) {
 		return FormatDataDirect, 0
 	}
 	j = skipSpace(s, j+1)
+	if j < len(s) && s[j] == '{' {
+		return FormatDataDirect, 0 // an ODBC brace-quoted value
+	}
 	if j < len(s) && s[j] == '\'' {
 		// libpq quoting: backslash escapes, ends at the next unescaped quote.
 		for j++; j < len(s) && s[j] != '\''; j++ {
@@ -70,10 +74,22 @@ func detectForm(s string) (Format, int) {
 			j++
 		}
 	}
-	if j < len(s) && s[j] == ';' {
+	// The first value must be followed by the end or by another key=.
+	j = skipSpace(s, j)
+	if j == len(s) {
+		return FormatLibPQ, 0
+	}
+	k := j
+	for k < len(s) && (s[k] == '_' || 'a' <= lower(s[k]) && lower(s[k]) <= 'z' || '0' <= s[k] && s[k] <= '9') {
+		k++
+	}
+	if k == j {
 		return FormatDataDirect, 0
 	}
-	return FormatLibPQ, 0
+	if k = skipSpace(s, k); k < len(s) && s[k] == '=' {
+		return FormatLibPQ, 0
+	}
+	return FormatDataDirect, 0
 }
 
 // probe holds two sentinel prefixes. Later keys override earlier ones in a
@@ -84,8 +100,8 @@ func detectForm(s string) (Format, int) {
 // says. A setting is absent when both probes show their own sentinel; two
 // probes make that exact even when the input repeats a sentinel's value.
 var probes = [2]string{
-	"host=flowpg.probe.a port=1 dbname=a user=a password=a sslmode=disable " + probeCommon,
-	"host=flowpg.probe.b port=2 dbname=b user=b password=b sslmode=verify-full " + probeCommon,
+	"host=flowpg.probe.a port=1 dbname=a user=a password=a sslmode=disable application_name=a timezone=a options=a " + probeCommon,
+	"host=flowpg.probe.b port=2 dbname=b user=b password=b sslmode=verify-full application_name=b timezone=b options=b " + probeCommon,
 }
 
 const probeCommon = "passfile='' sslrootcert='' sslcert='' sslkey='' sslcertmode=allow sslnegotiation=postgres target_session_attrs=any "
@@ -273,6 +289,7 @@ func parseURL(s string, start int) (*Parsed, error) {
 		}
 		p.Properties = append(p.Properties, Property{Key: key, Value: value, Offset: off, ValueOffset: off})
 	}
+	offs := urlOffsets(s[schemeEnd:])
 	if u.User != nil {
 		if u.User.Username() != "" {
 			add("user", cfg.User, "")
@@ -289,6 +306,10 @@ func parseURL(s string, start int) (*Parsed, error) {
 	}
 	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
 		add("dbname", cfg.Database, "")
+	}
+	for i := range p.Properties {
+		o := start + schemeEnd + offs[p.Properties[i].Key]
+		p.Properties[i].Offset, p.Properties[i].ValueOffset = o, o
 	}
 	if u.RawQuery != "" {
 		for _, kv := range strings.Split(u.RawQuery, "&") {
@@ -315,13 +336,6 @@ func parseURL(s string, start int) (*Parsed, error) {
 			add(k, v, kv)
 		}
 	}
-	// Offsets of the URL's own parts follow its layout: userinfo@host:port/db.
-	off := start + schemeEnd
-	for i := range p.Properties {
-		if p.Properties[i].Offset < 0 {
-			p.Properties[i].Offset, p.Properties[i].ValueOffset = off, off
-		}
-	}
 	for i := range p.Properties {
 		if p.Properties[i].Key == "hostaddr" {
 			continue
@@ -331,4 +345,31 @@ func parseURL(s string, start int) (*Parsed, error) {
 		}
 	}
 	return p, nil
+}
+
+// urlOffsets finds where each part of a URL (after "scheme://") starts,
+// following libpq's layout: [user[:password]@]host[:port][/dbname][?query].
+func urlOffsets(rest string) map[string]int {
+	offs := map[string]int{}
+	hostStart := 0
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		offs["user"] = 0
+		if c := strings.IndexByte(rest[:i], ':'); c >= 0 {
+			offs["password"] = c + 1
+		}
+		hostStart = i + 1
+	}
+	offs["host"] = hostStart
+	end := len(rest)
+	if i := strings.IndexAny(rest[hostStart:], "/?"); i >= 0 {
+		end = hostStart + i
+	}
+	hostPort := rest[hostStart:end]
+	if c := strings.LastIndexByte(hostPort, ':'); c >= 0 && c > strings.LastIndexByte(hostPort, ']') {
+		offs["port"] = hostStart + c + 1
+	}
+	if end < len(rest) && rest[end] == '/' {
+		offs["dbname"] = end + 1
+	}
+	return offs
 }

@@ -1,0 +1,43 @@
+package connstr
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const (
+	benchDataDirect = "Server=db.example.com;Database=sales;Port=5432;UID=aep_reader;Password=s3cret!;EncryptionMethod=1;ValidateServerCertificate=1"
+	benchLibPQ      = "host=db.example.com dbname=sales port=5432 user=aep_reader password=s3cret! sslmode=verify-ca"
+)
+
+func BenchmarkParse(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(benchDataDirect); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	p, err := Parse(benchDataDirect)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = Build(p.Conn)
+	}
+}
+
+// BenchmarkPgconnParseConfig is the yardstick: pgx parsing the equivalent
+// libpq DSN.
+func BenchmarkPgconnParseConfig(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := pgconn.ParseConfig(benchLibPQ); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
