@@ -51,8 +51,12 @@ type attempt struct {
 	err   error           // pgconn's error for this attempt, if it failed
 }
 
-// usedTLS reports whether the attempt completed a TLS handshake.
-func (a *attempt) usedTLS() bool { return a.tlsState != nil }
+// usedTLS reports whether the attempt completed a TLS handshake. tlsState
+// alone is not enough: it is captured before our verification may reject
+// the handshake.
+func (a *attempt) usedTLS() bool {
+	return a.tlsState != nil && !a.handshakeEnd.IsZero() && a.handshakeErr == nil && a.certRejected == nil
+}
 
 // phase names the furthest point the attempt reached, for classification.
 type phase int
@@ -71,7 +75,7 @@ func (a *attempt) phase() phase {
 		return phaseDial
 	case a.sslRequested && (!a.sslAnswered || a.sslResponse != 'S'):
 		return phaseSSLRequest
-	case a.sslRequested && a.tlsState == nil:
+	case a.sslRequested && !a.usedTLS():
 		return phaseHandshake
 	case !a.ready:
 		return phaseStartup

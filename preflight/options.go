@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/flowpg/flowpg/connstr"
 )
 
 // DefaultTimeout bounds a whole check run when Options.Timeout is zero.
@@ -44,6 +46,9 @@ type Options struct {
 	// stage then passes instead of warning. The classification stays in
 	// AddressDetails either way.
 	AllowPrivateAddress bool
+	// InputWarnings are remarks from parsing the connection string
+	// (connstr.Parsed.Warnings); the input stage reports them with its own.
+	InputWarnings []connstr.Warning
 
 	// Dialer opens TCP connections; nil means a *net.Dialer.
 	Dialer Dialer

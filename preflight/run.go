@@ -118,6 +118,7 @@ func (r *runner) input() Result {
 	}
 	var warns []connstr.Warning
 	r.mode, warns = c.SSLMode()
+	warns = append(append([]connstr.Warning(nil), r.opts.InputWarnings...), warns...)
 	r.libpq = r.mode.LibPQ()
 	if r.libpq == "" {
 		r.mode, r.libpq = connstr.SSLDisable, "disable"

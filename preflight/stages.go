@@ -74,9 +74,7 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 
 	if fin != nil {
 		r.timings.TCP = sub(fin.dialEnd, fin.dialStart)
-		if fin.usedTLS() {
-			r.timings.TLS = sub(fin.handshakeEnd, fin.dialEnd)
-		}
+		r.timings.TLS = sub(fin.handshakeEnd, fin.dialEnd)
 		if fin.ready {
 			r.timings.Auth = sub(fin.readyAt, fin.authStart)
 		}
@@ -201,16 +199,14 @@ func (r *runner) tlsStage(c *connResult, probe *attempt, offered *bool) Result {
 	fin := c.final()
 	if fin != nil {
 		d.Used = fin.usedTLS()
-		if d.Used {
-			res.Duration = sub(fin.handshakeEnd, fin.dialEnd)
-		}
+		res.Duration = sub(fin.handshakeEnd, fin.dialEnd)
 	}
 	src, from := tlsSource(c, probe)
 	if src != nil {
 		d.Version, d.CipherSuite, d.ALPN, d.Source = tlsVersion(src.tlsState.Version), tls.CipherSuiteName(src.tlsState.CipherSuite), src.tlsState.NegotiatedProtocol, from
 	}
 	switch {
-	case d.Used:
+	case d.Used || from == "connection":
 		res.Message = fmt.Sprintf("%s, %s", d.Version, d.CipherSuite)
 	case src != nil:
 		res.Message = fmt.Sprintf("not used by sslMode %s; the server offers %s, %s", r.libpq, d.Version, d.CipherSuite)
@@ -258,33 +254,35 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	}
 	res.Details = d
 
-	verifies := from == "connection" && (r.libpq == "verify-ca" || r.libpq == "verify-full")
-	var warns []string
-	if chk.chainErr != nil {
-		warns = append(warns, fmt.Sprintf("chain not trusted by the %s roots: %s (Verify Ca and Verify Full would fail)", d.TrustedBy, d.ChainError))
+	// Problems that the checked sslmode does not enforce are warnings: AEP
+	// would connect, but a stricter mode would not. The enforced ones made
+	// the handshake fail and are reported by diagnose.
+	type finding struct{ msg, field, fix string }
+	var warns []finding
+	if chk.chainErr != nil && !chk.expired {
+		warns = append(warns, finding{fmt.Sprintf("chain not trusted by the %s roots: %s (Verify Ca and Verify Full would fail)", d.TrustedBy, d.ChainError), FieldSSLMode,
+			"have the certificate signed by a CA that AEP trusts, or pass --ca-file with the CA that signed it"})
 	}
 	if chk.hostErr != nil && r.libpq != "verify-full" {
-		warns = append(warns, d.HostnameError+" (Verify Full would fail)")
+		warns = append(warns, finding{d.HostnameError + " (Verify Full would fail)", FieldServer,
+			"use in server a name the certificate lists, or re-issue the certificate with this name in its subjectAltName"})
 	}
 	switch {
 	case chk.expired:
-		if !verifies {
-			warns = append(warns, "a certificate in the chain has expired")
-		}
+		warns = append(warns, finding{"a certificate in the chain has expired (Verify Ca and Verify Full would fail)", FieldServer, "renew the server certificate"})
 	case chk.expiresIn < expiryWarning:
-		warns = append(warns, fmt.Sprintf("the certificate expires in %d days", d.DaysToExpiry))
+		warns = append(warns, finding{fmt.Sprintf("the certificate expires in %d days", d.DaysToExpiry), FieldServer,
+			"renew the server certificate before it expires: AEP's connection fails once it has, under Verify Ca and Verify Full"})
 	}
 	leaf := d.Chain[0]
 	switch {
 	case len(warns) > 0:
-		res.Status, res.Field = Warn, FieldSSLMode
-		res.Message = strings.Join(warns, "; ")
-		res.Remediation = "renew or re-issue the server certificate from a CA that AEP trusts, valid for the server's host name"
-		if chk.expiresIn >= expiryWarning || chk.expired || chk.chainErr != nil {
-			break
+		res.Status, res.Field = Warn, warns[0].field
+		var msgs, fixes []string
+		for _, w := range warns {
+			msgs, fixes = append(msgs, w.msg), append(fixes, w.fix)
 		}
-		res.Field = FieldServer
-		res.Remediation = "renew the server certificate before it expires: AEP's connection will fail once it does under Verify Ca and Verify Full"
+		res.Message, res.Remediation = strings.Join(msgs, "; "), strings.Join(fixes, "; ")
 	default:
 		res.Status = Pass
 		res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", leaf.Subject, d.TrustedBy, r.host, d.DaysToExpiry)

@@ -29,6 +29,7 @@ type CLI struct {
 	Globals
 
 	Version VersionCmd `cmd:"" help:"Print flowpg's version."`
+	Check   CheckCmd   `cmd:"" help:"Check that AEP can connect: network, TLS, login, privileges."`
 	// Commands are added here, one line each, in the order they appear in help.
 }
 

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/preflight"
+)
+
+// CheckCmd runs the pre-flight checks against one connection string, or
+// against every line of a file.
+type CheckCmd struct {
+	Input
+
+	Output      string        `short:"o" enum:"text,json" default:"text" help:"Output format: text or json (JSON Lines with --file)."`
+	Timeout     time.Duration `default:"15s" help:"Time limit for one whole check, audit included."`
+	Audit       bool          `help:"Also try every sslMode in parallel and recommend the strictest that works."`
+	CAFile      string        `name:"ca-file" type:"path" placeholder:"PEM" help:"CA certificates to verify the server with, instead of the system roots."`
+	Table       []string      `name:"table" sep:"none" placeholder:"SCHEMA.NAME" help:"A table or view that must be readable (repeatable; a bare name means public.NAME)."`
+	PinSHA256   []string      `name:"pin-sha256" sep:"none" placeholder:"HEX" help:"SHA-256 fingerprint of a certificate the server's chain must contain (repeatable)."`
+	File        string        `name:"file" type:"path" placeholder:"TARGETS" help:"Check every connection string in this file, one per line (# comments and blank lines skipped; - reads standard input)."`
+	Concurrency int           `default:"16" help:"With --file, how many targets to check at once."`
+}
+
+// Help is shown by flowpg check --help.
+func (CheckCmd) Help() string {
+	return `Dials the database with the settings AEP would use and proves, step by step,
+that it is reachable, that TLS works as the sslMode says, that the user logs in
+and can read tables. Every failure names the input field to blame and a fix.
+
+Stages: input, address, dns, tcp, tls, certificate, sslmode, auth, server,
+privileges. A failed stage skips the stages after it.
+
+Examples:
+  flowpg check 'Server=db.example.com;Database=sales;UID=aep;PWD=…;EncryptionMethod=1;ValidateServerCertificate=1'
+  echo "$CONN" | flowpg check - --audit
+  flowpg check - -o json --table public.orders --ca-file corp-ca.pem < conn.txt
+  flowpg check --file targets.txt --concurrency 32 -o json > results.jsonl
+
+A password given as an argument is visible to other users in ps: prefer
+standard input (-) or $FLOWPG_CONNECTION_STRING.
+
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed,
+2 invalid input. With --file: 2 when any line cannot be parsed (the other
+lines are still checked), else 1 when any target failed.`
+}
+
+// Run checks one connection string, or a file of them.
+func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
+	if c.Concurrency < 1 {
+		return invalid(errors.New("--concurrency must be at least 1"))
+	}
+	if c.File != "" {
+		if c.String != "" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") {
+			return invalid(errors.New("pass either a connection string or --file, not both"))
+		}
+		return c.runBatch(ctx, g, streams)
+	}
+	s, err := c.read(streams)
+	if err != nil {
+		return err
+	}
+	parsed, err := connstr.Parse(s)
+	if err != nil {
+		return invalid(err)
+	}
+	if c.String != "-" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") && parsed.Conn.Password != "" {
+		fmt.Fprintln(streams.Stderr, "flowpg: warning: the password was passed on the command line, where ps shows it; use - (standard input) or $FLOWPG_CONNECTION_STRING")
+	}
+	rep := preflight.Run(ctx, parsed.Conn, c.options(parsed.Warnings))
+
+	if c.Output == "json" {
+		enc := json.NewEncoder(streams.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		style := newStyle(streams.Stdout, g.NoColor)
+		if err := renderText(streams.Stdout, rep, style); err != nil {
+			return err
+		}
+	}
+	return exitFor(rep)
+}
+
+func (c *CheckCmd) options(warns []connstr.Warning) preflight.Options {
+	return preflight.Options{
+		Timeout:       c.Timeout,
+		Audit:         c.Audit,
+		CAFile:        c.CAFile,
+		Tables:        c.Table,
+		PinSHA256:     c.PinSHA256,
+		InputWarnings: warns,
+	}
+}
+
+// exitFor maps a report to the command's exit: invalid input is 2, a
+// failed check 1. The report already says why, so no message is added.
+func exitFor(rep *preflight.Report) error {
+	if in := rep.Check(preflight.StageInput); in != nil && in.Status == preflight.Fail {
+		return &ExitError{Code: ExitInvalid}
+	}
+	if rep.Verdict == preflight.Fail {
+		return &ExitError{Code: ExitFailed}
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && termIsTerminal(f)
+}

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/flowpg/flowpg/preflight"
+)
+
+func termIsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// style colours text only on a terminal, and never with --no-color or
+// NO_COLOR (https://no-color.org: any non-empty value).
+type style struct{ color bool }
+
+func newStyle(w io.Writer, noColor bool) style {
+	return style{color: !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w)}
+}
+
+func (s style) paint(code, text string) string {
+	if !s.color {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+func (s style) status(st preflight.Status) string {
+	switch st {
+	case preflight.Pass:
+		return s.paint("32", "✓")
+	case preflight.Warn:
+		return s.paint("33", "!")
+	case preflight.Fail:
+		return s.paint("31", "✗")
+	default:
+		return s.paint("2", "-")
+	}
+}
+
+func (s style) verdict(st preflight.Status) string {
+	switch st {
+	case preflight.Pass:
+		return s.paint("1;32", "PASS")
+	case preflight.Warn:
+		return s.paint("1;33", "PASS with warnings")
+	default:
+		return s.paint("1;31", "FAIL")
+	}
+}
+
+// renderText writes the step list, the audit and the timing waterfall.
+func renderText(w io.Writer, rep *preflight.Report, s style) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Checking %s\n\n", rep.Target)
+	for _, c := range rep.Checks {
+		msg := c.Message
+		if c.Status == preflight.Skip {
+			msg = s.paint("2", msg)
+		}
+		dur := ""
+		if c.Duration > 0 {
+			dur = s.paint("2", "  "+fmtMillis(c.Duration))
+		}
+		fmt.Fprintf(&b, "  %s %-11s %s%s\n", s.status(c.Status), c.ID, msg, dur)
+		if c.Status == preflight.Warn || c.Status == preflight.Fail {
+			if c.Field != "" {
+				fmt.Fprintf(&b, "  %-13s field: %s\n", "", c.Field)
+			}
+			if c.Remediation != "" {
+				fmt.Fprintf(&b, "  %-13s fix: %s\n", "", c.Remediation)
+			}
+		}
+	}
+	if len(rep.Audit) > 0 {
+		b.WriteString("\nsslMode audit\n")
+		for _, a := range rep.Audit {
+			st, note := preflight.Fail, a.Error
+			if a.OK {
+				st, note = preflight.Pass, "connects"
+				if !a.TLS {
+					note = "connects in plaintext"
+				}
+			}
+			mark := ""
+			if a.SSLMode == rep.RecommendedSSLMode {
+				mark = s.paint("1", "  ← recommended")
+			}
+			fmt.Fprintf(&b, "  %s %-11s %s%s\n", s.status(st), a.SSLMode.LibPQ(), note, mark)
+		}
+		if rep.RecommendationReason != "" {
+			fmt.Fprintf(&b, "  %s\n", rep.RecommendationReason)
+		}
+	}
+	b.WriteString("\n")
+	b.WriteString(waterfall(rep.Timings, s))
+	fmt.Fprintf(&b, "\nResult: %s\n", s.verdict(rep.Verdict))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fmtMillis(d time.Duration) string {
+	ms := float64(d.Microseconds()) / 1000
+	if ms >= 100 {
+		return fmt.Sprintf("%.0f ms", ms)
+	}
+	return fmt.Sprintf("%.1f ms", ms)
+}
+
+// waterfallWidth is the width of the bar area, in columns.
+const waterfallWidth = 40
+
+// waterfall draws the connection phases as consecutive bars on one time
+// axis, the way httpstat draws an HTTP request: each phase starts where the
+// previous one ended. A phase that did not happen has no bar.
+func waterfall(t preflight.Timings, s style) string {
+	phases := []struct {
+		name string
+		d    time.Duration
+	}{{"DNS", t.DNS}, {"TCP", t.TCP}, {"TLS", t.TLS}, {"Auth", t.Auth}, {"Queries", t.Queries}}
+	var sum time.Duration
+	for _, p := range phases {
+		sum += p.d
+	}
+	var b strings.Builder
+	b.WriteString("Timings\n")
+	if sum <= 0 {
+		fmt.Fprintf(&b, "  %-8s %10s\n", "Total", fmtMillis(t.Total))
+		return b.String()
+	}
+	scale := float64(waterfallWidth) / float64(sum)
+	col := 0
+	var elapsed time.Duration
+	for _, p := range phases {
+		elapsed += p.d
+		end := int(math.Round(float64(elapsed) * scale))
+		width := end - col
+		bar := ""
+		switch {
+		case p.d <= 0:
+		case width <= 0:
+			bar = "▏" // too short to show at this scale, but it happened
+		default:
+			bar = strings.Repeat("█", width)
+		}
+		pad := strings.Repeat(" ", min(col, waterfallWidth))
+		fmt.Fprintf(&b, "  %-8s %10s  │%s%s\n", p.name, fmtMillis(p.d), pad, s.paint("36", bar))
+		if width > 0 {
+			col = end
+		}
+	}
+	fmt.Fprintf(&b, "  %-8s %10s  │%s│\n", "Total", fmtMillis(t.Total), strings.Repeat("─", waterfallWidth))
+	return b.String()
+}
