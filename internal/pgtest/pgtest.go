@@ -121,7 +121,8 @@ type Options struct {
 
 // Server is a running PostgreSQL container. Its fields are read-only.
 type Server struct {
-	// Host is the address to dial: "127.0.0.1", an IP SAN of CertValid.
+	// Host is the address to dial: "127.0.0.1" (an IP SAN of CertValid)
+	// unless the Docker engine is remote.
 	Host string
 	// Port is the host port mapped to the server's 5432.
 	Port int
@@ -327,6 +328,14 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 	}
 	if err != nil {
 		return s, fmt.Errorf("pgtest: start %s: %w%s", img, err, s.logTail(ctx))
+	}
+	host, err := ctr.Host(ctx)
+	if err != nil {
+		return s, fmt.Errorf("pgtest: %s: host: %w", img, err)
+	}
+	// One address rather than localhost's two; CertValid has it as an IP SAN.
+	if host != "localhost" {
+		s.Host = host
 	}
 	port, err := ctr.MappedPort(ctx, "5432/tcp")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -156,4 +157,28 @@ func TestStart_BadOptions(t *testing.T) {
 	require.ErrorContains(t, err, "pgtest: unknown TLSMode(42)")
 	_, err = Start(ctx, Options{MaxConnections: -1})
 	require.ErrorContains(t, err, "pgtest: negative MaxConnections")
+}
+
+// recordingTB records Skipf and Fatalf instead of ending the test.
+type recordingTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recordingTB) Helper()                        {}
+func (r *recordingTB) Skipf(format string, a ...any)  { r.skipped = fmt.Sprintf(format, a...) }
+func (r *recordingTB) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
+
+func TestSkipOrFail(t *testing.T) {
+	t.Setenv("CI", "")
+	r := &recordingTB{TB: t}
+	skipOrFail(r, "no engine")
+	assert.Contains(t, r.skipped, "SKIPPING: no engine")
+	assert.Empty(t, r.failed)
+
+	t.Setenv("CI", "true")
+	r = &recordingTB{TB: t}
+	skipOrFail(r, "no engine")
+	assert.Contains(t, r.failed, "CI=true, so this is a FAILURE")
+	assert.Empty(t, r.skipped)
 }
