@@ -30,6 +30,9 @@ type CLI struct {
 
 	Version VersionCmd `cmd:"" help:"Print flowpg's version."`
 	Check   CheckCmd   `cmd:"" help:"Check that AEP can connect: network, TLS, login, privileges."`
+	Parse   ParseCmd   `cmd:"" help:"Parse a connection string and show its fields, sslMode, warnings and validity."`
+	Convert ConvertCmd `cmd:"" help:"Convert a credential between AEP's connection string, basic auth, libpq DSN and URL."`
+	Build   BuildCmd   `cmd:"" help:"Build AEP's connection string (or another form) from flags."`
 	// Commands are added here, one line each, in the order they appear in help.
 }
 

@@ -1,0 +1,368 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/flowpg/flowpg/connstr"
+)
+
+// ParseCmd parses a connection string and reports what it means for AEP.
+type ParseCmd struct {
+	Input
+
+	Output       string `short:"o" enum:"text,json" default:"text" help:"Output format: text or json."`
+	Reveal       bool   `help:"Show the password instead of ********."`
+	SSLModeStyle string `name:"ssl-mode-style" enum:"tutorial,overview" default:"tutorial" help:"sslMode vocabulary: tutorial (Disable, Allow, Prefer, Verify Ca, Verify Full) or overview (Disable, Allow, Prefer, Require, Verify-Ca, Verify-Full)."`
+}
+
+// Help is shown by flowpg parse --help.
+func (ParseCmd) Help() string {
+	return `Reads a DataDirect connection string as AEP takes it, or a libpq DSN, a
+postgres:// URL or an Npgsql string, and shows its fields, the detected form,
+the sslMode it maps to, the basic-authentication params, warnings, and whether
+it is complete. The password is shown as ******** unless --reveal is given.
+
+Examples:
+  flowpg parse 'Server=db.example.com;Database=sales;UID=aep;PWD=…;EncryptionMethod=1;ValidateServerCertificate=1'
+  echo "$CONN" | flowpg parse - -o json
+  flowpg parse 'postgres://aep@db.example.com/sales?sslmode=verify-full' --ssl-mode-style=overview
+
+A password given as an argument is visible to other users in ps: prefer
+standard input (-) or $FLOWPG_CONNECTION_STRING.
+
+Exit codes: 0 valid (warnings allowed), 2 a syntax error or a missing or
+invalid field.`
+}
+
+// parseReport is parse's JSON document.
+type parseReport struct {
+	InputFormat      connstr.Format       `json:"inputFormat"`
+	Properties       []connstr.Property   `json:"properties"`
+	BasicAuth        connstr.BasicAuth    `json:"basicAuth"`
+	ConnectionString string               `json:"connectionString"`
+	SSLMode          string               `json:"sslMode"`
+	Warnings         []connstr.Warning    `json:"warnings"`
+	Valid            bool                 `json:"valid"`
+	Errors           []connstr.FieldError `json:"errors"`
+	Error            *parseErrorReport    `json:"error,omitempty"`
+}
+
+// parseErrorReport is a syntax error in parse's JSON document.
+type parseErrorReport struct {
+	Offset  int    `json:"offset"`
+	Key     string `json:"key,omitempty"`
+	Message string `json:"message"`
+}
+
+// Run parses and reports.
+func (c *ParseCmd) Run(streams *IO) error {
+	style, err := connstr.ParseSSLModeStyle(c.SSLModeStyle)
+	if err != nil {
+		return invalid(err)
+	}
+	s, err := c.read(streams)
+	if err != nil {
+		return err
+	}
+	p, err := connstr.Parse(s)
+	if err != nil {
+		var pe *connstr.ParseError
+		if c.Output == "json" && errors.As(err, &pe) {
+			rep := parseReport{Properties: []connstr.Property{}, Warnings: []connstr.Warning{}, Errors: []connstr.FieldError{},
+				Error: &parseErrorReport{Offset: pe.Offset, Key: pe.Key, Message: pe.Msg}}
+			if werr := writeJSON(streams.Stdout, rep); werr != nil {
+				return failed(werr)
+			}
+			return invalid(err)
+		}
+		return invalidInput(streams, s, err)
+	}
+	warnCommandLineSecret(streams, c.Input, p)
+
+	mode, _ := p.Conn.SSLMode()
+	basic, basicWarns := p.Conn.BasicAuth(style)
+	built, buildWarns := connstr.Build(p.Conn)
+	warns := mergeWarnings(p.Warnings, basicWarns, buildWarns)
+	props := p.Properties
+	shown := p.Conn
+	if !c.Reveal {
+		props = p.Redacted().Properties
+		basic = basic.Redacted()
+		shown = p.Conn.Redacted()
+		built, _ = connstr.Build(shown)
+	}
+	verr := p.Conn.Validate()
+	var fieldErrs []connstr.FieldError
+	var ve *connstr.ValidationError
+	if errors.As(verr, &ve) {
+		fieldErrs = ve.Fields
+	}
+
+	if c.Output == "json" {
+		rep := parseReport{
+			InputFormat:      p.Format,
+			Properties:       nonNil(props),
+			BasicAuth:        basic,
+			ConnectionString: built,
+			SSLMode:          basic.SSLMode,
+			Warnings:         nonNil(warns),
+			Valid:            verr == nil,
+			Errors:           nonNil(fieldErrs),
+		}
+		if err := writeJSON(streams.Stdout, rep); err != nil {
+			return failed(err)
+		}
+	} else if err := writeParseText(streams.Stdout, p.Format, shown, mode, basic, props, built, warns, fieldErrs); err != nil {
+		return failed(err)
+	}
+	if verr != nil {
+		return invalid(verr)
+	}
+	return nil
+}
+
+func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode connstr.SSLMode, basic connstr.BasicAuth,
+	props []connstr.Property, built string, warns []connstr.Warning, errs []connstr.FieldError) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	port := basic.Port
+	if c.Port == 0 {
+		port += " (default)"
+	}
+	rows := [][2]string{
+		{"Format", format.String()},
+		{"Server", c.Server},
+		{"Port", port},
+		{"Database", c.Database},
+		{"Username", c.User},
+		{"Password", c.Password},
+		{"sslMode", fmt.Sprintf("%s (libpq %s)", basic.SSLMode, mode.LibPQ())},
+		{"Connection string", built},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var b strings.Builder
+	if len(props) > 0 {
+		b.WriteString("\nProperties (as written):\n")
+		for _, p := range props {
+			fmt.Fprintf(&b, "  %s = %s", p.Key, strconv.Quote(p.Value))
+			if p.Offset >= 0 {
+				fmt.Fprintf(&b, "  (offset %d)", p.Offset)
+			}
+			b.WriteByte('\n')
+		}
+	}
+	if len(warns) > 0 {
+		b.WriteString("\nWarnings:\n")
+		for _, wn := range warns {
+			fmt.Fprintf(&b, "  [%s] %s\n", wn.Code, wn.Message)
+		}
+	}
+	if len(errs) == 0 {
+		b.WriteString("\nValid: yes\n")
+	} else {
+		b.WriteString("\nValid: no\n")
+		for _, e := range errs {
+			fmt.Fprintf(&b, "  %s: %s\n", e.Field, e.Message)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// mergeWarnings concatenates warning lists, dropping exact repeats (the
+// same TLS remark can come from parsing and from converting).
+func mergeWarnings(lists ...[]connstr.Warning) []connstr.Warning {
+	var out []connstr.Warning
+	seen := map[connstr.Warning]bool{}
+	for _, l := range lists {
+		for _, w := range l {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
+// printWarnings writes warnings to stderr, one a line.
+func printWarnings(w io.Writer, warns []connstr.Warning) {
+	for _, wn := range warns {
+		fmt.Fprintf(w, "flowpg: warning: [%s] %s\n", wn.Code, wn.Message)
+	}
+}
+
+// warnCommandLineSecret warns when the connection string holding a
+// password came as an argument, where ps shows it.
+func warnCommandLineSecret(streams *IO, in Input, p *connstr.Parsed) {
+	if in.String == "-" || in.String == os.Getenv("FLOWPG_CONNECTION_STRING") {
+		return
+	}
+	if p.Conn.Password == "" {
+		return
+	}
+	printWarnings(streams.Stderr, []connstr.Warning{{Code: connstr.WarnPasswordOnCommandLine, Field: "password",
+		Message: "the connection string with its password was given as an argument, visible to other users in ps; pass - and use standard input, or $FLOWPG_CONNECTION_STRING"}})
+}
+
+// invalidInput reports a parse error with the input echoed and a caret under
+// the offending byte, secrets masked, and ends with exit 2.
+func invalidInput(streams *IO, s string, err error) error {
+	var pe *connstr.ParseError
+	if !errors.As(err, &pe) || pe.Offset < 0 || pe.Offset > len(s) {
+		return invalid(err)
+	}
+	line, caret := caretEcho(s, pe.Offset)
+	fmt.Fprintf(streams.Stderr, "flowpg: %v\n  %s\n  %s^\n", err, line, strings.Repeat(" ", caret))
+	return &ExitError{Code: ExitInvalid}
+}
+
+// caretEcho returns a one-line, printable copy of s with every secret value
+// masked, and the column of the byte at offset in it. Masking is one '*' per
+// character, so columns do not move. A secret value runs from the '=' after
+// a password-like key (or the ':' of a URL's user info) to the next ';' or
+// whitespace, or, when it opens a brace or a quote, to the matching close or
+// else to the end of the input, so an error inside a password never
+// reveals it. Long input is cut to a window
+// around the offset.
+func caretEcho(s string, offset int) (string, int) {
+	mask := secretSpans(s)
+	var b strings.Builder
+	col, caret := 0, -1
+	for i := 0; i < len(s); {
+		if i >= offset && caret < 0 {
+			caret = col
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case mask[i]:
+			b.WriteByte('*')
+		case r == utf8.RuneError && n == 1, r < 0x20, r == 0x7f:
+			b.WriteByte('?')
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+		col++
+	}
+	if caret < 0 {
+		caret = col
+	}
+	line := []rune(b.String())
+	const window = 100
+	if len(line) > window {
+		start := max(0, caret-window/2)
+		end := min(len(line), start+window)
+		out := string(line[start:end])
+		if start > 0 {
+			out = "…" + out
+			caret = caret - start + 1
+		} else {
+			caret -= start
+		}
+		if end < len(line) {
+			out += "…"
+		}
+		return out, caret
+	}
+	return string(line), caret
+}
+
+// secretSpans marks the bytes of s that belong to secret values.
+func secretSpans(s string) []bool {
+	mask := make([]bool, len(s))
+	lower := strings.ToLower(s)
+	markFrom := func(i int) {
+		if i >= len(s) {
+			return
+		}
+		j := i
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+			j++
+		}
+		end := len(s) // unterminated: mask to the end
+		switch {
+		case j >= len(s):
+		case s[j] == '{' || s[j] == '"' || s[j] == '\'':
+			closing := s[j]
+			if closing == '{' {
+				closing = '}'
+			}
+			for k := j + 1; k < len(s); k++ {
+				if s[k] == '\\' && closing != '}' {
+					k++
+					continue
+				}
+				if s[k] == closing {
+					if k+1 < len(s) && s[k+1] == closing {
+						k++
+						continue
+					}
+					end = k + 1
+					break
+				}
+			}
+		default:
+			if k := strings.IndexAny(s[j:], "; \t\n"); k >= 0 {
+				end = j + k
+			}
+		}
+		for k := j; k < end; k++ {
+			mask[k] = true
+		}
+	}
+	for _, word := range []string{"password", "passwd", "pwd", "secret"} {
+		for from := 0; ; {
+			k := strings.Index(lower[from:], word)
+			if k < 0 {
+				break
+			}
+			k += from
+			from = k + 1
+			// the key may go on (sslpassword, "Password Key"): find its '='
+			eq := strings.IndexAny(s[k:], "=;")
+			if eq < 0 || s[k+eq] != '=' {
+				continue
+			}
+			markFrom(k + eq + 1)
+		}
+	}
+	// postgres://user:password@host
+	if k := strings.Index(lower, "://"); k >= 0 {
+		rest := s[k+3:]
+		if at := strings.LastIndexByte(strings.SplitN(rest, "/", 2)[0], '@'); at >= 0 {
+			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+				for i := k + 3 + c + 1; i < k+3+at; i++ {
+					mask[i] = true
+				}
+			}
+		}
+	}
+	return mask
+}
