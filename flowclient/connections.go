@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -430,22 +431,33 @@ func (c *Client) ExploreRoot(ctx context.Context, id string) ([]ExploreItem, err
 
 // secretValues lists the values in params that must never be shown: those
 // of keys that name a secret, and for a connection string the values of its
-// secret-looking key=value parts too.
+// secret-looking key=value parts too, each also as JSON would escape it.
 func secretValues(params Params) []string {
 	var out []string
+	add := func(v string) {
+		out = append(out, v)
+		if b, err := json.Marshal(v); err == nil && string(b[1:len(b)-1]) != v {
+			out = append(out, string(b[1:len(b)-1]))
+		}
+	}
 	for k, v := range params {
 		if v == "" || !isSecretKey(k) {
 			continue
 		}
-		out = append(out, v)
+		add(v)
 		for _, part := range strings.Split(v, ";") {
 			key, val, ok := strings.Cut(part, "=")
 			val = strings.TrimSpace(val)
 			if ok && isSecretKey(strings.TrimSpace(key)) && len(val) > 0 {
-				out = append(out, strings.Trim(val, "{}"), val)
+				add(val)
+				if t := strings.Trim(val, "{}"); t != val && t != "" {
+					add(t)
+				}
 			}
 		}
 	}
+	// Longest first, so that a secret containing another is replaced whole.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 

@@ -138,7 +138,9 @@ func decodeError(status int, header http.Header, body []byte, method, url string
 		e.RequestID = strings.TrimSpace(header.Get("x-request-id"))
 		e.RetryAfter, _ = parseRetryAfter(header.Get("Retry-After"), time.Now())
 	}
-	e.Body = strings.ToValidUTF8(truncateUTF8(string(body), maxErrorSnippet), "\uFFFD")
+	// Replace invalid bytes first (U+FFFD is longer than one byte), then cut.
+	snippet := body[:min(len(body), 4*maxErrorSnippet)]
+	e.Body = truncateUTF8(strings.ToValidUTF8(string(snippet), "\uFFFD"), maxErrorSnippet)
 
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '[' {

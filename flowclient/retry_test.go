@@ -139,11 +139,22 @@ func TestRetry_ContextCancelledDuringBackoff(t *testing.T) {
 	srv := flowtest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.FailNext(1, 503, time.Minute)
-	// The real sleep: cancellation must end the one-minute wait at once.
+	waiting := make(chan time.Duration, 1)
+	// A real wait that says when it starts: cancellation must end it at once.
+	sleep := func(ctx context.Context, d time.Duration) error {
+		waiting <- d
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
 	c, err := flowclient.New(
 		flowclient.WithBaseURL(srv.URL()),
 		flowclient.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token()})),
 		flowclient.WithAPIKey(srv.APIKey()), flowclient.WithOrgID(srv.Org()), flowclient.WithSandbox("prod"),
+		flowclient.WithSleep(sleep),
 	)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,7 +163,7 @@ func TestRetry_ContextCancelledDuringBackoff(t *testing.T) {
 		_, err := c.ListConnections(ctx, flowclient.ListOptions{})
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return len(srv.Requests()) == 1 }, 5*time.Second, time.Millisecond)
+	assert.GreaterOrEqual(t, <-waiting, time.Minute)
 	cancel()
 	select {
 	case err := <-done:
