@@ -17,6 +17,12 @@
 // image cannot be pulled here, and without the override testcontainers dials
 // the default gateway because these machines have a /.dockerenv file. Without
 // Ryuk, cleanup is Close's job (StartT registers it).
+//
+// On a fresh machine, as root:
+//
+//	integration/docker-up.sh      # starts a Docker engine if none answers
+//	integration/build-images.sh   # builds the two images, about 1.5 min
+//	go test ./integration/
 package pgtest
 
 import (
@@ -73,14 +79,14 @@ const (
 type TLSMode int
 
 const (
-	// TLSOff: no TLS; a client that requires it fails.
+	// TLSOff offers no TLS; a client that requires it fails.
 	TLSOff TLSMode = iota
-	// TLSOn: TLS offered, plaintext accepted too.
+	// TLSOn offers TLS and accepts plaintext too.
 	TLSOn
-	// TLSRequired: pg_hba has only hostssl lines, plus "hostnossl all all all
+	// TLSRequired has only hostssl lines in pg_hba, plus "hostnossl all all all
 	// reject", so a plaintext login fails with SQLSTATE 28000.
 	TLSRequired
-	// TLS13Only: like TLSOn with ssl_min_protocol_version=TLSv1.3, so a client
+	// TLS13Only is TLSOn with ssl_min_protocol_version=TLSv1.3, so a client
 	// capped at TLS 1.2 fails the handshake.
 	TLS13Only
 )

@@ -81,18 +81,14 @@ func StartT(tb testing.TB, opts Options) *Server {
 	return s
 }
 
-// CheckDocker reports whether a Docker engine answers. The answer is computed
-// once per process.
-func CheckDocker(ctx context.Context) error {
-	return checkDocker(ctx)
-}
-
 var dockerOnce struct {
 	sync.Once
 	err error
 }
 
-func checkDocker(ctx context.Context) error {
+// CheckDocker reports whether a Docker engine answers. The answer is computed
+// once per process.
+func CheckDocker(ctx context.Context) error {
 	dockerOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
@@ -122,7 +118,7 @@ func checkDocker(ctx context.Context) error {
 // tests.
 func RequireDocker(tb testing.TB) {
 	tb.Helper()
-	if err := checkDocker(context.Background()); err != nil {
+	if err := CheckDocker(context.Background()); err != nil {
 		skipOrFail(tb, fmt.Sprintf("no Docker engine (%v); run integration/docker-up.sh", err))
 	}
 }
