@@ -120,8 +120,10 @@ main() {
 	[ ${#todo[@]} -eq 0 ] && return 0
 
 	if ! command -v debootstrap >/dev/null; then
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
+		# docker-up.sh has usually refreshed the package lists already.
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
+			{ apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 	fi
 	local m
 	m=$(mirror)
