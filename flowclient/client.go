@@ -226,16 +226,23 @@ func (c *Client) do(req *http.Request, v any) error {
 		return decodeError(resp.StatusCode, resp.Header, body, req.Method, req.URL.String())
 	}
 	if tooLarge {
-		return fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)
+		return &replyError{fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)}
 	}
 	if v == nil || len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)
+		return &replyError{fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)}
 	}
 	return nil
 }
+
+// replyError is a success reply the client could not read (too large, or
+// not the JSON expected): the server acted, but its answer is lost.
+type replyError struct{ err error }
+
+func (e *replyError) Error() string { return e.err.Error() }
+func (e *replyError) Unwrap() error { return e.err }
 
 // call is build, do, check and decode, retried per the client's policy.
 // Only idempotent calls use it; CreateConnection has its own loop.

@@ -151,8 +151,9 @@ func connectionPath(id string) (string, error) {
 // is (the request was refused). After a transport failure or a 5xx, when the
 // connection may or may not exist, FindConnectionByName looks for it first;
 // if found, it is returned with Recovered set instead of being created twice.
-// This relies on the name being unique for the spec, which callers should
-// check before creating.
+// A 2xx reply that cannot be read is resolved the same way. This relies on
+// the name being unique for the spec, which callers should check (with
+// FindConnectionByName) before creating.
 //
 // Auth params that look secret (password, connectionString, …) are redacted
 // from any error returned.
@@ -194,11 +195,18 @@ func (c *Client) CreateConnection(ctx context.Context, conn Connection) (Created
 		}
 		return err
 	})
+	var re *replyError
+	if errors.As(err, &re) || (err == nil && created.ID == "") {
+		// Created, but the reply says not what: find out by name.
+		if found, ferr := c.FindConnectionByName(ctx, conn.Name, conn.ConnectionSpec.ID); ferr == nil && found != nil {
+			return Created{ID: found.ID, Etag: found.Etag, Recovered: true}, nil
+		}
+		if err == nil {
+			err = errors.New("flowclient: create connection: reply has no id")
+		}
+	}
 	if err != nil {
 		return Created{}, redactError(err, secrets)
-	}
-	if created.ID == "" {
-		return Created{}, errors.New("flowclient: create connection: reply has no id")
 	}
 	return created, nil
 }
@@ -316,12 +324,22 @@ func (c *Client) findConnection(ctx context.Context, name, specID string, retry 
 }
 
 // DeleteConnection deletes a connection: DELETE /connections/{id}, 204.
+// A 404 on a retry, after an attempt whose outcome was unknown, means that
+// attempt succeeded, and is not an error.
 func (c *Client) DeleteConnection(ctx context.Context, id string) error {
 	path, err := connectionPath(id)
 	if err != nil {
 		return err
 	}
-	return c.call(ctx, http.MethodDelete, path, nil, nil, nil)
+	unknown := false
+	return c.withRetry(ctx, func() error {
+		err := c.once(ctx, http.MethodDelete, path, nil, nil, nil)
+		if unknown && IsNotFound(err) {
+			return nil
+		}
+		unknown = unknown || outcomeUnknown(err)
+		return err
+	})
 }
 
 // TestResult is Flow Service's verdict on a connection.

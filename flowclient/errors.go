@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -236,13 +237,9 @@ func (e *transportError) Unwrap() error { return e.err }
 // unwrapURLError drops *url.Error's own "Get \"…\":" prefix, which would repeat
 // the method and URL already in the message.
 func unwrapURLError(err error) error {
-	type wrapper interface{ Unwrap() error }
-	var ue interface {
-		wrapper
-		Timeout() bool
-	}
-	if errors.As(err, &ue) && ue.Unwrap() != nil {
-		return ue.Unwrap()
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package flowclient_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -329,4 +330,63 @@ func plainClient(t *testing.T, base string, extra ...flowclient.Option) *flowcli
 	c, err := flowclient.New(opts...)
 	require.NoError(t, err)
 	return c
+}
+
+func TestCreate_UnreadableReplyRecoversByName(t *testing.T) {
+	h := flowtest.NewHandler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r) // the emulator creates it...
+		w.WriteHeader(rec.Code)
+		_, _ = io.WriteString(w, `{"id": "cut sh`) // ...and the reply is garbled
+	}))
+	t.Cleanup(ts.Close)
+	sl := &sleeps{}
+	c := emulatorClient(t, h, ts.URL, sl)
+	created, err := c.CreateConnection(context.Background(), basicConn("orders"))
+	require.NoError(t, err)
+	assert.True(t, created.Recovered)
+	require.Len(t, h.Connections(), 1)
+	assert.Equal(t, h.Connections()[0].ID, created.ID)
+	assert.Empty(t, sl.waits(), "not retried: it was created")
+}
+
+func TestCreate_UnreadableReplyNotFoundIsAnError(t *testing.T) {
+	c, srv, _ := setup(t)
+	srv.MalformedNext(1) // answered before anything is stored
+	_, err := c.CreateConnection(context.Background(), basicConn("orders"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "decode")
+	assert.Empty(t, srv.Connections())
+}
+
+func TestDelete_LostReplyThen404IsSuccess(t *testing.T) {
+	h := flowtest.NewHandler()
+	var first atomic.Bool
+	first.Store(true)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && first.CompareAndSwap(true, false) {
+			h.ServeHTTP(httptest.NewRecorder(), r) // deleted...
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_ = conn.Close() // ...but the reply is lost
+			}
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	c := emulatorClient(t, h, ts.URL, &sleeps{})
+	created, err := c.CreateConnection(context.Background(), basicConn("orders"))
+	require.NoError(t, err)
+	require.NoError(t, c.DeleteConnection(context.Background(), created.ID))
+	assert.Empty(t, h.Connections())
+
+	// Without an unknown outcome first, a 404 is still an error.
+	err = c.DeleteConnection(context.Background(), created.ID)
+	assert.True(t, flowclient.IsNotFound(err))
 }

@@ -23,6 +23,7 @@ package flowtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -123,8 +124,8 @@ func WithSSLModes(modes ...string) Option {
 // WithPageSize sets the page size of lists without a limit parameter.
 func WithPageSize(n int) Option { return func(h *Handler) { h.pageSize = n } }
 
-// Request is one request the handler received. Authorization is redacted
-// to "Bearer ********"; bodies are not kept, as they carry secrets.
+// Request is one request the handler received. Authorization keeps only its
+// scheme ("Bearer ********"); bodies are not kept, as they carry secrets.
 type Request struct {
 	Method   string
 	Path     string
@@ -225,6 +226,9 @@ func (h *Handler) ClientSecret() string { return h.clientSecret }
 // seconds when it is positive. A 429 comes in the gateway's shape, any other
 // status in Flow Service's.
 func (h *Handler) FailNext(n, status int, retryAfter time.Duration) {
+	if status < 400 || status > 599 {
+		panic(fmt.Sprintf("flowtest: FailNext status %d is not a 4xx or 5xx", status))
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.failN, h.failStatus, h.failRetryAfter = n, status, retryAfter
@@ -296,8 +300,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.seq++
 	reqID := fmt.Sprintf("flowtest-%06d", h.seq)
 	hdr := r.Header.Clone()
-	if hdr.Get("Authorization") != "" {
-		hdr.Set("Authorization", "Bearer "+Masked)
+	if a := hdr.Get("Authorization"); a != "" {
+		scheme, _, _ := strings.Cut(a, " ")
+		hdr.Set("Authorization", scheme+" "+Masked)
 	}
 	h.log = append(h.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: hdr})
 	h.mu.Unlock()
@@ -572,7 +577,7 @@ func (h *Handler) view(c *StoredConnection) map[string]any {
 		"updatedBy":      h.apiKey + "@AdobeID",
 		"createdClient":  h.apiKey,
 		"updatedClient":  h.apiKey,
-		"sandboxId":      "00000000-0000-0000-0000-" + fmt.Sprintf("%012x", len(c.Sandbox)),
+		"sandboxId":      sandboxID(c.Sandbox),
 		"sandboxName":    c.Sandbox,
 		"imsOrgId":       h.org,
 		"name":           c.Name,
@@ -835,6 +840,12 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
+// sandboxID derives a stable UUID-shaped id from a sandbox name.
+func sandboxID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return uuidString(sum[:16])
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -846,6 +857,10 @@ func newUUID() string {
 	_, _ = rand.Read(b)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
+	return uuidString(b)
+}
+
+func uuidString(b []byte) string {
 	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
