@@ -185,14 +185,8 @@ func (c *Client) CreateConnection(ctx context.Context, conn Connection) (Created
 				return nil
 			}
 		}
-		req, err := c.newRequest(ctx, http.MethodPost, "/connections", nil, body)
-		if err != nil {
-			return err
-		}
-		err = c.do(req, &created)
-		if err != nil && outcomeUnknown(err) {
-			unknown = true
-		}
+		err := c.once(ctx, http.MethodPost, "/connections", nil, body, &created)
+		unknown = unknown || outcomeUnknown(err)
 		return err
 	})
 	var re *replyError
@@ -282,7 +276,7 @@ func (c *Client) listConnections(ctx context.Context, opts ListOptions, retry bo
 			return all, nil
 		}
 		if seen[tok] {
-			return nil, fmt.Errorf("flowclient: list connections: continuation token repeated")
+			return nil, errors.New("flowclient: list connections: continuation token repeated")
 		}
 		seen[tok] = true
 		q.Set("continuationToken", tok)

@@ -127,3 +127,36 @@ func TestWithHTTPClientAndMaxResponseBytes(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestListConnections_TokenPlaces(t *testing.T) {
+	// Page 1 puts the token at the top level, page 2 in _links.next.href,
+	// page 3 ends the list.
+	var queries []string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		switch r.URL.Query().Get("continuationToken") {
+		case "":
+			_, _ = io.WriteString(w, `{"items":[{"id":"1"}],"continuationToken":"t1"}`)
+		case "t1":
+			_, _ = io.WriteString(w, `{"items":[{"id":"2"}],"_links":{"next":{"href":"/connections?continuationToken=t2&limit=1"}}}`)
+		default:
+			_, _ = io.WriteString(w, `{"items":[{"id":"3"}]}`)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	c := plainClient(t, ts.URL)
+	list, err := c.ListConnections(context.Background(), flowclient.ListOptions{Limit: 1, OrderBy: "-createdAt"})
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	assert.Equal(t, []string{
+		"limit=1&orderby=-createdAt",
+		"continuationToken=t1&limit=1&orderby=-createdAt",
+		"continuationToken=t2&limit=1&orderby=-createdAt",
+	}, queries)
+}
+
+func TestListConnections_RepeatedTokenStops(t *testing.T) {
+	c := plainClient(t, replying(t, `{"items":[{"id":"1"}],"_links":{"next":{"href":"/connections?continuationToken=same"}}}`).URL)
+	_, err := c.ListConnections(context.Background(), flowclient.ListOptions{})
+	assert.ErrorContains(t, err, "continuation token repeated")
+}
