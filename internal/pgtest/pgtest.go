@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -227,6 +228,32 @@ const (
 	pingDeadline = 20 * time.Second
 )
 
+// ParallelEnv is the environment variable that sets how many servers one
+// process starts at once (default 4); more wait their turn. Starting costs an
+// initdb, and the machines have two cores shared with other work. Running
+// servers are not limited.
+const ParallelEnv = "FLOWPG_TEST_PG_PARALLEL"
+
+var startTurns = sync.OnceValue(func() chan struct{} {
+	n, err := strconv.Atoi(os.Getenv(ParallelEnv))
+	if err != nil || n < 1 {
+		n = 4
+	}
+	return make(chan struct{}, n)
+})
+
+// startTurn waits until fewer than ParallelEnv servers are starting, and
+// returns the function that ends this start's turn.
+func startTurn(ctx context.Context) (release func(), err error) {
+	turns := startTurns()
+	select {
+	case turns <- struct{}{}:
+		return func() { <-turns }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pgtest: waiting to start (%s=%d): %w", ParallelEnv, cap(turns), ctx.Err())
+	}
+}
+
 func init() {
 	setenvDefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 	setenvDefault("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
@@ -328,6 +355,14 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 	if logger != nil {
 		custom = append([]testcontainers.ContainerCustomizer{testcontainers.WithLogger(logger)}, custom...)
 	}
+	// Only starting is limited, never a server's lifetime: a test holding a
+	// server while its parallel subtests wait for go test's own -parallel
+	// slots would otherwise deadlock with tests waiting here.
+	release, err := startTurn(ctx)
+	if err != nil {
+		return s, err
+	}
+	defer release()
 	ctr, err := postgres.Run(ctx, img, custom...)
 	if ctr != nil {
 		s.ctr = ctr

@@ -136,6 +136,10 @@ func TestStart_Close(t *testing.T) {
 	s, err := Start(ctx, Options{TLS: TLSOn})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	// A running server must not hold a start turn: tests that keep a server
+	// while their parallel subtests wait for go test's -parallel slots would
+	// deadlock with tests waiting for a turn.
+	assert.Zero(t, len(startTurns()), "start turn still held")
 	assert.Equal(t, Versions()[0], s.Version)
 	assert.NotZero(t, s.Port)
 	assert.FileExists(t, s.CAFile)

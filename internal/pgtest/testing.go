@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,29 +15,13 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
-// ParallelEnv is the environment variable that sets how many servers StartT
-// keeps running at once in one test binary (default 4). The machines have
-// two cores shared with other work, and each server costs an initdb.
-const ParallelEnv = "FLOWPG_TEST_PG_PARALLEL"
-
 const (
-	// startTDeadline bounds StartT's start, once it has a slot.
-	startTDeadline = 2 * time.Minute
-	// slotDeadline bounds StartT's wait for a slot.
-	slotDeadline = 5 * time.Minute
+	// startTDeadline bounds StartT's start, including its wait for a turn.
+	startTDeadline = 3 * time.Minute
 )
 
-var slots = sync.OnceValue(func() chan struct{} {
-	n, err := strconv.Atoi(os.Getenv(ParallelEnv))
-	if err != nil || n < 1 {
-		n = 4
-	}
-	return make(chan struct{}, n)
-})
-
 // StartT starts a server like Start, with a deadline, for the test tb. The
-// container is removed when tb ends. It waits while ParallelEnv servers of
-// this test binary are running. With no Docker engine or no image it skips
+// container is removed when tb ends. With no Docker engine or no image it skips
 // tb with a loud message, or fails it when CI=true (see RequireDocker); any
 // other error fails tb.
 func StartT(tb testing.TB, opts Options) *Server {
@@ -53,15 +36,6 @@ func StartT(tb testing.TB, opts Options) *Server {
 		}
 	}
 	requireImage(tb, img)
-
-	slotCtx, cancel := context.WithTimeout(context.Background(), slotDeadline)
-	defer cancel()
-	select {
-	case slots() <- struct{}{}:
-		tb.Cleanup(func() { <-slots() })
-	case <-slotCtx.Done():
-		tb.Fatalf("pgtest: no free server slot within %v (%s=%d)", slotDeadline, ParallelEnv, cap(slots()))
-	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTDeadline)
 	defer cancel()
