@@ -113,6 +113,7 @@ type TokenError struct {
 	cause       error // a transport failure; never the endpoint's reply body
 }
 
+// Error describes the failure, without the client secret.
 func (e *TokenError) Error() string { return e.msg }
 
 // Unwrap returns the transport failure, if that is what happened. The token
