@@ -122,8 +122,9 @@ func FromBasicAuth(b BasicAuth) (Conn, []Warning, error) {
 
 // LibPQ returns c as a libpq keyword/value DSN (host, port, dbname, user,
 // password, sslmode), which pgconn.ParseConfig and libpq read back. Values
-// are single-quoted when empty or holding whitespace, a quote or a
-// backslash, with quote and backslash escaped by a backslash. sslmode is
+// are single-quoted when empty or holding whitespace, a quote, a backslash,
+// ';', '=', '{' or '}' (so that Parse cannot mistake the DSN for the
+// DataDirect form), with quote and backslash escaped by a backslash. sslmode is
 // always written, from Conn.SSLMode, because libpq's default (prefer)
 // differs from DataDirect's (no encryption). Extra keys are left out: libpq
 // would send unknown ones to the server as run-time parameters.
@@ -135,7 +136,7 @@ func (c Conn) LibPQ() string {
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		if v != "" && !strings.ContainsAny(v, " \t\n\r\v\f'\\") {
+		if v != "" && !strings.ContainsAny(v, " \t\n\r\v\f'\\;{}=") {
 			b.WriteString(v)
 			return
 		}

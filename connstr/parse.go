@@ -133,7 +133,12 @@ func (p Parsed) GoString() string {
 // an SSL Mode, Npgsql's default, Prefer, is used and a warning says so.
 //
 // Input over MaxInputSize, with a NUL byte or invalid UTF-8, or blank, is an
-// error. Errors are *ParseError and never contain a secret value.
+// error. So is a libpq or URL string with a key that makes pgconn read a
+// local file (passfile, service, servicefile, sslrootcert, sslcert, sslkey).
+// For those two forms Conn holds only what the string says: PG* environment
+// variables, ~/.pgpass and ~/.postgresql files, and pgconn's defaults are
+// kept out (see parseLibPQ). Only host, port, dbname, user, password,
+// sslmode and run-time parameters (as Extra) are read from them. Errors are *ParseError and never contain a secret value.
 func Parse(s string) (*Parsed, error) {
 	if err := checkInput(s); err != nil {
 		return nil, err
@@ -521,16 +526,35 @@ func dupError(first, second *Property) error {
 }
 
 // addExtra keeps an unknown key, rejecting a repeat of an earlier one.
-func addExtra(p *Parsed, props []Property, i int, form string) error {
+// Past a few extras it indexes them by lower-cased key, so that 64 KiB of
+// short unknown keys stays linear.
+func addExtra(p *Parsed, props []Property, i int, form string, index *map[string]int) error {
 	pr := &props[i]
-	for j := range p.Conn.Extra {
-		if foldEq(p.Conn.Extra[j].Key, pr.Key) {
-			for k := range props {
-				if props[k].Offset == p.Conn.Extra[j].Offset {
-					return dupError(&props[k], pr)
-				}
+	first := -1
+	if len(p.Conn.Extra) < 16 {
+		for j := range p.Conn.Extra {
+			if foldEq(p.Conn.Extra[j].Key, pr.Key) {
+				first = j
+				break
 			}
 		}
+	} else {
+		if *index == nil {
+			*index = make(map[string]int, 2*len(p.Conn.Extra))
+			for j := len(p.Conn.Extra) - 1; j >= 0; j-- {
+				(*index)[strings.ToLower(p.Conn.Extra[j].Key)] = j
+			}
+		}
+		if j, ok := (*index)[strings.ToLower(pr.Key)]; ok {
+			first = j
+		}
+	}
+	if first >= 0 {
+		prev := p.Conn.Extra[first]
+		return dupError(&prev, pr)
+	}
+	if (*index) != nil {
+		(*index)[strings.ToLower(pr.Key)] = len(p.Conn.Extra)
 	}
 	p.Conn.Extra = append(p.Conn.Extra, *pr)
 	p.Warnings = append(p.Warnings, Warning{Code: WarnUnknownKey, Field: pr.Key,
@@ -542,11 +566,12 @@ func interpretDD(p *Parsed) (*Parsed, error) {
 	p.Format = FormatDataDirect
 	props := p.Properties
 	var seen [nDDFields]int // index+1 of the property that set the field
+	var index map[string]int
 	for i := range props {
 		pr := &props[i]
 		a := lookupDD(pr.Key)
 		if a == nil {
-			if err := addExtra(p, props, i, "DataDirect"); err != nil {
+			if err := addExtra(p, props, i, "DataDirect", &index); err != nil {
 				return nil, err
 			}
 			continue
@@ -632,6 +657,7 @@ func interpretNpgsql(p *Parsed) (*Parsed, error) {
 	p.Format = FormatNpgsql
 	props := p.Properties
 	var seen [nFields]int
+	var index map[string]int
 	mode, trust := SSLModeUnset, false
 	for i := range props {
 		pr := &props[i]
@@ -640,7 +666,7 @@ func interpretNpgsql(p *Parsed) (*Parsed, error) {
 			if dd := lookupDD(pr.Key); dd != nil && dd.ddOnly && dd.f >= fEncryption {
 				return nil, &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "a DataDirect TLS key cannot be mixed with Npgsql's SSL Mode; use one form"}
 			}
-			if err := addExtra(p, props, i, "Npgsql"); err != nil {
+			if err := addExtra(p, props, i, "Npgsql", &index); err != nil {
 				return nil, err
 			}
 			continue

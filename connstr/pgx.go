@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -153,7 +154,45 @@ func multiHost(cfg *pgconn.Config) bool {
 	return false
 }
 
+// fileKeys are the libpq keys that make pgconn read a local file. Parse
+// rejects them: a pasted string must not make flowpg read (or hang on)
+// /dev/zero or a FIFO, and the file would be this machine's, not AEP's.
+var fileKeys = [...]string{"passfile", "servicefile", "service", "sslrootcert", "sslcert", "sslkey"}
+
+// checkFileKeys finds a file key followed by '=' anywhere in s, ignoring
+// case, and for URLs after percent-decoding. It may reject a string that
+// merely mentions one inside a value; that errs on the safe side.
+func checkFileKeys(s string, isURL bool) error {
+	t := strings.ToLower(s)
+	if isURL {
+		if u, err := url.PathUnescape(t); err == nil {
+			t = u
+		}
+	}
+	for _, k := range fileKeys {
+		for from := 0; ; {
+			i := strings.Index(t[from:], k)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + len(k)
+			if j := skipSpace(t, i+len(k)); j < len(t) && t[j] == '=' {
+				off := i
+				if isURL {
+					off = -1
+				}
+				return &ParseError{Offset: off, Key: k, Msg: "names a local file; flowpg does not read files named in a connection string"}
+			}
+		}
+	}
+	return nil
+}
+
 func parseLibPQ(s string) (*Parsed, error) {
+	if err := checkFileKeys(s, false); err != nil {
+		return nil, err
+	}
 	var cfg, base [2]*pgconn.Config
 	for i, pre := range probes {
 		var err error
@@ -205,8 +244,9 @@ func parseLibPQ(s string) (*Parsed, error) {
 		a, b := p.Properties[i].Offset, p.Properties[j].Offset
 		return a >= 0 && (b < 0 || a < b)
 	})
+	var index map[string]int
 	for i := range p.Properties {
-		if err := applyPG(p, p.Properties, i, "libpq"); err != nil {
+		if err := applyPG(p, p.Properties, i, "libpq", &index); err != nil {
 			return nil, err
 		}
 	}
@@ -214,8 +254,12 @@ func parseLibPQ(s string) (*Parsed, error) {
 }
 
 // applyPG sets the Conn field a libpq or URL property names.
-func applyPG(p *Parsed, props []Property, i int, form string) error {
+func applyPG(p *Parsed, props []Property, i int, form string, index *map[string]int) error {
 	pr := &props[i]
+	if !utf8.ValidString(pr.Key+pr.Value) || strings.IndexByte(pr.Key+pr.Value, 0) >= 0 {
+		// Percent-decoding can produce bytes no connection string may carry.
+		return &ParseError{Offset: pr.Offset, Msg: "a key or value decodes to invalid UTF-8 or a NUL byte"}
+	}
 	switch pr.Key {
 	case "host":
 		p.Conn.Server = pr.Value
@@ -238,7 +282,7 @@ func applyPG(p *Parsed, props []Property, i int, form string) error {
 		}
 		p.Warnings = append(p.Warnings, p.Conn.SetSSLMode(m)...)
 	default:
-		return addExtra(p, props, i, form)
+		return addExtra(p, props, i, form, index)
 	}
 	return nil
 }
@@ -264,6 +308,9 @@ func keyOffset(s, key string) int {
 // URL sets with net/url: pgconn fills in whatever it leaves out from the
 // environment and defaults, and those must not reach Conn.
 func parseURL(s string, start int) (*Parsed, error) {
+	if err := checkFileKeys(s, true); err != nil {
+		return nil, err
+	}
 	s = s[start:]
 	// pgconn wants the scheme in lower case, as libpq does; the rest is untouched.
 	schemeEnd := strings.Index(s, "://") + 3
@@ -336,11 +383,12 @@ func parseURL(s string, start int) (*Parsed, error) {
 			add(k, v, kv)
 		}
 	}
+	var index map[string]int
 	for i := range p.Properties {
 		if p.Properties[i].Key == "hostaddr" {
 			continue
 		}
-		if err := applyPG(p, p.Properties, i, "URL"); err != nil {
+		if err := applyPG(p, p.Properties, i, "URL", &index); err != nil {
 			return nil, err
 		}
 	}
