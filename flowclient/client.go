@@ -196,16 +196,21 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 		}
 		return nil, fmt.Errorf("flowclient: get access token: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	req.Header.Set("x-api-key", c.apiKey)
-	req.Header.Set("x-gw-ims-org-id", c.orgID)
-	req.Header.Set("x-sandbox-name", c.sandbox)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	c.setHeaders(req.Header, tok.AccessToken, body != nil)
 	return req, nil
+}
+
+// setHeaders sets the headers every Flow Service call carries.
+func (c *Client) setHeaders(h http.Header, token string, hasBody bool) {
+	h.Set("Authorization", "Bearer "+token)
+	h.Set("x-api-key", c.apiKey)
+	h.Set("x-gw-ims-org-id", c.orgID)
+	h.Set("x-sandbox-name", c.sandbox)
+	h.Set("Accept", "application/json")
+	h.Set("User-Agent", userAgent)
+	if hasBody {
+		h.Set("Content-Type", "application/json")
+	}
 }
 
 // do sends req once, turns a non-2xx reply into an *APIError and decodes a

@@ -143,6 +143,19 @@ func connectionPath(id string) (string, error) {
 	return "/connections/" + url.PathEscape(id), nil
 }
 
+// createBody is the body of POST /connections: only the fields a caller sets.
+type createBody struct {
+	Name           string  `json:"name"`
+	Description    string  `json:"description,omitempty"`
+	Auth           Auth    `json:"auth"`
+	ConnectionSpec SpecRef `json:"connectionSpec"`
+}
+
+// createRequest is the body CreateConnection sends for conn.
+func createRequest(conn Connection) createBody {
+	return createBody{conn.Name, conn.Description, conn.Auth, conn.ConnectionSpec}
+}
+
 // CreateConnection creates a base connection: POST /connections with name,
 // description, auth and connectionSpec. Flow Service answers 201 with the new
 // id and etag.
@@ -164,12 +177,7 @@ func (c *Client) CreateConnection(ctx context.Context, conn Connection) (Created
 	if conn.ConnectionSpec.ID == "" {
 		return Created{}, errors.New("flowclient: create connection: connection spec id is empty")
 	}
-	body := struct {
-		Name           string  `json:"name"`
-		Description    string  `json:"description,omitempty"`
-		Auth           Auth    `json:"auth"`
-		ConnectionSpec SpecRef `json:"connectionSpec"`
-	}{conn.Name, conn.Description, conn.Auth, conn.ConnectionSpec}
+	body := createRequest(conn)
 	secrets := secretValues(conn.Auth.Params)
 
 	var created Created
