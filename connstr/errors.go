@@ -13,6 +13,8 @@ type ParseError struct {
 	Msg    string
 }
 
+// Error describes the error with its offset and key, never a value that
+// could be a secret.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	b.WriteString("connstr: ")
@@ -34,6 +36,7 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// Error names the field and what is wrong with it.
 func (e FieldError) Error() string { return "connstr: " + e.Field + ": " + e.Message }
 
 // ValidationError lists every invalid field of a Conn.
@@ -41,6 +44,7 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
+// Error lists every invalid field.
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {

@@ -264,12 +264,6 @@ const (
 	nFields          = nDDFields + 2
 )
 
-// canonicalKeys are the keys Build writes, indexed by field.
-var canonicalKeys = [nDDFields]string{
-	"Server", "Port", "Database", "UID", "Password", "EncryptionMethod",
-	"ValidateServerCertificate", "HostNameInCertificate", "TrustStore", "CryptoProtocolVersion",
-}
-
 type alias struct {
 	key        string
 	f          field
@@ -401,26 +395,27 @@ func newParsed(n int) *Parsed {
 func parseSemicolon(s string) (*Parsed, error) {
 	p := newParsed(strings.Count(s, ";") + 1)
 	props, err := tokenize(s, false, p.Properties)
-	npgsql := false
-	if err == nil {
-		npgsql = looksNpgsql(props)
-	} else if p2, err2 := tokenize(s, true, nil); err2 == nil && looksNpgsql(p2) {
+	if err != nil {
 		// A quoted Npgsql value can hold a ';' or '{' that the DataDirect
 		// grammar misreads.
-		err, npgsql = nil, true
-	}
-	if err != nil {
+		if p2, err2 := tokenize(s, true, nil); err2 == nil && looksNpgsql(p2) {
+			p.Properties = p2
+			return interpretNpgsql(p)
+		}
 		return nil, err
 	}
-	if npgsql {
-		if props, err = tokenize(s, true, p.Properties[:0]); err != nil {
+	p.Properties = props
+	// interpretDD tells, on the way, whether the keys are Npgsql's, so the
+	// common DataDirect case looks each key up once.
+	q, npgsql, err := interpretDD(p)
+	if npgsql || err != nil && looksNpgsql(props) {
+		p.Conn, p.Warnings = Conn{}, nil
+		if p.Properties, err = tokenize(s, true, props[:0]); err != nil {
 			return nil, err
 		}
-		p.Properties = props
 		return interpretNpgsql(p)
 	}
-	p.Properties = props
-	return interpretDD(p)
+	return q, err
 }
 
 // tokenize splits s into properties in one pass, keeping substrings of s
@@ -501,23 +496,31 @@ func tokenize(s string, quotes bool, props []Property) ([]Property, error) {
 	return props, nil
 }
 
+// looksNpgsql applies the detection rule of Parse's doc comment.
 func looksNpgsql(props []Property) bool {
 	host, user, ddOnly := false, false, false
 	for i := range props {
 		k := props[i].Key
 		if a := lookupDD(k); a != nil {
 			ddOnly = ddOnly || a.ddOnly
-			host = host || foldEq(k, "host")
-			user = user || foldEq(k, "username")
+			host = host || a.f == fServer && len(k) == 4 // Host
+			user = user || a.f == fUser && len(k) == 8   // Username
 			continue
 		}
-		for _, o := range npgsqlOnly {
-			if foldEqNoSpace(k, o) {
-				return true
-			}
+		if isNpgsqlOnly(k) {
+			return true
 		}
 	}
 	return host && user && !ddOnly
+}
+
+func isNpgsqlOnly(k string) bool {
+	for _, o := range npgsqlOnly {
+		if foldEqNoSpace(k, o) {
+			return true
+		}
+	}
+	return false
 }
 
 func dupError(first, second *Property) error {
@@ -562,33 +565,41 @@ func addExtra(p *Parsed, props []Property, i int, form string, index *map[string
 	return nil
 }
 
-func interpretDD(p *Parsed) (*Parsed, error) {
+// interpretDD reads DataDirect properties into p. It also reports whether
+// the keys look like Npgsql's (see looksNpgsql); on an error, that report
+// may be incomplete.
+func interpretDD(p *Parsed) (*Parsed, bool, error) {
 	p.Format = FormatDataDirect
 	props := p.Properties
 	var seen [nDDFields]int // index+1 of the property that set the field
 	var index map[string]int
+	host, user, ddOnly, npgsqlOnly := false, false, false, false
 	for i := range props {
 		pr := &props[i]
 		a := lookupDD(pr.Key)
 		if a == nil {
+			npgsqlOnly = npgsqlOnly || isNpgsqlOnly(pr.Key)
 			if err := addExtra(p, props, i, "DataDirect", &index); err != nil {
-				return nil, err
+				return nil, npgsqlOnly, err
 			}
 			continue
 		}
+		ddOnly = ddOnly || a.ddOnly
+		host = host || a.f == fServer && len(pr.Key) == 4
+		user = user || a.f == fUser && len(pr.Key) == 8
 		if seen[a.f] != 0 {
-			return nil, dupError(&props[seen[a.f]-1], pr)
+			return nil, false, dupError(&props[seen[a.f]-1], pr)
 		}
 		seen[a.f] = i + 1
 		if err := setField(&p.Conn, a.f, pr); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if a.misspelled {
 			p.Warnings = append(p.Warnings, Warning{Code: WarnMisspelledKey, Field: pr.Key,
 				Message: fmt.Sprintf("%q read as ValidateServerCertificate", pr.Key)})
 		}
 	}
-	return p, nil
+	return p, npgsqlOnly || host && user && !ddOnly, nil
 }
 
 func setField(c *Conn, f field, pr *Property) error {

@@ -295,3 +295,20 @@ func TestFormat(t *testing.T) {
 		assert.Equal(t, f, g)
 	}
 }
+
+func TestParse_RejectsFileKeys(t *testing.T) {
+	for _, in := range []string{
+		"host=h sslrootcert=/dev/zero",
+		"host=h passfile = /dev/zero password=",
+		"host=h service=x",
+		"postgres://h/d?sslkey=/dev/zero",
+		"postgres://h/d?sslroot%63ert=/dev/stdin",
+	} {
+		t.Run(in, func(t *testing.T) {
+			_, err := Parse(in)
+			var pe *ParseError
+			require.ErrorAs(t, err, &pe)
+			assert.Contains(t, pe.Msg, "local file")
+		})
+	}
+}
