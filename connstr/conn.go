@@ -5,6 +5,7 @@
 package connstr
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -200,3 +201,8 @@ func (p Property) Format(f fmt.State, verb rune) {
 		_, _ = fmt.Fprintf(f, "%v", propFields(p))
 	}
 }
+
+// MarshalJSON encodes c as its String, password redacted, so that a Conn
+// dropped into a JSON document or log never carries the password. Encode
+// BasicAuth, or the output of Build, to emit the credential on purpose.
+func (c Conn) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }

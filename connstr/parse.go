@@ -1,6 +1,7 @@
 package connstr
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -718,4 +719,16 @@ func interpretNpgsql(p *Parsed) (*Parsed, error) {
 	}
 	p.Warnings = append(p.Warnings, p.Conn.SetSSLMode(mode)...)
 	return p, nil
+}
+
+// MarshalJSON encodes p with secrets redacted: inputFormat, connection
+// (Conn's String), properties and warnings.
+func (p Parsed) MarshalJSON() ([]byte, error) {
+	r := p.Redacted()
+	return json.Marshal(struct {
+		Format     Format     `json:"inputFormat"`
+		Conn       Conn       `json:"connection"`
+		Properties []Property `json:"properties"`
+		Warnings   []Warning  `json:"warnings"`
+	}{r.Format, r.Conn, r.Properties, r.Warnings})
 }

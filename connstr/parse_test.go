@@ -1,6 +1,7 @@
 package connstr
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -279,6 +280,12 @@ func TestConn_NeverPrintsPassword(t *testing.T) {
 	assert.Contains(t, fmt.Sprintf("%v", p.Conn), "Password="+Redacted)
 	assert.Contains(t, fmt.Sprintf("%#v", p.Conn), `connstr.Conn{Server:"h"`)
 	assert.Equal(t, "hunter2", p.Conn.Password, "redaction must not change the value")
+	for _, v := range []any{p.Conn, p, *p} {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "hunter2")
+		assert.NotContains(t, string(b), "tok3n")
+	}
 	ba, _ := p.Conn.BasicAuth(StyleTutorial)
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 		assert.NotContains(t, fmt.Sprintf(verb, ba), "hunter2")
