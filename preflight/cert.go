@@ -187,7 +187,9 @@ func (v *verifier) tlsConfig(mode string, cur func() *attempt) *tls.Config {
 }
 
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+	// CheckSignatureFrom would insist that the signer be a CA; a
+	// self-signed leaf is not one, so check the signature directly.
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 func describeCert(c *x509.Certificate) CertificateInfo {

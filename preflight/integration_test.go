@@ -1,8 +1,14 @@
 package preflight_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -10,34 +16,268 @@ import (
 	"github.com/flowpg/flowpg/preflight"
 )
 
-func TestRun_TLSOnHappyPath(t *testing.T) {
+// These tests run real PostgreSQL servers through internal/pgtest; they skip
+// without Docker (and fail under CI=true). Each server configuration starts
+// once, and the scenarios that only read share it. Scenarios run one after
+// another inside the test that holds the server: a parallel subtest would
+// wait for a free -parallel slot while its parent keeps a pgtest slot, and
+// with few cores (-parallel 2) and pgtest's 4 slots that can deadlock.
+
+func TestRun_TLSOn(t *testing.T) {
 	t.Parallel()
 	for _, v := range pgtest.Versions() {
 		t.Run("PG"+v, func(t *testing.T) {
 			t.Parallel()
 			s := pgtest.StartT(t, pgtest.Options{Version: v, TLS: pgtest.TLSOn})
-			rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull),
-				preflight.Options{CAFile: s.CAFile, Tables: []string{"public.customers", "sales.regions", "public.customer_orders"}})
-			require.Equal(t, preflight.Warn, rep.Verdict) // loopback address
-			requireStatus(t, rep, preflight.StageAddress, preflight.Warn)
-			requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
-			// pgtest's CertValid lives 28 days, inside the 30-day warning.
-			cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
-			cd := cert.Details.(*preflight.CertificateDetails)
-			require.True(t, cd.ChainValid)
-			require.True(t, cd.HostnameMatch)
-			require.Equal(t, "ca-file", cd.TrustedBy)
-			require.InDelta(t, 27, cd.DaysToExpiry, 1)
-			requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
-			auth := requireStatus(t, rep, preflight.StageAuth, preflight.Pass)
-			require.Equal(t, preflight.AuthSCRAM, auth.Details.(*preflight.AuthDetails).Method)
-			srv := requireStatus(t, rep, preflight.StageServer, preflight.Pass)
-			require.Equal(t, v, itoa(srv.Details.(*preflight.ServerDetails).Major))
-			priv := requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
-			pd := priv.Details.(*preflight.PrivilegesDetails)
-			require.Equal(t, 4, pd.ReadableCount)
-			require.True(t, pd.Connect)
-			require.Len(t, pd.Tables, 3)
+
+			t.Run("HappyPathVerifyFull", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull),
+					preflight.Options{CAFile: s.CAFile, Tables: []string{"public.customers", "sales.regions", "customer_orders"}})
+				require.Equal(t, preflight.Warn, rep.Verdict) // loopback address, short-lived test certificate
+				addr := requireStatus(t, rep, preflight.StageAddress, preflight.Warn)
+				require.Contains(t, addr.Message, "AEP cannot reach this from Adobe's network")
+				require.False(t, addr.Details.(*preflight.AddressDetails).ReachableFromAEP)
+				tlsRes := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
+				require.True(t, tlsRes.Details.(*preflight.TLSDetails).Used)
+				// pgtest's CertValid lives 28 days, inside the 30-day warning.
+				cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
+				cd := cert.Details.(*preflight.CertificateDetails)
+				require.True(t, cd.ChainValid)
+				require.True(t, cd.HostnameMatch)
+				require.Equal(t, "ca-file", cd.TrustedBy)
+				require.InDelta(t, 27, cd.DaysToExpiry, 1)
+				require.Len(t, cd.Chain[0].SHA256, 64)
+				requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
+				auth := requireStatus(t, rep, preflight.StageAuth, preflight.Pass)
+				require.Equal(t, preflight.AuthSCRAM, auth.Details.(*preflight.AuthDetails).Method)
+				srv := requireStatus(t, rep, preflight.StageServer, preflight.Pass)
+				sd := srv.Details.(*preflight.ServerDetails)
+				require.Equal(t, v, itoa(sd.Major))
+				require.Equal(t, "UTF8", sd.Encoding)
+				require.Positive(t, sd.Headroom)
+				priv := requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+				pd := priv.Details.(*preflight.PrivilegesDetails)
+				require.Equal(t, 4, pd.ReadableCount)
+				require.True(t, pd.Connect)
+				require.Len(t, pd.Tables, 3)
+				for _, tc := range pd.Tables {
+					require.True(t, tc.Readable, tc.Name)
+				}
+				require.Positive(t, rep.Timings.TLS)
+				require.Positive(t, rep.Timings.Auth)
+				require.Positive(t, rep.Timings.Queries)
+			})
+
+			t.Run("WrongPassword", func(t *testing.T) {
+				const sentinel = "S3ntinel-Pa55word-xyzzy"
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, sentinel, connstr.SSLRequire), preflight.Options{Audit: true})
+				requireFailAt(t, rep, preflight.StageAuth, preflight.FieldPassword)
+				require.Equal(t, "28P01", rep.Check(preflight.StageAuth).Details.(*preflight.AuthDetails).SQLState)
+				require.Equal(t, preflight.AuthSCRAM, rep.Check(preflight.StageAuth).Details.(*preflight.AuthDetails).Method)
+			})
+
+			t.Run("MissingDatabase", func(t *testing.T) {
+				c := connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire)
+				c.Database = "no_such_db"
+				rep := runCheck(t, c, preflight.Options{})
+				requireFailAt(t, rep, preflight.StageAuth, preflight.FieldDatabase)
+				require.Contains(t, rep.Check(preflight.StageAuth).Message, "no_such_db")
+			})
+
+			t.Run("NoReadUser", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.NoReadUser, pgtest.NoReadPassword, connstr.SSLRequire), preflight.Options{Tables: []string{"public.orders"}})
+				requireFailAt(t, rep, preflight.StagePrivileges, preflight.FieldUsername)
+				pd := rep.Check(preflight.StagePrivileges).Details.(*preflight.PrivilegesDetails)
+				require.Zero(t, pd.ReadableCount)
+				require.Equal(t, 4, pd.TotalCount)
+				require.Contains(t, rep.Check(preflight.StagePrivileges).Message, "explore")
+			})
+
+			t.Run("MD5Method", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLRequire), preflight.Options{})
+				auth := requireStatus(t, rep, preflight.StageAuth, preflight.Warn)
+				require.Equal(t, preflight.AuthMD5, auth.Details.(*preflight.AuthDetails).Method)
+				requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+			})
+
+			t.Run("PinMatchesCA", func(t *testing.T) {
+				sum := sha256.Sum256(s.CA.Raw)
+				leaf := sha256.Sum256(s.Cert.Raw)
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
+					preflight.Options{PinSHA256: []string{hex.EncodeToString(leaf[:]), hex.EncodeToString(sum[:])}})
+				require.NotEqual(t, preflight.Fail, rep.Verdict)
+				require.True(t, *rep.Check(preflight.StageCertificate).Details.(*preflight.CertificateDetails).PinMatched)
+			})
+
+			t.Run("PinMismatch", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
+					preflight.Options{PinSHA256: []string{fmt.Sprintf("%064x", 1)}})
+				requireFailAt(t, rep, preflight.StageCertificate, "")
+			})
+
+			t.Run("DisableProbesTLS", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{CAFile: s.CAFile})
+				require.Equal(t, preflight.Warn, rep.Verdict)
+				tlsRes := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
+				td := tlsRes.Details.(*preflight.TLSDetails)
+				require.False(t, td.Used)
+				require.Equal(t, "probe", td.Source)
+				require.True(t, *td.ServerOffersTLS)
+				sm := requireStatus(t, rep, preflight.StageSSLMode, preflight.Warn)
+				require.Equal(t, preflight.FieldSSLMode, sm.Field)
+				requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+			})
+
+			t.Run("PreferUsesTLS", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLPrefer), preflight.Options{})
+				sm := requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
+				require.True(t, sm.Details.(*preflight.SSLModeDetails).TLSUsed)
+			})
 		})
 	}
+}
+
+func TestRun_TLSOff(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOff})
+
+	t.Run("RequireFails", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{Audit: true})
+		requireFailAt(t, rep, preflight.StageTLS, preflight.FieldSSLMode)
+		require.False(t, *rep.Check(preflight.StageTLS).Details.(*preflight.TLSDetails).ServerOffersTLS)
+		// Only plaintext modes work; the strictest of them is disable, as
+		// allow and prefer in plaintext are no better.
+		require.Equal(t, connstr.SSLDisable, rep.RecommendedSSLMode)
+		for _, a := range rep.Audit {
+			require.Equal(t, a.SSLMode <= connstr.SSLPrefer, a.OK, a.SSLMode.LibPQ())
+			require.False(t, a.TLS)
+		}
+	})
+
+	t.Run("PreferFallsBackToPlaintext", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLPrefer), preflight.Options{})
+		sm := requireStatus(t, rep, preflight.StageSSLMode, preflight.Warn)
+		sd := sm.Details.(*preflight.SSLModeDetails)
+		require.False(t, sd.TLSUsed)
+		require.True(t, sd.Fallback)
+		require.Contains(t, sd.FallbackReason, "does not offer TLS")
+		requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+	})
+}
+
+func TestRun_TLSRequired(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSRequired})
+
+	t.Run("DisableRefused", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{})
+		requireFailAt(t, rep, preflight.StageSSLMode, preflight.FieldSSLMode)
+		require.Contains(t, rep.Check(preflight.StageSSLMode).Message, "28000")
+	})
+
+	// A Conn cannot say Allow (EncryptionMethod=6 reads as Prefer), so
+	// Allow is only ever tried by the audit.
+	t.Run("AuditAllowEndsOnTLS", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile, Audit: true})
+		require.NotEqual(t, preflight.Fail, rep.Verdict)
+		require.Equal(t, connstr.SSLVerifyFull, rep.RecommendedSSLMode)
+		for _, a := range rep.Audit {
+			require.Equal(t, a.SSLMode != connstr.SSLDisable, a.OK, a.SSLMode.LibPQ())
+			require.Equal(t, a.SSLMode != connstr.SSLDisable, a.TLS, a.SSLMode.LibPQ())
+		}
+		require.Contains(t, rep.Audit[0].Error, "28000")
+	})
+}
+
+func TestRun_WrongSAN(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertWrongSAN})
+
+	t.Run("VerifyFullFailsAuditRecommendsVerifyCA", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile, Audit: true})
+		requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldServer)
+		require.Contains(t, rep.Check(preflight.StageCertificate).Message, pgtest.WrongSANHost)
+		require.False(t, rep.Check(preflight.StageCertificate).Details.(*preflight.CertificateDetails).HostnameMatch)
+		require.Equal(t, connstr.SSLVerifyCA, rep.RecommendedSSLMode)
+		require.Len(t, rep.Audit, 6)
+		for _, a := range rep.Audit {
+			require.Equal(t, a.SSLMode != connstr.SSLVerifyFull, a.OK, a.SSLMode.LibPQ())
+		}
+		require.Contains(t, rep.RecommendationReason, "verify-full fails")
+	})
+
+	t.Run("VerifyCAPasses", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{CAFile: s.CAFile})
+		require.NotEqual(t, preflight.Fail, rep.Verdict)
+		cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
+		require.Contains(t, cert.Message, "Verify Full would fail")
+		requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
+	})
+}
+
+func TestRun_ExpiredCertificate(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertExpired})
+
+	t.Run("VerifyCAFails", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{CAFile: s.CAFile})
+		requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldSSLMode)
+		cd := rep.Check(preflight.StageCertificate).Details.(*preflight.CertificateDetails)
+		require.True(t, cd.Expired)
+		require.Negative(t, cd.DaysToExpiry)
+		require.Contains(t, rep.Check(preflight.StageCertificate).Message, "expired")
+	})
+
+	t.Run("RequireWarns", func(t *testing.T) {
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{CAFile: s.CAFile})
+		cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
+		require.Contains(t, cert.Message, "expired")
+		requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+	})
+}
+
+func TestRun_SelfSignedWithoutCAFile(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertSelfSigned})
+	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{})
+	requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldSSLMode)
+	cert := rep.Check(preflight.StageCertificate)
+	require.Contains(t, cert.Message, "self-signed")
+	require.Contains(t, cert.Remediation, "--ca-file")
+	cd := cert.Details.(*preflight.CertificateDetails)
+	require.True(t, cd.SelfSigned)
+	require.Equal(t, "system", cd.TrustedBy)
+}
+
+func TestRun_ExpiringSoon(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertExpiringSoon})
+	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+	cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
+	require.Contains(t, cert.Message, "expires in")
+	require.LessOrEqual(t, cert.Details.(*preflight.CertificateDetails).DaysToExpiry, 10)
+	requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+}
+
+func TestRun_TLS13Only(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLS13Only})
+	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+	tlsRes := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
+	require.Equal(t, "TLS 1.3", tlsRes.Details.(*preflight.TLSDetails).Version)
+	require.Contains(t, tlsRes.Message, "TLS 1.3")
+}
+
+func TestRun_TooManyConnections(t *testing.T) {
+	t.Parallel()
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, MaxConnections: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held, err := pgx.Connect(ctx, s.ConnString(pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword, "require"))
+	require.NoError(t, err)
+	defer held.Close(context.Background())
+
+	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{})
+	requireFailAt(t, rep, preflight.StageAuth, preflight.FieldServer)
+	require.Equal(t, "53300", rep.Check(preflight.StageAuth).Details.(*preflight.AuthDetails).SQLState)
 }
