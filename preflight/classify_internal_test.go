@@ -1,0 +1,318 @@
+package preflight
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowpg/flowpg/connstr"
+)
+
+func testRunner() *runner {
+	return &runner{
+		conn:  connstr.Conn{Server: "db.example.com", Database: "sales", User: "aep", Password: "Secr3t-sentinel"},
+		host:  "db.example.com",
+		port:  5432,
+		libpq: "verify-full",
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestDialFailure_Classification(t *testing.T) {
+	r := testRunner()
+	op := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
+	}
+	tests := []struct {
+		name  string
+		err   error
+		kind  string
+		field string
+	}{
+		{"refused", op(syscall.ECONNREFUSED), kindRefused, FieldPort},
+		{"unreachable", op(syscall.EHOSTUNREACH), kindUnreachable, FieldServer},
+		{"net unreachable", op(syscall.ENETUNREACH), kindUnreachable, FieldServer},
+		{"reset", op(syscall.ECONNRESET), kindReset, FieldServer},
+		{"net.Error timeout", &net.OpError{Op: "dial", Err: timeoutErr{}}, kindTimeout, FieldServer},
+		{"context deadline", fmt.Errorf("dial: %w", context.DeadlineExceeded), kindTimeout, FieldServer},
+		{"errno timeout", op(syscall.ETIMEDOUT), kindTimeout, FieldServer},
+		{"other", errors.New("something odd"), kindConnect, FieldServer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := r.dialFailure(tt.err, "db.example.com:5432")
+			require.Equal(t, StageTCP, f.stage)
+			require.Equal(t, tt.kind, f.kind)
+			require.Equal(t, tt.field, f.field)
+			require.NotEmpty(t, f.remediation)
+		})
+	}
+}
+
+func TestTransportFailure_Classification(t *testing.T) {
+	r := testRunner()
+	for _, tt := range []struct {
+		err  error
+		kind string
+	}{
+		{io.EOF, kindReset},
+		{io.ErrUnexpectedEOF, kindReset},
+		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, kindReset},
+		{context.DeadlineExceeded, kindTimeout},
+		{errors.New("weird"), kindConnect},
+	} {
+		f := r.transportFailure(StageTLS, tt.err, "during the TLS handshake")
+		require.Equal(t, tt.kind, f.kind, "%v", tt.err)
+		require.Equal(t, StageTLS, f.stage)
+	}
+}
+
+func TestServerFailure_SQLStates(t *testing.T) {
+	r := testRunner()
+	plain := &attempt{}
+	tests := []struct {
+		name       string
+		e          pgconn.PgError
+		tlsOffered bool
+		stage      Stage
+		field      string
+	}{
+		{"wrong password", pgconn.PgError{Code: "28P01", Message: `password authentication failed for user "aep"`}, false, StageAuth, FieldPassword},
+		{"hba no encryption by message", pgconn.PgError{Code: "28000", Message: `no pg_hba.conf entry for host "1.2.3.4", user "aep", database "sales", no encryption`}, false, StageSSLMode, FieldSSLMode},
+		{"hba reject plaintext, server offers TLS", pgconn.PgError{Code: "28000", Message: `pg_hba.conf rejects connection (localised text)`}, true, StageSSLMode, FieldSSLMode},
+		{"hba no entry, no TLS on offer", pgconn.PgError{Code: "28000", Message: `no pg_hba.conf entry for host "1.2.3.4"`}, false, StageAuth, FieldUsername},
+		{"missing database", pgconn.PgError{Code: "3D000", Message: `database "sales" does not exist`}, false, StageAuth, FieldDatabase},
+		{"no connect privilege", pgconn.PgError{Code: "42501", Message: `permission denied for database "sales"`}, false, StageAuth, FieldUsername},
+		{"too many connections", pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"}, false, StageAuth, FieldServer},
+		{"starting up", pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, false, StageAuth, FieldServer},
+		{"other", pgconn.PgError{Code: "XX000", Message: "internal error"}, false, StageAuth, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := tt.e
+			f := r.serverFailure(plain, &e, tt.tlsOffered)
+			require.Equal(t, tt.stage, f.stage)
+			require.Equal(t, tt.field, f.field)
+			require.Contains(t, f.message, tt.e.Code)
+			require.NotEmpty(t, f.remediation)
+		})
+	}
+
+	t.Run("28000 over TLS is not an sslmode problem", func(t *testing.T) {
+		tlsDone := &attempt{tlsState: new(tlsStateT), handshakeEnd: time.Now()}
+		e := pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry ..., no encryption"}
+		f := r.serverFailure(tlsDone, &e, true)
+		require.Equal(t, StageAuth, f.stage)
+		require.Equal(t, FieldUsername, f.field)
+	})
+}
+
+func TestDiagnose_Phases(t *testing.T) {
+	r := testRunner()
+	now := time.Now()
+	tests := []struct {
+		name  string
+		a     *attempt
+		stage Stage
+		kind  string
+	}{
+		{"dial refused", &attempt{dialStart: now, dialEnd: now, dialErr: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, StageTCP, kindRefused},
+		{"ssl declined", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'N'}, StageTLS, kindTLSUnsupported},
+		{"ssl odd answer", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'E'}, StageTLS, kindNotPostgres},
+		{"ssl unanswered timeout", &attempt{dialEnd: now, sslRequested: true, err: context.DeadlineExceeded}, StageTLS, kindTimeout},
+		{"handshake reset", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'S', handshakeEnd: now, handshakeErr: io.EOF}, StageTLS, kindReset},
+		{"cert rejected", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'S', handshakeEnd: now, handshakeErr: errPinMismatch, certRejected: errPinMismatch}, StageCertificate, kindCertificate},
+		{"startup pg error", &attempt{dialEnd: now, startupSent: true, pgErr: &pgconn.PgError{Code: "28P01"}}, StageAuth, kindServer},
+		{"startup timeout", &attempt{dialEnd: now, startupSent: true, err: context.DeadlineExceeded}, StageAuth, kindTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &connResult{attempts: []*attempt{tt.a}, err: errors.New("failed")}
+			f := r.diagnose(c, false)
+			require.NotNil(t, f)
+			require.Equal(t, tt.stage, f.stage)
+			require.Equal(t, tt.kind, f.kind)
+		})
+	}
+	require.Nil(t, r.diagnose(&connResult{}, false))
+}
+
+// backendMsg frames one backend message.
+func backendMsg(typ byte, body []byte) []byte {
+	b := []byte{typ, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(b[1:], uint32(len(body)+4))
+	return append(b, body...)
+}
+
+func authReq(code uint32, extra ...byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, code)
+	return backendMsg('R', append(b, extra...))
+}
+
+func TestMsgParser_AuthMethods(t *testing.T) {
+	ready := backendMsg('Z', []byte{'I'})
+	param := backendMsg('S', []byte("server_version\x0017.2\x00"))
+	tests := []struct {
+		name   string
+		stream []byte
+		method string
+		mechs  []string
+	}{
+		{"scram", concat(authReq(10, []byte("SCRAM-SHA-256-PLUS\x00SCRAM-SHA-256\x00\x00")...), authReq(11, []byte("r=abc")...), authReq(12, []byte("v=xyz")...), authReq(0), param, ready), AuthSCRAM, []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"}},
+		{"md5", concat(authReq(5, 1, 2, 3, 4), authReq(0), param, ready), AuthMD5, nil},
+		{"cleartext", concat(authReq(3), authReq(0), ready), AuthPassword, nil},
+		{"trust", concat(authReq(0), param, ready), AuthTrust, nil},
+		{"oauth only", concat(authReq(10, []byte("OAUTHBEARER\x00\x00")...)), AuthSASL, []string{"OAUTHBEARER"}},
+		{"gss", concat(authReq(7)), AuthGSS, nil},
+	}
+	for _, tt := range tests {
+		for _, chunk := range []int{1, 3, 7, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/chunk%d", tt.name, chunk), func(t *testing.T) {
+				a := &attempt{}
+				var p msgParser
+				done := false
+				for s := tt.stream; len(s) > 0; {
+					n := min(chunk, len(s))
+					done = p.feed(s[:n], a)
+					s = s[n:]
+				}
+				require.Equal(t, tt.method, a.authMethod)
+				require.Equal(t, tt.mechs, a.saslMechs)
+				require.Equal(t, tt.method != AuthSASL && tt.method != AuthGSS, done)
+				require.Equal(t, done, a.ready)
+			})
+		}
+	}
+}
+
+func TestMsgParser_ErrorResponse(t *testing.T) {
+	a := &attempt{}
+	var p msgParser
+	p.feed(concat(authReq(10, []byte("SCRAM-SHA-256\x00\x00")...), backendMsg('E', []byte("SFATAL\x00C28P01\x00\x00"))), a)
+	require.True(t, a.serverError)
+	require.Equal(t, AuthSCRAM, a.authMethod)
+	require.False(t, a.ready)
+}
+
+func concat(bs ...[]byte) []byte {
+	var out []byte
+	for _, b := range bs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+func TestClassifyAddress(t *testing.T) {
+	tests := map[string]AddressClass{
+		"8.8.8.8":          AddressPublic,
+		"2606:4700::1111":  AddressPublic,
+		"10.0.0.1":         AddressPrivate,
+		"172.16.5.4":       AddressPrivate,
+		"192.168.1.1":      AddressPrivate,
+		"fd00::1":          AddressPrivate,
+		"127.0.0.1":        AddressLoopback,
+		"127.8.9.10":       AddressLoopback,
+		"::1":              AddressLoopback,
+		"::ffff:127.0.0.1": AddressLoopback,
+		"169.254.169.254":  AddressLinkLocal,
+		"fe80::1":          AddressLinkLocal,
+		"100.64.0.1":       AddressCGNAT,
+		"100.127.255.254":  AddressCGNAT,
+		"100.128.0.1":      AddressPublic,
+		"0.0.0.0":          AddressUnspecified,
+		"::":               AddressUnspecified,
+		"224.0.0.1":        AddressReserved,
+		"192.0.2.10":       AddressReserved,
+		"2001:db8::1":      AddressReserved,
+		"240.0.0.1":        AddressReserved,
+	}
+	for ip, want := range tests {
+		require.Equal(t, want, ClassifyAddress(netip.MustParseAddr(ip)), ip)
+	}
+}
+
+func TestEndOfLife(t *testing.T) {
+	r := testRunner()
+	r.opts.Now = func() time.Time { return date(2026, 11, 29) }
+	row := func(num int) queryResult {
+		return queryResult{rows: [][][]byte{{
+			[]byte(fmt.Sprint(num)), []byte(fmt.Sprintf("%d.%d", num/10000, num%100)), []byte("f"), []byte("f"),
+			[]byte("100"), []byte("3"), []byte("1"), []byte("UTF8"), []byte("sales"), []byte("aep"), []byte("f"), []byte("t"),
+		}}}
+	}
+	tests := []struct {
+		num    int
+		status Status
+		past   bool
+		eol    string
+	}{
+		{110022, Warn, true, ""},
+		{120020, Warn, true, "2024-11-21"},
+		{130018, Warn, true, "2025-11-13"},
+		{140015, Warn, true, "2026-11-12"}, // 17 days before "now"
+		{150010, Pass, false, "2027-11-11"},
+		{170002, Pass, false, "2029-11-08"},
+		{180001, Pass, false, "2030-11-14"},
+		{190000, Pass, false, ""},
+	}
+	for _, tt := range tests {
+		res := r.serverStage(row(tt.num), 0)
+		d := res.Details.(*ServerDetails)
+		require.Equal(t, tt.status, res.Status, "%d: %s", tt.num, res.Message)
+		require.Equal(t, tt.past, d.PastEndOfLife, tt.num)
+		require.Equal(t, tt.eol, d.EndOfLife, tt.num)
+		require.Equal(t, 96, d.Headroom)
+	}
+	eol, ok := EndOfLife(16)
+	require.True(t, ok)
+	require.Equal(t, date(2028, 11, 9), eol)
+	_, ok = EndOfLife(9)
+	require.False(t, ok)
+}
+
+func TestRecommend(t *testing.T) {
+	audit := []AuditResult{
+		{SSLMode: connstr.SSLDisable, OK: true},
+		{SSLMode: connstr.SSLAllow, OK: true},
+		{SSLMode: connstr.SSLPrefer, OK: true, TLS: true},
+		{SSLMode: connstr.SSLRequire, OK: true, TLS: true},
+		{SSLMode: connstr.SSLVerifyCA, OK: false, Error: "unknown CA"},
+		{SSLMode: connstr.SSLVerifyFull, OK: false, Error: "unknown CA"},
+	}
+	m, why := recommend(audit)
+	require.Equal(t, connstr.SSLRequire, m)
+	require.Contains(t, why, "verify-ca fails: unknown CA")
+
+	// Prefer in plaintext is no better than Disable.
+	audit[2].TLS, audit[3].OK = false, false
+	m, _ = recommend(audit)
+	require.Equal(t, connstr.SSLDisable, m)
+
+	m, why = recommend([]AuditResult{{SSLMode: connstr.SSLDisable}})
+	require.Equal(t, connstr.SSLModeUnset, m)
+	require.NotEmpty(t, why)
+}
+
+func TestScrub(t *testing.T) {
+	r := testRunner()
+	require.Equal(t, "x ******** y", r.scrub("x Secr3t-sentinel y"))
+}
+
+type tlsStateT = tls.ConnectionState
