@@ -54,7 +54,11 @@ const (
 	SSLVerifyFull
 )
 
-// Property is one key=value pair exactly as written in the input.
+// Property is one key=value pair of the input: the key spelled as written,
+// the value decoded (ODBC braces or ADO.NET quotes removed, "}}" and doubled
+// quotes undone; for libpq and URL forms, as pgconn decodes it). Offsets are
+// byte offsets into the input. Print it freely: its Format method redacts
+// secret values (see Secret); its JSON encoding does not.
 type Property struct {
 	Key    string `json:"key"`
 	Value  string `json:"value"`

@@ -238,7 +238,7 @@ func TestClassifyAddress(t *testing.T) {
 		"100.128.0.1":      AddressPublic,
 		"0.0.0.0":          AddressUnspecified,
 		"::":               AddressUnspecified,
-		"224.0.0.1":        AddressReserved,
+		"239.1.2.3":        AddressReserved,
 		"192.0.2.10":       AddressReserved,
 		"2001:db8::1":      AddressReserved,
 		"240.0.0.1":        AddressReserved,
