@@ -344,7 +344,7 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 		testcontainers.WithEnv(map[string]string{"POSTGRES_INITDB_ARGS": "--no-sync"}),
 		testcontainers.WithFiles(files...),
 		testcontainers.WithCmd(serverArgs(opts)...),
-		testcontainers.WithLabels(map[string]string{"org.flowpg.pgtest": "true"}),
+		testcontainers.WithLabels(ownerLabels()),
 		// The official contract: the temporary init server and then the real
 		// one each log this line once.
 		testcontainers.WithWaitStrategyAndDeadline(startDeadline,
@@ -363,6 +363,7 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 		return s, err
 	}
 	defer release()
+	sweepOrphans(ctx)
 	ctr, err := postgres.Run(ctx, img, custom...)
 	if ctr != nil {
 		s.ctr = ctr

@@ -6,12 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/testcontainers/testcontainers-go"
 )
 
 func TestNewTLSMaterial(t *testing.T) {
@@ -185,4 +192,45 @@ func TestSkipOrFail(t *testing.T) {
 	skipOrFail(r, "no engine")
 	assert.Contains(t, r.failed, "CI=true, so this is a FAILURE")
 	assert.Empty(t, r.skipped)
+}
+
+func TestSweepOrphans(t *testing.T) {
+	RequireDocker(t)
+	img, err := ImageFor("")
+	require.NoError(t, err)
+	requireImage(t, img)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// A pid that surely belongs to no process any more.
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	labels := ownerLabels()
+	labels[labelPID] = strconv.Itoa(dead.Process.Pid)
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	require.NoError(t, err)
+	defer cli.Close()
+	orphan, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: img, Labels: labels},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), orphan.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	labels[labelPID] = strconv.Itoa(os.Getpid())
+	mine, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: img, Labels: labels},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), mine.ID, client.ContainerRemoveOptions{Force: true})
+	})
+
+	sweepOnce = sync.Once{}
+	sweepOrphans(ctx)
+
+	_, err = cli.ContainerInspect(ctx, orphan.ID, client.ContainerInspectOptions{})
+	assert.True(t, errdefs.IsNotFound(err), "orphan not removed: %v", err)
+	_, err = cli.ContainerInspect(ctx, mine.ID, client.ContainerInspectOptions{})
+	assert.NoError(t, err, "a live process's container was removed")
 }
