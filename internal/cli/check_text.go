@@ -148,8 +148,12 @@ func waterfall(t preflight.Timings, s style) string {
 		default:
 			bar = strings.Repeat("█", width)
 		}
-		pad := strings.Repeat(" ", min(col, waterfallWidth))
-		fmt.Fprintf(&b, "  %-8s %10s  │%s%s\n", p.name, fmtMillis(p.d), pad, s.paint("36", bar))
+		if bar == "" {
+			fmt.Fprintf(&b, "  %-8s %10s  │\n", p.name, fmtMillis(p.d))
+		} else {
+			pad := strings.Repeat(" ", min(col, waterfallWidth))
+			fmt.Fprintf(&b, "  %-8s %10s  │%s%s\n", p.name, fmtMillis(p.d), pad, s.paint("36", bar))
+		}
 		if width > 0 {
 			col = end
 		}

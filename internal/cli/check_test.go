@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/faultproxy"
+	"github.com/flowpg/flowpg/internal/pgtest"
+	"github.com/flowpg/flowpg/preflight"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+func runMain(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// sampleReport is a fixed report, so renderings can be compared to golden
+// files without depending on a network or a clock.
+func sampleReport() *preflight.Report {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	return &preflight.Report{
+		Target:  "aep@db.example.com:5432/sales",
+		Verdict: preflight.Fail,
+		Checks: []preflight.Result{
+			{ID: preflight.StageInput, Status: preflight.Pass, Message: "aep@db.example.com:5432/sales, sslMode verify-full"},
+			{ID: preflight.StageAddress, Status: preflight.Pass, Message: "public address"},
+			{ID: preflight.StageDNS, Status: preflight.Pass, Duration: ms(12.3), Message: "db.example.com resolves to 203.0.114.7"},
+			{ID: preflight.StageTCP, Status: preflight.Pass, Duration: ms(21.5), Message: "connected to 203.0.114.7:5432"},
+			{ID: preflight.StageTLS, Status: preflight.Pass, Duration: ms(44), Message: "TLS 1.3, TLS_AES_128_GCM_SHA256"},
+			{ID: preflight.StageCertificate, Status: preflight.Warn, Field: "server", Message: "the certificate expires in 12 days", Remediation: "renew the server certificate"},
+			{ID: preflight.StageSSLMode, Status: preflight.Pass, Duration: ms(120.4), Message: "connected with TLS; the chain and the host name are verified"},
+			{ID: preflight.StageAuth, Status: preflight.Fail, Duration: ms(63), Field: "password", Message: `wrong password for user "aep"`, Remediation: "check password"},
+			{ID: preflight.StageServer, Status: preflight.Skip, Message: "skipped: the auth stage failed"},
+			{ID: preflight.StagePrivileges, Status: preflight.Skip, Message: "skipped: the auth stage failed"},
+		},
+		Timings: preflight.Timings{DNS: ms(12.3), TCP: ms(21.5), TLS: ms(44), Auth: ms(63), Total: ms(141.2)},
+		Audit: []preflight.AuditResult{
+			{SSLMode: connstr.SSLDisable, Error: "the server refuses unencrypted connections"},
+			{SSLMode: connstr.SSLAllow, OK: true, TLS: true},
+			{SSLMode: connstr.SSLPrefer, OK: true, TLS: true},
+			{SSLMode: connstr.SSLRequire, OK: true, TLS: true},
+			{SSLMode: connstr.SSLVerifyCA, OK: true, TLS: true},
+			{SSLMode: connstr.SSLVerifyFull, Error: "the certificate is valid for other.example.com"},
+		},
+		RecommendedSSLMode:   connstr.SSLVerifyCA,
+		RecommendationReason: "verify-ca is the strictest mode that connects",
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -update to create it")
+	require.Equal(t, string(want), string(got))
+}
+
+func TestRenderText_Golden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, renderText(&b, sampleReport(), style{}))
+	golden(t, "check_text.golden", b.Bytes())
+}
+
+func TestRenderJSON_Golden(t *testing.T) {
+	b, err := json.MarshalIndent(sampleReport(), "", "  ")
+	require.NoError(t, err)
+	golden(t, "check_json.golden", append(b, '\n'))
+}
+
+func TestWaterfall(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	got := waterfall(preflight.Timings{DNS: ms(10), TCP: ms(10), TLS: ms(20), Auth: ms(40), Queries: 0, Total: ms(85)}, style{})
+	want := "Timings\n" +
+		"  DNS         10.0 ms  │█████\n" +
+		"  TCP         10.0 ms  │     █████\n" +
+		"  TLS         20.0 ms  │          ██████████\n" +
+		"  Auth        40.0 ms  │                    ████████████████████\n" +
+		"  Queries      0.0 ms  │\n" +
+		"  Total       85.0 ms  │────────────────────────────────────────│\n"
+	require.Equal(t, want, got)
+
+	// A phase too short for one column still shows that it happened.
+	got = waterfall(preflight.Timings{TCP: time.Microsecond * 100, Auth: ms(100), Total: ms(101)}, style{})
+	require.Contains(t, got, "│▏")
+
+	require.Equal(t, "Timings\n  Total        0.0 ms\n", waterfall(preflight.Timings{}, style{}))
+}
+
+func TestStyle_ColourOnlyOnTerminal(t *testing.T) {
+	var b bytes.Buffer
+	require.False(t, newStyle(&b, false).color, "a buffer is not a terminal")
+	require.Equal(t, "x", style{}.paint("31", "x"))
+	require.Equal(t, "\x1b[31mx\x1b[0m", style{color: true}.paint("31", "x"))
+	t.Setenv("NO_COLOR", "1")
+	require.False(t, newStyle(os.Stdout, false).color)
+}
+
+func TestCheck_InvalidInputExits2(t *testing.T) {
+	code, out, errOut := runMain(t, "", "check", "Server={unterminated")
+	require.Equal(t, ExitInvalid, code, "%s%s", out, errOut)
+
+	// Parses, but has no database: the input stage fails, exit 2.
+	code, out, _ = runMain(t, "Server=127.0.0.1;UID=u;PWD=pw-sentinel-77", "check", "-")
+	require.Equal(t, ExitInvalid, code)
+	require.Contains(t, out, "✗ input")
+	require.NotContains(t, out, "pw-sentinel-77")
+
+	code, _, _ = runMain(t, "", "check")
+	require.Equal(t, ExitInvalid, code)
+}
+
+func TestCheck_ClosedPortJSONExits1(t *testing.T) {
+	addr, err := faultproxy.ClosedPort()
+	require.NoError(t, err)
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	in := fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=d;UID=u;PWD=pw-sentinel-78", port)
+	code, out, errOut := runMain(t, in, "check", "-", "-o", "json", "--timeout", "3s")
+	require.Equal(t, ExitFailed, code, errOut)
+	require.NotContains(t, out+errOut, "pw-sentinel-78")
+	var rep struct {
+		Verdict string `json:"verdict"`
+		Checks  []struct {
+			ID, Status, Field string
+		} `json:"checks"`
+		Timings map[string]float64 `json:"timings"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, "fail", rep.Verdict)
+	require.Equal(t, "tcp", rep.Checks[3].ID)
+	require.Equal(t, "fail", rep.Checks[3].Status)
+	require.Equal(t, "port", rep.Checks[3].Field)
+	require.Contains(t, rep.Timings, "totalMs")
+}
+
+func TestCheck_PasswordOnCommandLineWarns(t *testing.T) {
+	addr, err := faultproxy.ClosedPort()
+	require.NoError(t, err)
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	_, _, errOut := runMain(t, "", "check", fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=d;UID=u;PWD=pw-sentinel-79", port), "--timeout", "2s")
+	require.Contains(t, errOut, "password was passed on the command line")
+	require.NotContains(t, errOut, "pw-sentinel-79")
+}
+
+func TestCheck_Batch(t *testing.T) {
+	addr, err := faultproxy.ClosedPort()
+	require.NoError(t, err)
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	file := filepath.Join(t.TempDir(), "targets.txt")
+	content := strings.Join([]string{
+		"# targets",
+		"",
+		fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=one;UID=u;PWD=pw-sentinel-80", port),
+		"Server={broken;PWD=pw-sentinel-81",
+		fmt.Sprintf("  Server=127.0.0.1;Port=%s;Database=two;UID=u;PWD=pw-sentinel-82  ", port),
+	}, "\n")
+	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
+
+	code, out, errOut := runMain(t, "", "check", "--file", file, "-o", "json", "--timeout", "3s", "--concurrency", "2")
+	require.Equal(t, ExitInvalid, code, "an unparseable line wins over failed targets: %s", errOut)
+	for _, s := range []string{"pw-sentinel-80", "pw-sentinel-81", "pw-sentinel-82"} {
+		require.NotContains(t, out+errOut, s)
+	}
+	var lines []batchLine
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l batchLine
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &struct {
+			Line   *int    `json:"line"`
+			Target *string `json:"target"`
+			Error  *string `json:"error"`
+		}{&l.Line, &l.Target, &l.Error}))
+		lines = append(lines, l)
+	}
+	require.Len(t, lines, 3)
+	require.Equal(t, 3, lines[0].Line)
+	require.Equal(t, "127.0.0.1:"+port+"/one", lines[0].Target)
+	require.Equal(t, 4, lines[1].Line)
+	require.NotEmpty(t, lines[1].Error)
+	require.Equal(t, 5, lines[2].Line)
+
+	code, out, _ = runMain(t, "", "check", "--file", file, "--timeout", "3s")
+	require.Equal(t, ExitInvalid, code)
+	require.Contains(t, out, "3 targets: 0 pass, 0 warn, 2 fail, 1 invalid")
+	require.Contains(t, out, "tcp")
+
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(strings.Split(content, "\n")[:3], "\n")), 0o600))
+	code, _, _ = runMain(t, "", "check", "--file", file, "--timeout", "3s")
+	require.Equal(t, ExitFailed, code)
+}
+
+func TestCheck_RealServer(t *testing.T) {
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn})
+	in := fmt.Sprintf("Server=%s;Port=%d;Database=%s;UID=%s;PWD=%s;EncryptionMethod=1;ValidateServerCertificate=1;HostNameInCertificate=#SERVERNAME#",
+		s.Host, s.Port, pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword)
+
+	code, out, errOut := runMain(t, in, "check", "-", "--ca-file", s.CAFile, "--table", "sales.regions", "--audit")
+	require.Equal(t, ExitOK, code, "%s\n%s", out, errOut) // warnings (loopback) allowed
+	require.NotContains(t, out, pgtest.ScramPassword)
+	require.Contains(t, out, "✓ privileges")
+	require.Contains(t, out, "verify-full connects  ← recommended")
+	require.Contains(t, out, "Timings")
+	require.NotContains(t, out, "\x1b[", "no colour off a terminal")
+
+	code, out, _ = runMain(t, in, "check", "-", "--ca-file", s.CAFile, "-o", "json", "--audit")
+	require.Equal(t, ExitOK, code)
+	var rep struct {
+		Verdict     string `json:"verdict"`
+		Recommended string `json:"recommendedSslMode"`
+		Audit       []struct {
+			SSLMode string `json:"sslMode"`
+			OK      bool   `json:"ok"`
+		} `json:"audit"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, "warn", rep.Verdict)
+	require.Equal(t, "verify-full", rep.Recommended)
+	require.Len(t, rep.Audit, 6)
+
+	code, _, _ = runMain(t, strings.Replace(in, pgtest.ScramPassword, "wrong-pw-sentinel", 1), "check", "-", "--ca-file", s.CAFile)
+	require.Equal(t, ExitFailed, code)
+}
