@@ -54,10 +54,10 @@ test: deps images
 unit: deps
 	$(GO) test -race -count=1 $(PKGS)
 
-## demo: the product end to end on an embedded default.
-demo: build
-	./$(BIN) parse 'Server=db.example.com;Database=sales;Port=5432;UID=aep_reader;Password={s3cret;pw};EncryptionMethod=1;ValidateServerCertificate=1;HostNameInCertificate=#SERVERNAME#'
-	./$(BIN) convert --to basic 'Server=db.example.com;Database=sales;Port=5432;UID=aep_reader;Password=s3cret;EncryptionMethod=1;ValidateServerCertificate=1;HostNameInCertificate=#SERVERNAME#'
+## demo: the product end to end on an embedded default: a TLS PostgreSQL with
+## sample tables and the in-memory Flow Service, then flowpg check and connect.
+demo: deps images
+	$(GO) run ./cmd/flowpg-demo
 
 ## bench: Go benchmarks, each beside its baseline.
 bench: deps images

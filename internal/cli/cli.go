@@ -10,6 +10,8 @@ import (
 	"io"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/flowpg/flowpg/flowclient"
 )
 
 // Exit codes, as documented in the README.
@@ -33,6 +35,7 @@ type CLI struct {
 	Parse   ParseCmd   `cmd:"" help:"Parse a connection string and show its fields, sslMode, warnings and validity."`
 	Convert ConvertCmd `cmd:"" help:"Convert a credential between AEP's connection string, basic auth, libpq DSN and URL."`
 	Build   BuildCmd   `cmd:"" help:"Build AEP's connection string (or another form) from flags."`
+	Connect ConnectCmd `cmd:"" help:"Register the connection with Flow Service after the pre-flight passes, then verify it from Adobe's side."`
 	// Commands are added here, one line each, in the order they appear in help.
 }
 
@@ -87,7 +90,7 @@ func run(ctx context.Context, args []string, streams *IO) int {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Writers(streams.Stdout, streams.Stderr),
 		kong.Exit(func(code int) { exitCode = code }),
-		kong.Vars{"version": Version},
+		kong.Vars{"version": Version, "flowURL": flowclient.DefaultBaseURL, "imsURL": flowclient.DefaultIMSTokenURL},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(streams),
 	)
