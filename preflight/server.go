@@ -91,31 +91,36 @@ const serverQuery = `SELECT current_setting('server_version_num')::int,
        current_setting('max_connections')::int,
        current_setting('superuser_reserved_connections')::int
          + coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
-       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+       (SELECT count(*) FROM pg_stat_get_activity(NULL::int) WHERE backend_type = 'client backend'),
        current_setting('server_encoding'),
        current_database(),
        current_user,
-       coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
+       current_setting('is_superuser') = 'on',
        has_database_privilege(current_database(), 'CONNECT')`
 
 const systemSchemas = `n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'`
 
-const schemasQuery = `SELECT n.nspname, has_schema_privilege(n.oid, 'USAGE')
-FROM pg_namespace n WHERE ` + systemSchemas + ` ORDER BY 1 LIMIT 1000`
-
+// catalogQuery lists, in one statement, the non-system schemas with their
+// USAGE privilege ('s' rows), the number of tables and views and how many
+// are readable ('c' row), and the first 20 readable ones ('t' rows).
 // Readable means SELECT on the relation and USAGE on its schema: both are
 // needed to read it. Partitions are left out; their parent is listed.
-const tablesQuery = `WITH all_t AS (
-  SELECT n.nspname, c.relname, c.relkind,
+// pg_stat_activity and pg_roles are avoided on purpose: on a fresh backend
+// every catalog a query touches costs a cache load, which is most of what a
+// check costs beyond a bare connect on a fast network.
+const catalogQuery = `WITH t AS (
+  SELECT n.nspname, c.relname,
          has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND ` + systemSchemas + `
 )
-SELECT (SELECT count(*) FROM all_t), (SELECT count(*) FROM all_t WHERE readable),
-       l.nspname, l.relname
-FROM (SELECT 1) one
-LEFT JOIN (SELECT nspname, relname FROM all_t WHERE readable ORDER BY 1, 2 LIMIT 20) l ON true`
+SELECT 's', n.nspname, NULL, has_schema_privilege(n.oid, 'USAGE')
+  FROM pg_namespace n WHERE ` + systemSchemas + `
+UNION ALL
+SELECT 'c', count(*)::text, (count(*) FILTER (WHERE readable))::text, NULL FROM t
+UNION ALL
+(SELECT 't', nspname, relname, NULL FROM t WHERE readable ORDER BY 2, 3 LIMIT 20)`
 
 const assertQuery = `SELECT t.s, t.r, c.oid IS NOT NULL,
        coalesce(has_schema_privilege(n.oid, 'USAGE'), false),
@@ -143,7 +148,7 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 		sql    string
 		params [][]byte
 		oids   []uint32
-	}{{sql: serverQuery}, {sql: schemasQuery}, {sql: tablesQuery}}
+	}{{sql: serverQuery}, {sql: catalogQuery}}
 	if len(r.opts.Tables) > 0 {
 		var schemas, names []string
 		for _, t := range r.opts.Tables {
@@ -179,10 +184,10 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 
 	r.set(r.serverStage(results[0], r.timings.Queries))
 	var assert *queryResult
-	if len(results) > 3 {
-		assert = &results[3]
+	if len(results) > 2 {
+		assert = &results[2]
 	}
-	r.set(r.privilegesStage(results[0], results[1], results[2], assert, r.timings.Queries))
+	r.set(r.privilegesStage(results[0], results[1], assert, r.timings.Queries))
 }
 
 // readPipelined reads one query's result and the sync that follows it.
@@ -316,28 +321,31 @@ func (r *runner) serverStage(q queryResult, dur time.Duration) Result {
 	return res
 }
 
-func (r *runner) privilegesStage(server, schemas, tables queryResult, assert *queryResult, dur time.Duration) Result {
+func (r *runner) privilegesStage(server, catalog queryResult, assert *queryResult, dur time.Duration) Result {
 	res := Result{ID: StagePrivileges, Status: Pass, Duration: dur}
 	d := &PrivilegesDetails{Readable: []string{}, Schemas: []SchemaPrivilege{}}
 	res.Details = d
 	if server.err == nil && len(server.rows) == 1 && len(server.rows[0]) >= 12 {
 		d.Connect = isTrue(server.rows[0][11])
 	}
-	if schemas.err == nil {
-		for _, row := range schemas.rows {
-			d.Schemas = append(d.Schemas, SchemaPrivilege{Name: string(row[0]), Usage: isTrue(row[1])})
+	counted := false
+	for _, row := range catalog.rows {
+		if len(row) != 4 {
+			continue
+		}
+		switch string(row[0]) {
+		case "s":
+			d.Schemas = append(d.Schemas, SchemaPrivilege{Name: string(row[1]), Usage: isTrue(row[3])})
+		case "c":
+			d.TotalCount, d.ReadableCount, counted = atoi(row[1]), atoi(row[2]), true
+		case "t":
+			d.Readable = append(d.Readable, string(row[1])+"."+string(row[2]))
 		}
 	}
-	if tables.err != nil || len(tables.rows) == 0 {
+	if catalog.err != nil || !counted {
 		res.Status = Warn
-		res.Message = "could not list readable tables: " + queryFailure(tables.err)
+		res.Message = "could not list readable tables: " + queryFailure(catalog.err)
 		return res
-	}
-	for _, row := range tables.rows {
-		d.TotalCount, d.ReadableCount = atoi(row[0]), atoi(row[1])
-		if row[2] != nil {
-			d.Readable = append(d.Readable, string(row[2])+"."+string(row[3]))
-		}
 	}
 	user := quoteIdent(r.conn.User)
 	if d.ReadableCount == 0 {
