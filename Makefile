@@ -61,7 +61,8 @@ demo: deps images
 
 ## bench: Go benchmarks, each beside its baseline.
 bench: deps images
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./connstr/ ./preflight/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./connstr/
+	$(GO) run ./cmd/flowpg-bench $(BENCH_ARGS)
 
 ## fuzz: every fuzz target for FUZZTIME each.
 fuzz: deps
