@@ -85,8 +85,10 @@ type AddressInfo struct {
 // AddressDetails are the findings of the address stage.
 type AddressDetails struct {
 	Addresses []AddressInfo `json:"addresses"`
-	// ReachableFromAEP is false when any address is not public. A command
-	// that registers the connection with AEP can turn this into a failure.
+	// ReachableFromAEP is false when no address is public: AEP cannot
+	// reach the database at all. A command that registers the connection
+	// with AEP can turn this into a failure. (With some public and some
+	// non-public addresses it is true, and the stage still warns.)
 	ReachableFromAEP bool `json:"reachableFromAEP"`
 	// Allowed is set when Options.AllowPrivateAddress accepted a non-public
 	// address.
@@ -221,19 +223,20 @@ func uniqueUnmapped(in []netip.Addr) []netip.Addr {
 // classifyAddresses builds the address stage from the resolved addresses.
 func (r *runner) classifyAddresses(addrs []netip.Addr) Result {
 	res := Result{ID: StageAddress}
-	d := &AddressDetails{ReachableFromAEP: true}
+	d := &AddressDetails{}
 	res.Details = d
 	var bad []string
 	for _, a := range addrs {
 		c := ClassifyAddress(a)
 		d.Addresses = append(d.Addresses, AddressInfo{IP: a.String(), Class: c})
-		if c != AddressPublic {
-			d.ReachableFromAEP = false
+		if c == AddressPublic {
+			d.ReachableFromAEP = true
+		} else {
 			bad = append(bad, fmt.Sprintf("%s (%s)", a, c))
 		}
 	}
 	switch {
-	case d.ReachableFromAEP:
+	case len(bad) == 0:
 		res.Status, res.Message = Pass, "public address"
 		if len(addrs) > 1 {
 			res.Message = "all addresses are public"
@@ -242,6 +245,12 @@ func (r *runner) classifyAddresses(addrs []netip.Addr) Result {
 		d.Allowed = true
 		res.Status = Pass
 		res.Message = fmt.Sprintf("non-public address %s accepted by request (%s unless it is exposed to it)", strings.Join(bad, ", "), unreachableFromAEP)
+	case d.ReachableFromAEP:
+		// Mixed: AEP may pick the unreachable address, as pgx and libpq try
+		// the addresses in order.
+		res.Status, res.Field = Warn, FieldServer
+		res.Message = fmt.Sprintf("some addresses are not public, and %s: %s", unreachableFromAEP, strings.Join(bad, ", "))
+		res.Remediation = "publish only public addresses for server in DNS"
 	default:
 		res.Status, res.Field = Warn, FieldServer
 		res.Message = fmt.Sprintf("%s: %s", unreachableFromAEP, strings.Join(bad, ", "))

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,6 +189,15 @@ func TestFault_DNS(t *testing.T) {
 		require.Equal(t, []preflight.AddressInfo{{IP: "10.1.2.3", Class: preflight.AddressPrivate}, {IP: "100.64.0.9", Class: preflight.AddressCGNAT}}, ad.Addresses)
 		require.Contains(t, a.Message, "AEP cannot reach this from Adobe's network")
 	})
+	t.Run("MixedAddressesWarnButReachable", func(t *testing.T) {
+		mixed := fakeResolver{"mixed.example": {netip.MustParseAddr("203.0.114.7"), netip.MustParseAddr("10.0.0.7")}}
+		rep := runCheck(t, conn("mixed.example"), preflight.Options{Resolver: mixed, Dialer: refuseDialer{}, Timeout: time.Second})
+		a := requireStatus(t, rep, preflight.StageAddress, preflight.Warn)
+		require.True(t, a.Details.(*preflight.AddressDetails).ReachableFromAEP)
+		require.Contains(t, a.Message, "some addresses are not public")
+		requireFailAt(t, rep, preflight.StageTCP, preflight.FieldPort)
+		require.Len(t, rep.Check(preflight.StageTCP).Details.(*preflight.TCPDetails).Attempts, 2)
+	})
 	t.Run("AllowPrivateAddress", func(t *testing.T) {
 		rep := runCheck(t, conn("loopback.example"), preflight.Options{Resolver: res, AllowPrivateAddress: true, Timeout: 300 * time.Millisecond})
 		a := requireStatus(t, rep, preflight.StageAddress, preflight.Pass)
@@ -206,4 +217,11 @@ func TestRun_BadCAFileIsInputFailure(t *testing.T) {
 	c := connstr.Conn{Server: "127.0.0.1", Database: "d", User: "u", Password: "secret-sentinel-pw"}
 	rep := runCheck(t, c, preflight.Options{CAFile: "/nonexistent/ca.pem"})
 	requireFailAt(t, rep, preflight.StageInput, "")
+}
+
+// refuseDialer refuses every dial at once, without touching the network.
+type refuseDialer struct{}
+
+func (refuseDialer) DialContext(_ context.Context, network, address string) (net.Conn, error) {
+	return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 }

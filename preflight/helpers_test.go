@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +76,5 @@ func requireStatus(t *testing.T, rep *preflight.Report, id preflight.Stage, want
 	}
 	return r
 }
-
-func contains(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -279,4 +281,31 @@ func TestRun_TooManyConnections(t *testing.T) {
 	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{})
 	requireFailAt(t, rep, preflight.StageAuth, preflight.FieldServer)
 	require.Equal(t, "53300", rep.Check(preflight.StageAuth).Details.(*preflight.AuthDetails).SQLState)
+}
+
+// TestRun_IgnoresPGEnvironment proves that the result depends only on the
+// input and the options: libpq variables and files in the home directory
+// that would change pgx's behaviour (PGSSLMODE, PGSSLROOTCERT, a
+// ~/.postgresql/root.crt that turns require into verify-ca, a wrong
+// PGPASSWORD or ~/.pgpass, PGOPTIONS, PGTARGETSESSIONATTRS) are ignored.
+// Not parallel: it sets the environment.
+func TestRun_IgnoresPGEnvironment(t *testing.T) {
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertSelfSigned})
+	home := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(home, ".postgresql"), 0o700))
+	// The CA did not sign the self-signed certificate: verify-ca with it would fail.
+	require.NoError(t, os.WriteFile(filepath.Join(home, ".postgresql", "root.crt"), s.CAPEM, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(home, ".pgpass"), []byte("*:*:*:*:wrong\n"), 0o600))
+	t.Setenv("HOME", home)
+	t.Setenv("PGSSLMODE", "verify-full")
+	t.Setenv("PGSSLROOTCERT", filepath.Join(home, "missing.crt"))
+	t.Setenv("PGPASSWORD", "wrong-from-env")
+	t.Setenv("PGOPTIONS", "-c statement_timeout=1")
+	t.Setenv("PGTARGETSESSIONATTRS", "standby")
+	t.Setenv("PGCONNECT_TIMEOUT", "1")
+
+	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{})
+	require.NotEqual(t, preflight.Fail, rep.Verdict)
+	requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
+	requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
 }
