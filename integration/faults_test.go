@@ -369,6 +369,9 @@ func runFlowRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row faultR
 		assert.Equal(t, stored[0].ID, res.ID)
 		assert.Equal(t, name, stored[0].Name)
 	}
+	if res.Status == "api-error" {
+		assert.True(t, strings.HasPrefix(res.Message, "creating the connection: "), "the fault hit another call: %s", res.Message)
+	}
 	if row.wantHTTP != 0 {
 		// connect -o json carries the failed call only as text: the status
 		// is asserted as APIError.Error writes it.
