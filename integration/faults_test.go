@@ -321,9 +321,13 @@ func terminateWhenIdle(user string) func(ctx context.Context, pg *pgtest.Server)
 
 // connectJSON is the part of connect -o json asserted here.
 type connectJSON struct {
-	Status  string
-	ID      string
-	Message string
+	Status   string
+	ID       string
+	Message  string
+	APIError *struct {
+		Status int
+		Code   string
+	}
 }
 
 func runFlowRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row faultRow) {
@@ -372,10 +376,11 @@ func runFlowRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row faultR
 	if res.Status == "api-error" {
 		assert.True(t, strings.HasPrefix(res.Message, "creating the connection: "), "the fault hit another call: %s", res.Message)
 	}
+	if res.Status == "api-error" {
+		require.NotNil(t, res.APIError, "an api-error carries apiError")
+	}
 	if row.wantHTTP != 0 {
-		// connect -o json carries the failed call only as text: the status
-		// is asserted as APIError.Error writes it.
-		assert.Contains(t, res.Message, fmt.Sprintf(": %d %s", row.wantHTTP, http.StatusText(row.wantHTTP)))
+		assert.Equal(t, row.wantHTTP, res.APIError.Status)
 	}
 	if row.wantErr != nil {
 		assert.Contains(t, res.Message, strings.TrimPrefix(row.wantErr.Error(), "flowclient: "))

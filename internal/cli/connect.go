@@ -99,6 +99,15 @@ type connectResult struct {
 	Warnings []connstr.Warning   `json:"warnings"`
 	Message  string              `json:"message,omitempty"`
 	Hint     string              `json:"hint,omitempty"`
+	// APIError describes a failed Flow Service call.
+	APIError *apiErrorInfo `json:"apiError,omitempty"`
+}
+
+// apiErrorInfo is the structured part of a failed Flow Service call.
+type apiErrorInfo struct {
+	Status    int    `json:"status,omitempty"` // HTTP status; 0 when no reply came
+	Code      string `json:"code,omitempty"`   // Adobe's error code, such as 403010 or FLOW-1415-400
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // verifyResult is Adobe's view of the new connection.
@@ -339,6 +348,11 @@ func (c *ConnectCmd) apiFailure(streams *IO, g *Globals, res *connectResult, wha
 		return err
 	}
 	res.Status, res.Message = "api-error", what+": "+err.Error()
+	res.APIError = &apiErrorInfo{}
+	var ae *flowclient.APIError
+	if errors.As(err, &ae) {
+		res.APIError = &apiErrorInfo{Status: ae.StatusCode, Code: ae.Code, RequestID: ae.RequestID}
+	}
 	return c.finish(streams, g, res, &ExitError{Code: ExitFailed})
 }
 
