@@ -115,6 +115,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res := result{Machine: machineInfo(), Quick: *quick, Command: "go run ./cmd/flowpg-bench " + joinArgs(args)}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "flowpg-bench: "+format+"\n", a...) }
 
+	rows, err := measureParse(p, logf)
+	res.Rows = rows
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+
 	logf("starting PostgreSQL with TLS (pgtest)")
 	srv, err := pgtest.Start(ctx, pgtest.Options{TLS: pgtest.TLSOn})
 	if err != nil {
@@ -139,8 +146,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	local := newTarget(srv.Host, srv.Port, srv.CAFile)
 	slow := newTarget(ph, pport, srv.CAFile)
 
-	rows, err := measure(ctx, p, local, slow, logf)
-	res.Rows = rows
+	rows, err = measure(ctx, p, local, slow, logf)
+	res.Rows = append(res.Rows, rows...)
 	res.Machine.LoadAvgEnd = loadAvg()
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
