@@ -66,8 +66,9 @@ type Result struct {
 	Field string `json:"field,omitempty"`
 	// Remediation tells how to fix a warning or failure.
 	Remediation string `json:"remediation,omitempty"`
-	// Details holds the stage's structured findings: one of the *Details
-	// types of this package (AddressDetails, DNSDetails, TCPDetails,
+	// Details holds the stage's structured findings: a pointer to one of
+	// the *Details types of this package (InputDetails, AddressDetails,
+	// DNSDetails, TCPDetails,
 	// TLSDetails, CertificateDetails, SSLModeDetails, AuthDetails,
 	// ServerDetails, PrivilegesDetails), or nil.
 	Details any `json:"details,omitempty"`
