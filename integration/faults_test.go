@@ -32,9 +32,6 @@ import (
 // two-core machine, and says nothing about speed.
 const hangMargin = 10 * time.Second
 
-// anyField accepts whatever field a failure blames.
-const anyField = "*"
-
 // faultRow is one fault of the matrix: how to inject it, and what flowpg
 // must make of it.
 type faultRow struct {
@@ -57,10 +54,9 @@ type faultRow struct {
 	wantStage      preflight.Stage
 	wantField      string
 	wantTLSOffered *bool
-	// knownBug, when set, names a bug that makes the row fail today; while
-	// the run shows that bug's signature the row skips, loudly, after its
-	// hang guard. Once the bug is fixed the row asserts as any other.
-	knownBug string
+	// wantKinds are the acceptable classifications (Result.Kind) of the
+	// failing stage.
+	wantKinds []string
 
 	// Flow Service rows run connect against an emulator; onCreate arms its
 	// knobs just before the first create reaches it, so that the fault hits
@@ -109,24 +105,24 @@ func TestFaultMatrix(t *testing.T) {
 		{
 			name: "network/connection refused", closed: true,
 			timeout: 5 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTCP, wantField: preflight.FieldPort, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTCP, wantField: preflight.FieldPort, wantKinds: []string{preflight.KindRefused}, wantExit: cli.ExitFailed,
 		},
 		{
 			name: "network/black hole", proxy: faultproxy.Options{BlackHole: true},
 			timeout: 2 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantKinds: []string{preflight.KindTimeout}, wantExit: cli.ExitFailed,
 		},
 		{
 			// The 8 bytes of SSLRequest pass and the server's 'S' comes
 			// back; the ClientHello trips the reset.
 			name: "network/reset in the TLS handshake", proxy: faultproxy.Options{ResetAfterClientBytes: 8},
 			timeout: 5 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantTLSOffered: &offered, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantTLSOffered: &offered, wantKinds: []string{preflight.KindReset}, wantExit: cli.ExitFailed,
 		},
 		{
 			name: "network/server slower than the timeout", proxy: faultproxy.Options{Latency: 3 * time.Second},
 			timeout: 2 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantKinds: []string{preflight.KindTimeout}, wantExit: cli.ExitFailed,
 		},
 		{
 			// What a client sees of a restart: the postmaster's shutdown
@@ -136,8 +132,8 @@ func TestFaultMatrix(t *testing.T) {
 			name: "server/restart mid-check", proxy: faultproxy.Options{Latency: 300 * time.Millisecond},
 			user: pgtest.MD5User, password: pgtest.MD5Password, during: terminateWhenIdle(pgtest.MD5User),
 			timeout: 15 * time.Second, deadline: 20 * time.Second,
-			wantStage: preflight.StageServer, wantField: anyField, wantExit: cli.ExitFailed,
-			knownBug: "preflight reports a connection lost after login as a warning of the server and privileges stages, so the verdict is warn and check exits 0",
+			wantStage: preflight.StageServer, wantField: preflight.FieldServer, wantExit: cli.ExitFailed,
+			wantKinds: []string{preflight.KindServer, preflight.KindReset},
 		},
 		{
 			name:     "flow/429 storm beyond the retry budget",
@@ -213,6 +209,7 @@ type checkJSON struct {
 		ID      preflight.Stage
 		Status  preflight.Status
 		Field   string
+		Kind    string
 		Details json.RawMessage
 	}
 }
@@ -257,9 +254,6 @@ func runNetworkRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row fau
 	assert.NotContains(t, out+errOut, password)
 	var rep checkJSON
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
-	if row.knownBug != "" && code == cli.ExitOK && rep.Verdict != preflight.Fail {
-		t.Skipf("KNOWN BUG: %s\n%s", row.knownBug, out)
-	}
 	assert.Equal(t, row.wantExit, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	assert.Equal(t, preflight.Fail, rep.Verdict)
 	var failed *int
@@ -272,9 +266,8 @@ func runNetworkRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row fau
 	require.NotNil(t, failed, "no stage failed:\n%s", out)
 	got := rep.Checks[*failed]
 	assert.Equal(t, row.wantStage, got.ID, out)
-	if row.wantField != anyField {
-		assert.Equal(t, row.wantField, got.Field, out)
-	}
+	assert.Equal(t, row.wantField, got.Field, out)
+	assert.Contains(t, row.wantKinds, got.Kind, "classification:\n%s", out)
 	for _, c := range rep.Checks[*failed+1:] {
 		if c.ID != preflight.StagePrivileges || row.wantStage != preflight.StageServer {
 			assert.Equal(t, preflight.Skip, c.Status, "stage %s after the failure", c.ID)

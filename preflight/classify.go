@@ -14,19 +14,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Failure kinds, reported in failure.kind and in tests. They are derived
-// from types and protocol observations, never from error text.
+// Failure kinds, reported in Result.Kind. They are derived from error types
+// and protocol observations, never from error text.
 const (
-	kindTimeout        = "timeout"
-	kindRefused        = "refused"
-	kindUnreachable    = "unreachable"
-	kindReset          = "reset"
-	kindTLSUnsupported = "tls-unsupported"
-	kindNotPostgres    = "not-postgres"
-	kindHandshake      = "tls-handshake"
-	kindCertificate    = "certificate"
-	kindServer         = "server-error"
-	kindConnect        = "connect"
+	KindTimeout        = "timeout"         // no answer before the deadline: a black hole, a firewall dropping packets, a slow server
+	KindRefused        = "refused"         // nothing listens on the port (TCP RST to the SYN)
+	KindUnreachable    = "unreachable"     // no route to the host or network
+	KindReset          = "reset"           // the peer closed or reset an established connection
+	KindTLSUnsupported = "tls-unsupported" // the server declined the SSLRequest
+	KindNotPostgres    = "not-postgres"    // the port answered something other than PostgreSQL
+	KindHandshake      = "tls-handshake"   // the TLS handshake failed (alert, protocol version, …)
+	KindCertificate    = "certificate"     // the server certificate was rejected
+	KindServer         = "server-error"    // the server answered with an error (SQLSTATE in the message)
+	KindConnect        = "connect"         // any other connection failure
 )
 
 // failure is the plain-language diagnosis of a failed connection.
@@ -47,7 +47,7 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 	}
 	a := c.final()
 	if a == nil {
-		return &failure{stage: StageTCP, kind: kindConnect, message: "could not start a connection attempt", remediation: "retry; if it persists, report it"}
+		return &failure{stage: StageTCP, kind: KindConnect, message: "could not start a connection attempt", remediation: "retry; if it persists, report it"}
 	}
 	hostport := net.JoinHostPort(r.host, fmt.Sprint(r.port))
 	a.mu.Lock()
@@ -61,13 +61,13 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 		return r.dialFailure(a.dialErr, hostport)
 	case phaseSSLRequest:
 		if a.sslAnswered && a.sslResponse == 'N' {
-			return &failure{stage: StageTLS, field: FieldSSLMode, kind: kindTLSUnsupported,
+			return &failure{stage: StageTLS, field: FieldSSLMode, kind: KindTLSUnsupported,
 				message:     "the server does not support TLS: it declined the SSLRequest (ssl = off)",
 				remediation: "enable TLS on the server (ssl = on with a certificate); only if plaintext is acceptable, set sslMode to Prefer or Disable",
 			}
 		}
 		if a.sslAnswered {
-			return &failure{stage: StageTLS, field: FieldPort, kind: kindNotPostgres,
+			return &failure{stage: StageTLS, field: FieldPort, kind: KindNotPostgres,
 				message:     fmt.Sprintf("%s answered the TLS request with %q instead of S or N: it does not look like PostgreSQL", hostport, a.sslResponse),
 				remediation: "check that server and port point at PostgreSQL, not at another service or a proxy",
 			}
@@ -81,12 +81,12 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 		var rec tls.RecordHeaderError
 		switch {
 		case errors.As(a.handshakeErr, &alert):
-			return &failure{stage: StageTLS, field: FieldSSLMode, kind: kindHandshake,
+			return &failure{stage: StageTLS, field: FieldSSLMode, kind: KindHandshake,
 				message:     fmt.Sprintf("the server rejected the TLS handshake (alert: %s)", alert.Error()),
 				remediation: "the server and flowpg share no TLS version or cipher suite: allow TLS 1.2 or 1.3 with modern ciphers on the server",
 			}
 		case errors.As(a.handshakeErr, &rec):
-			return &failure{stage: StageTLS, field: FieldPort, kind: kindNotPostgres,
+			return &failure{stage: StageTLS, field: FieldPort, kind: KindNotPostgres,
 				message:     "the server accepted TLS but then did not speak TLS",
 				remediation: "check that server and port point at PostgreSQL, not at a proxy",
 			}
@@ -115,23 +115,23 @@ func (r *runner) dialFailure(err error, hostport string) *failure {
 	f := &failure{stage: StageTCP, field: FieldServer}
 	switch {
 	case isTimeout(err):
-		f.kind = kindTimeout
+		f.kind = KindTimeout
 		f.message = fmt.Sprintf("no answer from %s within the time limit: packets are dropped", hostport)
 		f.remediation = "a firewall or security group is silently dropping the connection: allow inbound TCP to this port from AEP's IP ranges for your region (and from here, for this check), and check server and port"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		f.kind, f.field = kindRefused, FieldPort
+		f.kind, f.field = KindRefused, FieldPort
 		f.message = fmt.Sprintf("connection refused by %s: nothing listens on that port", hostport)
 		f.remediation = "check port (PostgreSQL's default is 5432), that PostgreSQL runs, and that listen_addresses includes the public interface"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		f.kind = kindUnreachable
+		f.kind = KindUnreachable
 		f.message = fmt.Sprintf("no route to %s", hostport)
 		f.remediation = "check server; this machine has no route to that network"
 	case errors.Is(err, syscall.ECONNRESET):
-		f.kind = kindReset
+		f.kind = KindReset
 		f.message = fmt.Sprintf("%s reset the connection", hostport)
 		f.remediation = "a firewall may be rejecting this source address: allow AEP's IP ranges"
 	default:
-		f.kind = kindConnect
+		f.kind = KindConnect
 		f.message = fmt.Sprintf("could not connect to %s%s", hostport, opDetail(err))
 		f.remediation = "check server and port"
 	}
@@ -143,16 +143,16 @@ func (r *runner) transportFailure(stage Stage, err error, when string) *failure 
 	f := &failure{stage: stage, field: FieldServer}
 	switch {
 	case isTimeout(err):
-		f.kind = kindTimeout
+		f.kind = KindTimeout
 		f.message = fmt.Sprintf("the server accepted the TCP connection but did not answer %s within the time limit", when)
 		f.remediation = "something between here and the database (a proxy, a load balancer, a firewall doing deep inspection) swallows traffic, or the server is overloaded; check server and port"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
-		f.kind = kindReset
+		f.kind = KindReset
 		f.message = fmt.Sprintf("the connection was closed or reset %s", when)
 		f.remediation = "a proxy or firewall may be cutting the connection, or the server refused this client early; check the server's log"
 	default:
-		f.kind = kindConnect
+		f.kind = KindConnect
 		f.message = fmt.Sprintf("the connection failed %s%s", when, opDetail(err))
 		f.remediation = "check server and port, and the server's log"
 	}
@@ -162,7 +162,7 @@ func (r *runner) transportFailure(stage Stage, err error, when string) *failure 
 // certFailure explains a handshake we aborted because the chain did not
 // satisfy the sslmode or the pin.
 func (r *runner) certFailure(a *attempt) *failure {
-	f := &failure{stage: StageCertificate, field: FieldSSLMode, kind: kindCertificate}
+	f := &failure{stage: StageCertificate, field: FieldSSLMode, kind: KindCertificate}
 	why := explainChainError(a.certRejected)
 	var hostErr x509.HostnameError
 	switch {
@@ -192,7 +192,7 @@ func (r *runner) certFailure(a *attempt) *failure {
 // SQLSTATE decides; the server's message text is shown as the server wrote
 // it (it never contains the password).
 func (r *runner) serverFailure(a *attempt, e *pgconn.PgError, tlsOffered bool) *failure {
-	f := &failure{stage: StageAuth, kind: kindServer, pgErr: e}
+	f := &failure{stage: StageAuth, kind: KindServer, pgErr: e}
 	quoted := fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code)
 	switch e.Code {
 	case "28P01":

@@ -46,14 +46,14 @@ func TestDialFailure_Classification(t *testing.T) {
 		kind  string
 		field string
 	}{
-		{"refused", op(syscall.ECONNREFUSED), kindRefused, FieldPort},
-		{"unreachable", op(syscall.EHOSTUNREACH), kindUnreachable, FieldServer},
-		{"net unreachable", op(syscall.ENETUNREACH), kindUnreachable, FieldServer},
-		{"reset", op(syscall.ECONNRESET), kindReset, FieldServer},
-		{"net.Error timeout", &net.OpError{Op: "dial", Err: timeoutErr{}}, kindTimeout, FieldServer},
-		{"context deadline", fmt.Errorf("dial: %w", context.DeadlineExceeded), kindTimeout, FieldServer},
-		{"errno timeout", op(syscall.ETIMEDOUT), kindTimeout, FieldServer},
-		{"other", errors.New("something odd"), kindConnect, FieldServer},
+		{"refused", op(syscall.ECONNREFUSED), KindRefused, FieldPort},
+		{"unreachable", op(syscall.EHOSTUNREACH), KindUnreachable, FieldServer},
+		{"net unreachable", op(syscall.ENETUNREACH), KindUnreachable, FieldServer},
+		{"reset", op(syscall.ECONNRESET), KindReset, FieldServer},
+		{"net.Error timeout", &net.OpError{Op: "dial", Err: timeoutErr{}}, KindTimeout, FieldServer},
+		{"context deadline", fmt.Errorf("dial: %w", context.DeadlineExceeded), KindTimeout, FieldServer},
+		{"errno timeout", op(syscall.ETIMEDOUT), KindTimeout, FieldServer},
+		{"other", errors.New("something odd"), KindConnect, FieldServer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,11 +72,11 @@ func TestTransportFailure_Classification(t *testing.T) {
 		err  error
 		kind string
 	}{
-		{io.EOF, kindReset},
-		{io.ErrUnexpectedEOF, kindReset},
-		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, kindReset},
-		{context.DeadlineExceeded, kindTimeout},
-		{errors.New("weird"), kindConnect},
+		{io.EOF, KindReset},
+		{io.ErrUnexpectedEOF, KindReset},
+		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, KindReset},
+		{context.DeadlineExceeded, KindTimeout},
+		{errors.New("weird"), KindConnect},
 	} {
 		f := r.transportFailure(StageTLS, tt.err, "during the TLS handshake")
 		require.Equal(t, tt.kind, f.kind, "%v", tt.err)
@@ -133,14 +133,14 @@ func TestDiagnose_Phases(t *testing.T) {
 		stage Stage
 		kind  string
 	}{
-		{"dial refused", &attempt{dialStart: now, dialEnd: now, dialErr: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, StageTCP, kindRefused},
-		{"ssl declined", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'N'}, StageTLS, kindTLSUnsupported},
-		{"ssl odd answer", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'E'}, StageTLS, kindNotPostgres},
-		{"ssl unanswered timeout", &attempt{dialEnd: now, sslRequested: true, err: context.DeadlineExceeded}, StageTLS, kindTimeout},
-		{"handshake reset", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'S', handshakeEnd: now, handshakeErr: io.EOF}, StageTLS, kindReset},
-		{"cert rejected", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'S', handshakeEnd: now, handshakeErr: errPinMismatch, certRejected: errPinMismatch}, StageCertificate, kindCertificate},
-		{"startup pg error", &attempt{dialEnd: now, startupSent: true, pgErr: &pgconn.PgError{Code: "28P01"}}, StageAuth, kindServer},
-		{"startup timeout", &attempt{dialEnd: now, startupSent: true, err: context.DeadlineExceeded}, StageAuth, kindTimeout},
+		{"dial refused", &attempt{dialStart: now, dialEnd: now, dialErr: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, StageTCP, KindRefused},
+		{"ssl declined", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'N'}, StageTLS, KindTLSUnsupported},
+		{"ssl odd answer", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'E'}, StageTLS, KindNotPostgres},
+		{"ssl unanswered timeout", &attempt{dialEnd: now, sslRequested: true, err: context.DeadlineExceeded}, StageTLS, KindTimeout},
+		{"handshake reset", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'S', handshakeEnd: now, handshakeErr: io.EOF}, StageTLS, KindReset},
+		{"cert rejected", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'S', handshakeEnd: now, handshakeErr: errPinMismatch, certRejected: errPinMismatch}, StageCertificate, KindCertificate},
+		{"startup pg error", &attempt{dialEnd: now, startupSent: true, pgErr: &pgconn.PgError{Code: "28P01"}}, StageAuth, KindServer},
+		{"startup timeout", &attempt{dialEnd: now, startupSent: true, err: context.DeadlineExceeded}, StageAuth, KindTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,6 +66,10 @@ type Result struct {
 	Field string `json:"field,omitempty"`
 	// Remediation tells how to fix a warning or failure.
 	Remediation string `json:"remediation,omitempty"`
+	// Kind classifies a failed connection, from error types and what was
+	// seen on the wire: one of the Kind constants, or "" when the failure is
+	// not a connection failure (or the stage passed).
+	Kind string `json:"kind,omitempty"`
 	// Details holds the stage's structured findings: a pointer to one of
 	// the *Details types of this package (InputDetails, AddressDetails,
 	// DNSDetails, TCPDetails,

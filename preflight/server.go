@@ -182,12 +182,49 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 	_ = pl.Close()
 	r.timings.Queries = time.Since(start)
 
+	for _, q := range results {
+		if lost := sessionLost(q.err, r.timings.Queries); lost != nil {
+			// The server stage fails; privileges is skipped by report().
+			r.set(*lost)
+			return
+		}
+	}
 	r.set(r.serverStage(results[0], r.timings.Queries))
 	var assert *queryResult
 	if len(results) > 2 {
 		assert = &results[2]
 	}
 	r.set(r.privilegesStage(results[0], results[1], assert, r.timings.Queries))
+}
+
+// sessionLost returns the server stage's failure when err means the session
+// ended after login — a FATAL error such as 57P01 (administrator shutdown,
+// which is what a restart sends), a broken connection, or no answer in time
+// — and nil for an error that leaves the session usable (a statement error
+// such as a missing privilege, which the stages report as a warning).
+func sessionLost(err error, dur time.Duration) *Result {
+	if err == nil {
+		return nil
+	}
+	res := &Result{ID: StageServer, Status: Fail, Duration: dur, Field: FieldServer}
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC":
+		return nil
+	case pgErr != nil:
+		res.Kind = KindServer
+		res.Message = fmt.Sprintf("the server ended the session right after login: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		res.Remediation = "the server is restarting or shutting down, or an administrator ended the session; retry when it is up, and check its logs if it recurs"
+	case isTimeout(err):
+		res.Kind = KindTimeout
+		res.Message = "the server stopped answering after login: the queries timed out"
+		res.Remediation = "check the server's load and the network path for dropped packets; a longer --timeout helps only on a slow link"
+	default:
+		res.Kind = KindReset
+		res.Message = "the connection was lost after login, before the server answered the queries"
+		res.Remediation = "the server may have restarted or a firewall or proxy dropped the session; retry, and check the server's logs and any idle-session limits on the path"
+	}
+	return res
 }
 
 // readPipelined reads one query's result and the sync that follows it.

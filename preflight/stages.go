@@ -99,7 +99,7 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 			res = r.authStage(c)
 		}
 		if idx == failedAt {
-			res.Status, res.Field, res.Message, res.Remediation = Fail, f.field, f.message, f.remediation
+			res.Status, res.Field, res.Message, res.Remediation, res.Kind = Fail, f.field, f.message, f.remediation, f.kind
 		}
 		r.set(res)
 	}
