@@ -3,9 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,17 +18,6 @@ import (
 	"github.com/flowpg/flowpg/internal/pgtest"
 	"github.com/flowpg/flowpg/preflight"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-func runMain(t *testing.T, stdin string, args ...string) (int, string, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	code := Main(ctx, args, strings.NewReader(stdin), &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 // sampleReport is a fixed report, so renderings can be compared to golden
 // files without depending on a network or a clock.
@@ -65,28 +52,16 @@ func sampleReport() *preflight.Report {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create it")
-	require.Equal(t, string(want), string(got))
-}
-
 func TestRenderText_Golden(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, renderText(&b, sampleReport(), style{}))
-	golden(t, "check_text.golden", b.Bytes())
+	assertGolden(t, "check_text.golden", b.String())
 }
 
 func TestRenderJSON_Golden(t *testing.T) {
 	b, err := json.MarshalIndent(sampleReport(), "", "  ")
 	require.NoError(t, err)
-	golden(t, "check_json.golden", append(b, '\n'))
+	assertGolden(t, "check_json.golden", string(append(b, '\n')))
 }
 
 func TestWaterfall(t *testing.T) {
@@ -118,16 +93,16 @@ func TestStyle_ColourOnlyOnTerminal(t *testing.T) {
 }
 
 func TestCheck_InvalidInputExits2(t *testing.T) {
-	code, out, errOut := runMain(t, "", "check", "Server={unterminated")
+	code, out, errOut := runFlowpg(t, "", "check", "Server={unterminated")
 	require.Equal(t, ExitInvalid, code, "%s%s", out, errOut)
 
 	// Parses, but has no database: the input stage fails, exit 2.
-	code, out, _ = runMain(t, "Server=127.0.0.1;UID=u;PWD=pw-sentinel-77", "check", "-")
+	code, out, _ = runFlowpg(t, "Server=127.0.0.1;UID=u;PWD=pw-sentinel-77", "check", "-")
 	require.Equal(t, ExitInvalid, code)
 	require.Contains(t, out, "✗ input")
 	require.NotContains(t, out, "pw-sentinel-77")
 
-	code, _, _ = runMain(t, "", "check")
+	code, _, _ = runFlowpg(t, "", "check")
 	require.Equal(t, ExitInvalid, code)
 }
 
@@ -136,7 +111,7 @@ func TestCheck_ClosedPortJSONExits1(t *testing.T) {
 	require.NoError(t, err)
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
 	in := fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=d;UID=u;PWD=pw-sentinel-78", port)
-	code, out, errOut := runMain(t, in, "check", "-", "-o", "json", "--timeout", "3s")
+	code, out, errOut := runFlowpg(t, in, "check", "-", "-o", "json", "--timeout", "3s")
 	require.Equal(t, ExitFailed, code, errOut)
 	require.NotContains(t, out+errOut, "pw-sentinel-78")
 	var rep struct {
@@ -158,7 +133,7 @@ func TestCheck_PasswordOnCommandLineWarns(t *testing.T) {
 	addr, err := faultproxy.ClosedPort()
 	require.NoError(t, err)
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
-	_, _, errOut := runMain(t, "", "check", fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=d;UID=u;PWD=pw-sentinel-79", port), "--timeout", "2s")
+	_, _, errOut := runFlowpg(t, "", "check", fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=d;UID=u;PWD=pw-sentinel-79", port), "--timeout", "2s")
 	require.Contains(t, errOut, "password was passed on the command line")
 	require.NotContains(t, errOut, "pw-sentinel-79")
 }
@@ -177,7 +152,7 @@ func TestCheck_Batch(t *testing.T) {
 	}, "\n")
 	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
 
-	code, out, errOut := runMain(t, "", "check", "--file", file, "-o", "json", "--timeout", "3s", "--concurrency", "2")
+	code, out, errOut := runFlowpg(t, "", "check", "--file", file, "-o", "json", "--timeout", "3s", "--concurrency", "2")
 	require.Equal(t, ExitInvalid, code, "an unparseable line wins over failed targets: %s", errOut)
 	for _, s := range []string{"pw-sentinel-80", "pw-sentinel-81", "pw-sentinel-82"} {
 		require.NotContains(t, out+errOut, s)
@@ -201,13 +176,13 @@ func TestCheck_Batch(t *testing.T) {
 	require.NotEmpty(t, lines[1].Error)
 	require.Equal(t, 5, lines[2].Line)
 
-	code, out, _ = runMain(t, "", "check", "--file", file, "--timeout", "3s")
+	code, out, _ = runFlowpg(t, "", "check", "--file", file, "--timeout", "3s")
 	require.Equal(t, ExitInvalid, code)
 	require.Contains(t, out, "3 targets: 0 pass, 0 warn, 2 fail, 1 invalid")
 	require.Contains(t, out, "tcp")
 
 	require.NoError(t, os.WriteFile(file, []byte(strings.Join(strings.Split(content, "\n")[:3], "\n")), 0o600))
-	code, _, _ = runMain(t, "", "check", "--file", file, "--timeout", "3s")
+	code, _, _ = runFlowpg(t, "", "check", "--file", file, "--timeout", "3s")
 	require.Equal(t, ExitFailed, code)
 }
 
@@ -216,7 +191,7 @@ func TestCheck_RealServer(t *testing.T) {
 	in := fmt.Sprintf("Server=%s;Port=%d;Database=%s;UID=%s;PWD=%s;EncryptionMethod=1;ValidateServerCertificate=1;HostNameInCertificate=#SERVERNAME#",
 		s.Host, s.Port, pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword)
 
-	code, out, errOut := runMain(t, in, "check", "-", "--ca-file", s.CAFile, "--table", "sales.regions", "--audit")
+	code, out, errOut := runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile, "--table", "sales.regions", "--audit")
 	require.Equal(t, ExitOK, code, "%s\n%s", out, errOut) // warnings (loopback) allowed
 	require.NotContains(t, out, pgtest.ScramPassword)
 	require.Contains(t, out, "✓ privileges")
@@ -224,7 +199,7 @@ func TestCheck_RealServer(t *testing.T) {
 	require.Contains(t, out, "Timings")
 	require.NotContains(t, out, "\x1b[", "no colour off a terminal")
 
-	code, out, _ = runMain(t, in, "check", "-", "--ca-file", s.CAFile, "-o", "json", "--audit")
+	code, out, _ = runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile, "-o", "json", "--audit")
 	require.Equal(t, ExitOK, code)
 	var rep struct {
 		Verdict     string `json:"verdict"`
@@ -239,6 +214,6 @@ func TestCheck_RealServer(t *testing.T) {
 	require.Equal(t, "verify-full", rep.Recommended)
 	require.Len(t, rep.Audit, 6)
 
-	code, _, _ = runMain(t, strings.Replace(in, pgtest.ScramPassword, "wrong-pw-sentinel", 1), "check", "-", "--ca-file", s.CAFile)
+	code, _, _ = runFlowpg(t, strings.Replace(in, pgtest.ScramPassword, "wrong-pw-sentinel", 1), "check", "-", "--ca-file", s.CAFile)
 	require.Equal(t, ExitFailed, code)
 }

@@ -4,51 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
-
-// Golden files are rewritten with: go test ./internal/cli -run 'Parse|Convert|Build' -update
-var _ = func() bool {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-	return true
-}()
-
-func updatingGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// assertGolden compares got with testdata/name, or rewrites it with -update.
-func assertGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if updatingGolden() {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "missing golden file; run with -update")
-	assert.Equal(t, string(want), got)
-}
-
-// runFlowpg drives cli.Main in-process.
-func runFlowpg(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	t.Setenv("FLOWPG_CONNECTION_STRING", "")
-	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 const (
 	typical   = "Server=db.example.com;Database=sales;Port=5432;UID=aep_reader;Password=hunter2;EncryptionMethod=1;ValidateServerCertificate=1"
