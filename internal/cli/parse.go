@@ -244,8 +244,9 @@ func invalidInput(streams *IO, s string, err error) error {
 }
 
 // caretEcho returns a one-line, printable copy of s with every secret value
-// masked, and the column of the byte at offset in it. Masking is one '*' per
-// character, so columns do not move. A secret value runs from the '=' after
+// masked, and the column of the byte at offset in it. Each secret becomes
+// connstr.Redacted whatever its length, so not even the length shows; an
+// offset inside a secret points at the start of its mask. A secret value runs from the '=' after
 // a password-like key (or the ':' of a URL's user info) to the next ';' or
 // whitespace, or, when it opens a brace or a quote, to the matching close or
 // else to the end of the input, so an error inside a password never
@@ -254,15 +255,25 @@ func invalidInput(streams *IO, s string, err error) error {
 func caretEcho(s string, offset int) (string, int) {
 	mask := secretSpans(s)
 	var b strings.Builder
-	col, caret := 0, -1
+	col, caret, runCol := 0, -1, 0
 	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if mask[i] {
+			if i == 0 || !mask[i-1] {
+				runCol = col
+				b.WriteString(connstr.Redacted)
+				col += len(connstr.Redacted)
+			}
+			if i >= offset && caret < 0 {
+				caret = runCol
+			}
+			i += n
+			continue
+		}
 		if i >= offset && caret < 0 {
 			caret = col
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case mask[i]:
-			b.WriteByte('*')
 		case r == utf8.RuneError && n == 1, r < 0x20, r == 0x7f:
 			b.WriteByte('?')
 		default:
