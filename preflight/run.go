@@ -69,6 +69,9 @@ func (r *runner) run(ctx context.Context) {
 	addrs, dns := r.resolve(ctx)
 	if dns.Status != Fail {
 		r.set(r.classifyAddresses(addrs))
+	} else {
+		// The address stage classifies what the name resolves to.
+		r.set(Result{ID: StageAddress, Status: Skip, Message: "skipped: the name did not resolve, so there is no address to classify"})
 	}
 	r.set(dns)
 	if dns.Status == Fail {
