@@ -89,13 +89,20 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	args := []string{"connect", "-", "--name", "demo-postgres", "--description", "created by make demo",
 		"--ca-file", pg.CAFile, "--allow-private-address"}
-	step("4. flowpg %s   (Adobe credentials from AEP_* variables, pointing at the emulator)", strings.Join(args, " "))
+	dry := append(args, "--dry-run", "--curl")
+	step("4. flowpg %s   (Adobe credentials from AEP_* variables, pointing at the emulator)", strings.Join(dry, " "))
+	if code := cli.Main(ctx, dry, strings.NewReader(conn), stdout, stderr); code != 0 {
+		fmt.Fprintf(stderr, "flowpg-demo: connect --dry-run exited %d\n", code)
+		return code
+	}
+
+	step("5. flowpg %s", strings.Join(args, " "))
 	if code := cli.Main(ctx, args, strings.NewReader(conn), stdout, stderr); code != 0 {
 		fmt.Fprintf(stderr, "flowpg-demo: connect exited %d\n", code)
 		return code
 	}
 
-	step("5. the base connection as Flow Service now holds it (GET /connections?property=name==demo-postgres)")
+	step("6. the base connection as Flow Service now holds it (GET /connections?property=name==demo-postgres)")
 	client, err := flowclient.New(
 		flowclient.WithBaseURL(fs.URL()),
 		flowclient.WithTokenSource(staticToken(flowtest.DefaultToken)),
@@ -118,7 +125,7 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "The emulator received %d requests.\n", len(fs.Requests()))
 
-	step("6. cleaning up (the container and the emulator stop now)")
+	step("7. cleaning up (the container and the emulator stop now)")
 	return 0
 }
 
