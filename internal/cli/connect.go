@@ -64,8 +64,8 @@ type AdobeFlags struct {
 func (ConnectCmd) Help() string {
 	return `Registers the PostgreSQL base connection with Flow Service, and only after
 the pre-flight passes. Nothing is sent to Adobe until the connection string
-parses, the pre-flight has no failure (an address AEP cannot reach is one)
-and the auth type suits the cloud. Then: if a connection of that name exists,
+parses, the auth type suits the cloud, the Adobe settings are complete and
+the pre-flight has no failure (an address AEP cannot reach is one). Then: if a connection of that name exists,
 --if-exists decides; otherwise it is created, and Adobe is asked to test and
 explore it. A connection that fails Adobe's verification is deleted unless
 --keep-on-verify-failure.
@@ -140,6 +140,13 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 		return invalid(errors.New("AEP on AWS documents basic authentication only: use --auth basic (the default)"))
 	}
 	res := &connectResult{Name: c.Name, SpecName: spec, Warnings: warns}
+	// Missing Adobe settings are input errors too. Building the client sends
+	// nothing (tokens are fetched on first use), so it happens before the
+	// pre-flight, which would otherwise run for nothing.
+	client, credsErr := c.Adobe.client(ctx)
+	if credsErr != nil && !c.DryRun {
+		return invalid(credsErr)
+	}
 
 	// 2. Pre-flight.
 	rep := preflight.Run(ctx, conn, preflight.Options{
@@ -164,10 +171,6 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 		return invalid(err)
 	}
 	res.Warnings = mergeWarnings(res.Warnings, more)
-	client, credsErr := c.Adobe.client(ctx)
-	if credsErr != nil && !c.DryRun {
-		return invalid(credsErr)
-	}
 
 	// 4. An existing connection of that name.
 	var existing *flowclient.Connection
@@ -182,7 +185,9 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	}
 	if c.DryRun {
 		if client == nil {
-			client = c.Adobe.placeholderClient()
+			if client, err = c.Adobe.placeholderClient(); err != nil {
+				return invalid(err)
+			}
 		}
 		preview, err := client.PreviewCreate(body)
 		if err != nil {
@@ -460,7 +465,7 @@ func (a AdobeFlags) client(ctx context.Context) (*flowclient.Client, error) {
 
 // placeholderClient stands in for a client when a dry run has no
 // credentials: the headers it previews name the variables to set.
-func (a AdobeFlags) placeholderClient() *flowclient.Client {
+func (a AdobeFlags) placeholderClient() (*flowclient.Client, error) {
 	or := func(v, name string) string {
 		if v == "" {
 			return "{" + name + "}"
@@ -471,14 +476,13 @@ func (a AdobeFlags) placeholderClient() *flowclient.Client {
 	if apiKey == "" {
 		apiKey = a.ClientID
 	}
-	client, _ := flowclient.New(
+	return flowclient.New(
 		flowclient.WithBaseURL(a.FlowURL),
 		flowclient.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "unused"})),
 		flowclient.WithAPIKey(or(apiKey, "AEP_API_KEY")),
 		flowclient.WithOrgID(or(a.OrgID, "AEP_ORG_ID")),
 		flowclient.WithSandbox(or(a.Sandbox, "AEP_SANDBOX_NAME")),
 	)
-	return client
 }
 
 // requireReachableFromAEP fails the address stage of a pre-flight whose

@@ -218,8 +218,11 @@ func TestConnect_MissingCredentials(t *testing.T) {
 	for _, k := range []string{"AEP_ACCESS_TOKEN", "AEP_CLIENT_ID", "AEP_CLIENT_SECRET"} {
 		t.Setenv(k, "")
 	}
-	// A closed port fails the pre-flight first; credentials are only needed after it.
-	code, _, _ := runFlowpg(t, "Server=127.0.0.1;Port=1;Database=d;UID=u;Password=p", "connect", "-", "--name", "x",
+	// Missing credentials are an input error, found before the pre-flight
+	// dials anything: the closed port below is never tried.
+	code, out, errOut := runFlowpg(t, "Server=127.0.0.1;Port=1;Database=d;UID=u;Password=p", "connect", "-", "--name", "x",
 		"--allow-private-address", "--timeout", "2s")
-	require.Equal(t, ExitFailed, code)
+	require.Equal(t, ExitInvalid, code)
+	assert.Contains(t, errOut, "no Adobe credentials")
+	assert.NotContains(t, out, "Checking")
 }
