@@ -217,3 +217,29 @@ func TestCheck_RealServer(t *testing.T) {
 	code, _, _ = runFlowpg(t, strings.Replace(in, pgtest.ScramPassword, "wrong-pw-sentinel", 1), "check", "-", "--ca-file", s.CAFile)
 	require.Equal(t, ExitFailed, code)
 }
+
+// TestCheck_BatchBlackHoleEndsAtTimeout: targets that never answer cost one
+// --timeout each, in parallel, and the batch ends. The bound is a hang
+// guard with a wide margin, not a speed assertion.
+func TestCheck_BatchBlackHoleEndsAtTimeout(t *testing.T) {
+	up, err := faultproxy.ClosedPort()
+	require.NoError(t, err)
+	hole, err := faultproxy.New(up, faultproxy.Options{BlackHole: true})
+	require.NoError(t, err)
+	defer hole.Close()
+	port := hole.Addr[strings.LastIndexByte(hole.Addr, ':')+1:]
+	var lines []string
+	for i := range 8 {
+		lines = append(lines, fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=db%d;UID=u;PWD=pw", port, i))
+	}
+	file := filepath.Join(t.TempDir(), "targets.txt")
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o600))
+
+	start := time.Now()
+	code, out, errOut := runFlowpg(t, "", "check", "--file", file, "--timeout", "1s", "--concurrency", "4", "-o", "json")
+	elapsed := time.Since(start)
+	require.Equal(t, ExitFailed, code, errOut)
+	require.Less(t, elapsed, 2*time.Second+15*time.Second, "two waves of 1 s, plus a wide margin")
+	require.Equal(t, 8, strings.Count(out, `"verdict":"fail"`))
+	require.Equal(t, 8, strings.Count(out, `"kind":"timeout"`))
+}
