@@ -88,6 +88,18 @@ func TestConnect(t *testing.T) {
 		assert.NotContains(t, out+errOut, flowtest.DefaultClientSecret)
 	})
 
+	t.Run("sslMode follows the live connection spec's spelling", func(t *testing.T) {
+		fs := flowtest.NewServer(withCA)
+		defer fs.Close()
+		connectEnv(t, fs)
+		// The overview vocabulary says Verify-Full; the spec lists Verify Full.
+		code, out, errOut := runFlowpg(t, good, append(base, "--name", "overview", "--ssl-mode-style", "overview", "--no-verify")...)
+		require.Equal(t, ExitOK, code, "%s\n%s", out, errOut)
+		stored := fs.Connections()
+		require.Len(t, stored, 1)
+		assert.Equal(t, "Verify Full", stored[0].Params["sslMode"])
+	})
+
 	t.Run("connection string auth", func(t *testing.T) {
 		fs := flowtest.NewServer(withCA)
 		defer fs.Close()
