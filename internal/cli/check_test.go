@@ -243,3 +243,14 @@ func TestCheck_BatchBlackHoleEndsAtTimeout(t *testing.T) {
 	require.Equal(t, 8, strings.Count(out, `"verdict":"fail"`))
 	require.Equal(t, 8, strings.Count(out, `"kind":"timeout"`))
 }
+
+// Any value of NO_COLOR, empty included, must leave every command usable:
+// no-color.org defines it as "present and not empty", not as a boolean.
+func TestNoColorAnyValue(t *testing.T) {
+	for _, v := range []string{"", "1", "anything"} {
+		t.Setenv("NO_COLOR", v)
+		code, out, errOut := runFlowpg(t, "", "version")
+		require.Equal(t, ExitOK, code, "NO_COLOR=%q: %s", v, errOut)
+		require.Contains(t, out, "flowpg")
+	}
+}

@@ -41,7 +41,9 @@ type CLI struct {
 
 // Globals are the flags every command shares.
 type Globals struct {
-	NoColor bool `help:"Disable colour even on a terminal." env:"NO_COLOR"`
+	// NO_COLOR is read by newStyle, not through an env tag: no-color.org says
+	// any non-empty value counts, and a bool flag would reject most of them.
+	NoColor bool `help:"Disable colour even on a terminal (so does a non-empty $$NO_COLOR)."`
 }
 
 // IO carries the streams and environment of one invocation. Commands receive

@@ -53,7 +53,7 @@ type ConnectCmd struct {
 type AdobeFlags struct {
 	FlowURL  string `name:"flow-url" env:"AEP_FLOW_URL" default:"${flowURL}" help:"Flow Service base URL (override for the emulator)."`
 	TokenURL string `name:"ims-token-url" env:"AEP_IMS_TOKEN_URL" default:"${imsURL}" help:"Adobe IMS token URL (override for the emulator)."`
-	ClientID string `name:"client-id" env:"AEP_CLIENT_ID" help:"OAuth server-to-server client id; the secret comes from $${AEP_CLIENT_SECRET}."`
+	ClientID string `name:"client-id" env:"AEP_CLIENT_ID" help:"OAuth server-to-server client id; the secret comes from $$AEP_CLIENT_SECRET."`
 	Scopes   string `name:"scopes" env:"AEP_SCOPES" help:"IMS scopes, comma-separated (default: AEP's)."`
 	APIKey   string `name:"api-key" env:"AEP_API_KEY" help:"x-api-key (defaults to the client id)."`
 	OrgID    string `name:"org-id" env:"AEP_ORG_ID" help:"IMS organization id (…@AdobeOrg)."`

@@ -21,7 +21,7 @@ type Fields struct {
 	SSLMode       string `name:"ssl-mode" default:"verify-full" help:"sslMode in any spelling: disable, allow, prefer, require, verify-ca, verify-full (Verify Ca, Verify-Full, … also accepted)."`
 	PasswordStdin bool   `name:"password-stdin" help:"Read the password from standard input (one line)."`
 	PasswordFile  string `name:"password-file" type:"path" placeholder:"FILE" help:"Read the password from this file (a trailing newline is dropped)."`
-	Password      string `help:"The password itself. Insecure: visible to other users in ps; prefer --password-stdin, --password-file or $${FLOWPG_PASSWORD}."`
+	Password      string `help:"The password itself. Insecure: visible to other users in ps; prefer --password-stdin, --password-file or $$FLOWPG_PASSWORD."`
 }
 
 // given reports whether any identifying field was set.

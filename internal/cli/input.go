@@ -12,7 +12,7 @@ import (
 // Input is the connection-string argument shared by commands that read one:
 // a literal string, "-" for standard input, or FLOWPG_CONNECTION_STRING.
 type Input struct {
-	String string `arg:"" optional:"" name:"STRING" help:"Connection string, or - to read it from standard input. Defaults to $${FLOWPG_CONNECTION_STRING}." env:"FLOWPG_CONNECTION_STRING"`
+	String string `arg:"" optional:"" name:"STRING" help:"Connection string, or - to read it from standard input." env:"FLOWPG_CONNECTION_STRING"`
 }
 
 // read returns the connection string, reading stdin when asked. Input is
