@@ -310,9 +310,4 @@ func TestRecommend(t *testing.T) {
 	require.NotEmpty(t, why)
 }
 
-func TestScrub(t *testing.T) {
-	r := testRunner()
-	require.Equal(t, "x ******** y", r.scrub("x Secr3t-sentinel y"))
-}
-
 type tlsStateT = tls.ConnectionState

@@ -194,11 +194,45 @@ func (r *runner) report() *Report {
 // scrub removes the password from text that may have come from elsewhere.
 // Messages are built from typed errors and never from driver error text,
 // so this is a second line of defence.
+//
+// A password of eight bytes or more is masked wherever it occurs. A shorter
+// one is masked only where it stands alone, not inside a longer word or
+// number: a password "p" must not turn "port" into "********ort", which
+// would both garble the report and point at the password.
 func (r *runner) scrub(s string) string {
-	if p := r.conn.Password; p != "" && strings.Contains(s, p) {
-		s = strings.ReplaceAll(s, p, connstr.Redacted)
+	p := r.conn.Password
+	if p == "" || !strings.Contains(s, p) {
+		return s
 	}
-	return s
+	if len(p) >= 8 {
+		return strings.ReplaceAll(s, p, connstr.Redacted)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, p)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(p)
+		if wordByte(s, i-1) && wordByte(s, i) || wordByte(s, end-1) && wordByte(s, end) {
+			b.WriteString(s[:i+1]) // part of a longer word: keep, and look again one byte on
+			s = s[i+1:]
+			continue
+		}
+		b.WriteString(s[:i])
+		b.WriteString(connstr.Redacted)
+		s = s[end:]
+	}
+}
+
+// wordByte reports whether s[i] exists and is a letter, digit or underscore.
+func wordByte(s string, i int) bool {
+	if i < 0 || i >= len(s) {
+		return false
+	}
+	c := s[i]
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // firstAddr returns the address string of the first address, for probes.
