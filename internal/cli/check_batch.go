@@ -28,6 +28,8 @@ type batchTarget struct {
 	warns  []connstr.Warning
 	err    error // the line could not be parsed
 	report *preflight.Report
+	exit   int           // the target's exit code: ExitOK, ExitFailed or ExitInvalid
+	done   chan struct{} // closed once report and exit are set
 }
 
 // batchLine is one JSON Lines record of a batch.
@@ -55,39 +57,59 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 		return invalid(err)
 	}
 
+	// Checks run concurrently; results are written in input order, each as
+	// soon as it and every line before it are done, so a long batch streams
+	// and its finished reports can be dropped from memory.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	progress := newProgress(streams.Stderr, len(targets))
-	sem := make(chan struct{}, c.Concurrency)
-	var wg sync.WaitGroup
 	for _, t := range targets {
-		if t.err != nil {
-			progress.step()
+		t.done = make(chan struct{})
+	}
+	go func() {
+		sem := make(chan struct{}, c.Concurrency)
+		for _, t := range targets {
+			if t.err != nil {
+				t.exit = ExitInvalid
+				progress.step()
+				close(t.done)
+				continue
+			}
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; progress.step(); close(t.done) }()
+				t.report = preflight.Run(ctx, t.conn, c.options(t.warns))
+				t.report.Target = t.target
+				if ee, ok := exitFor(t.report).(*ExitError); ok {
+					t.exit = ee.Code
+				}
+			}()
+		}
+	}()
+
+	var enc *json.Encoder
+	if c.Output == "json" {
+		enc = json.NewEncoder(streams.Stdout)
+	}
+	for _, t := range targets {
+		<-t.done
+		if enc == nil {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done(); progress.step() }()
-			t.report = preflight.Run(ctx, t.conn, c.options(t.warns))
-		}()
-	}
-	wg.Wait()
-	progress.done()
-
-	if c.Output == "json" {
-		enc := json.NewEncoder(streams.Stdout)
-		for _, t := range targets {
-			rec := batchLine{Line: t.line, Target: t.target, Report: t.report}
-			if t.err != nil {
-				rec.Error = t.err.Error()
-			} else {
-				t.report.Target = t.target
-			}
-			if err := enc.Encode(rec); err != nil {
-				return err
-			}
+		rec := batchLine{Line: t.line, Target: t.target, Report: t.report}
+		if t.err != nil {
+			rec.Error = t.err.Error()
 		}
-	} else if err := renderSummary(streams.Stdout, targets, newStyle(streams.Stdout, g.NoColor)); err != nil {
-		return err
+		if err := enc.Encode(rec); err != nil {
+			return failed(err)
+		}
+		t.report = nil // written; the exit code is all that is still needed
+	}
+	progress.done()
+	if enc == nil {
+		if err := renderSummary(streams.Stdout, targets, newStyle(streams.Stdout, g.NoColor)); err != nil {
+			return failed(err)
+		}
 	}
 	return batchExit(targets)
 }
@@ -132,17 +154,9 @@ func maskTarget(c connstr.Conn) string {
 // batchExit: 2 when any line is invalid (the file needs fixing, even though
 // the valid lines were checked), else 1 when any target failed.
 func batchExit(targets []*batchTarget) error {
-	code := ExitOK
+	code := ExitOK // the codes are ordered: ok < failed < invalid
 	for _, t := range targets {
-		switch {
-		case t.err != nil:
-			code = ExitInvalid
-		case exitFor(t.report) != nil:
-			ee := exitFor(t.report).(*ExitError)
-			if code == ExitOK || ee.Code == ExitInvalid {
-				code = ee.Code
-			}
-		}
+		code = max(code, t.exit)
 	}
 	if code == ExitOK {
 		return nil
