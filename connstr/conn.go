@@ -120,16 +120,22 @@ func (c Conn) Redacted() Conn {
 		c.Password = Redacted
 	}
 	if len(c.Extra) > 0 {
-		extra := make([]Property, len(c.Extra))
-		copy(extra, c.Extra)
-		for i := range extra {
-			if extra[i].Secret() && extra[i].Value != "" {
-				extra[i].Value = Redacted
-			}
-		}
-		c.Extra = extra
+		c.Extra = redactProperties(c.Extra)
 	}
 	return c
+}
+
+// redactProperties returns a copy of ps with the values of secret keys
+// redacted.
+func redactProperties(ps []Property) []Property {
+	out := make([]Property, len(ps))
+	copy(out, ps)
+	for i := range out {
+		if out[i].Secret() && out[i].Value != "" {
+			out[i].Value = Redacted
+		}
+	}
+	return out
 }
 
 // Equal reports whether c and d describe the same connection. Extra

@@ -61,14 +61,7 @@ type Parsed struct {
 // redacted (see Conn.Redacted and Property.Secret).
 func (p Parsed) Redacted() Parsed {
 	p.Conn = p.Conn.Redacted()
-	props := make([]Property, len(p.Properties))
-	copy(props, p.Properties)
-	for i := range props {
-		if props[i].Secret() && props[i].Value != "" {
-			props[i].Value = Redacted
-		}
-	}
-	p.Properties = props
+	p.Properties = redactProperties(p.Properties)
 	return p
 }
 
