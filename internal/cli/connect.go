@@ -440,10 +440,7 @@ func (a AdobeFlags) client(ctx context.Context) (*flowclient.Client, error) {
 	default:
 		return nil, errors.New("no Adobe credentials: set AEP_ACCESS_TOKEN, or AEP_CLIENT_ID and AEP_CLIENT_SECRET")
 	}
-	apiKey := a.APIKey
-	if apiKey == "" {
-		apiKey = a.ClientID
-	}
+	apiKey := a.apiKey()
 	var missing []string
 	for name, v := range map[string]string{"AEP_API_KEY (or AEP_CLIENT_ID)": apiKey, "AEP_ORG_ID": a.OrgID, "AEP_SANDBOX_NAME": a.Sandbox} {
 		if v == "" {
@@ -463,6 +460,14 @@ func (a AdobeFlags) client(ctx context.Context) (*flowclient.Client, error) {
 	)
 }
 
+// apiKey is the x-api-key: AEP_API_KEY, or else the client id.
+func (a AdobeFlags) apiKey() string {
+	if a.APIKey != "" {
+		return a.APIKey
+	}
+	return a.ClientID
+}
+
 // placeholderClient stands in for a client when a dry run has no
 // credentials: the headers it previews name the variables to set.
 func (a AdobeFlags) placeholderClient() (*flowclient.Client, error) {
@@ -472,10 +477,7 @@ func (a AdobeFlags) placeholderClient() (*flowclient.Client, error) {
 		}
 		return v
 	}
-	apiKey := a.APIKey
-	if apiKey == "" {
-		apiKey = a.ClientID
-	}
+	apiKey := a.apiKey()
 	return flowclient.New(
 		flowclient.WithBaseURL(a.FlowURL),
 		flowclient.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "unused"})),
