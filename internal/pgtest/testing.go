@@ -87,11 +87,15 @@ func CheckDocker(ctx context.Context) error {
 	return dockerOnce.err
 }
 
-// RequireDocker skips tb, loudly, when no Docker engine answers, and fails it
+// RequireDocker skips tb under -short, which means "no Docker" (the fast
+// loop), and skips it loudly when no Docker engine answers, or fails it
 // instead when CI=true: a CI run must not pass by skipping its integration
 // tests.
 func RequireDocker(tb testing.TB) {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("pgtest: -short: no Docker")
+	}
 	if err := CheckDocker(context.Background()); err != nil {
 		skipOrFail(tb, fmt.Sprintf("no Docker engine (%v); run integration/docker-up.sh", err))
 	}
