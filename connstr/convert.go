@@ -60,21 +60,39 @@ func (b BasicAuth) Format(f fmt.State, verb rune) {
 	}
 }
 
-// BasicAuth converts c to AEP's basic authentication params. The sslMode
-// comes from Conn.SSLMode and is spelled in style; the port is
-// PortOrDefault as a string. Require is in the connector overview's
-// vocabulary but not the API tutorial's: StyleTutorial writes Verify Ca
-// (stricter) and warns, StyleOverview writes Require and warns that the
-// tutorial lacks it. Extra keys cannot be carried and are reported.
+// BasicAuth converts c to AEP's basic authentication params, with the
+// sslMode of Conn.SSLMode spelled in style (see BasicAuthIn). Require is in
+// the connector overview's vocabulary but not the API tutorial's:
+// StyleTutorial sends Verify Ca (stricter) and warns (require-not-in-tutorial),
+// StyleOverview sends Require and warns that the tutorial lacks it.
 func (c Conn) BasicAuth(style SSLModeStyle) (BasicAuth, []Warning) {
-	mode, warns := c.SSLMode()
-	if mode == SSLRequire {
-		msg := "Require is in the connector overview but not in the API tutorial's sslMode list; if Flow Service rejects it, use Verify Ca"
-		if style == StyleTutorial {
-			msg = "the API tutorial's sslMode list has no Require: using Verify Ca, which is stricter (it also verifies the certificate chain); the pre-flight shows whether it works, and --ssl-mode-style=overview sends Require"
+	b, reg, warns := c.BasicAuthIn(VocabularyOf(style))
+	for i := range warns {
+		if warns[i].Code == WarnSSLModeStricter {
+			warns[i].Code = WarnRequireNotInTutorial
 		}
-		warns = append(warns, Warning{Code: WarnRequireNotInTutorial, Field: "sslMode", Message: msg})
 	}
+	if style == StyleOverview && reg.Mode == SSLRequire {
+		warns = append(warns, Warning{Code: WarnRequireNotInTutorial, Field: "sslMode",
+			Message: "Require is in the connector overview but not in the API tutorial's sslMode list; if Flow Service rejects it, use Verify Ca"})
+	}
+	return b, warns
+}
+
+// BasicAuthIn converts c to AEP's basic authentication params, with the
+// sslMode of Conn.SSLMode registered in vocabulary v (see
+// Vocabulary.Register, whose result it also returns: Registered.Mode is the
+// mode the receiver will dial in). The port is PortOrDefault as a string.
+// Extra keys cannot be carried and are reported.
+func (c Conn) BasicAuthIn(v Vocabulary) (BasicAuth, Registered, []Warning) {
+	mode, warns := c.SSLMode()
+	reg, more, err := v.Register(mode)
+	if err != nil {
+		// An empty vocabulary sends no sslMode; the receiver then applies
+		// its own default, which the caller cannot predict.
+		reg = Registered{Mode: SSLModeUnset}
+	}
+	warns = append(warns, more...)
 	for _, e := range c.Extra {
 		warns = append(warns, Warning{Code: WarnDiscarded, Field: e.Key,
 			Message: fmt.Sprintf("basic authentication cannot carry %q; it is left out", e.Key)})
@@ -85,8 +103,8 @@ func (c Conn) BasicAuth(style SSLModeStyle) (BasicAuth, []Warning) {
 		Database: c.Database,
 		Username: c.User,
 		Password: c.Password,
-		SSLMode:  mode.Spelling(style),
-	}, warns
+		SSLMode:  reg.Value,
+	}, reg, warns
 }
 
 // FromBasicAuth converts AEP's basic authentication params to a Conn. The

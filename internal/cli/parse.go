@@ -143,7 +143,7 @@ func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode con
 		{"Database", c.Database},
 		{"Username", c.User},
 		{"Password", c.Password},
-		{"sslMode", fmt.Sprintf("%s (libpq %s)", basic.SSLMode, mode.LibPQ())},
+		{"sslMode", sslModeLine(basic.SSLMode, mode)},
 		{"Connection string", built},
 	}
 	for _, r := range rows {
@@ -179,6 +179,16 @@ func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode con
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// sslModeLine says what basic auth sends and what that means, and what the
+// string itself means when that differs (Require sent as Verify Ca).
+func sslModeLine(sent string, asked connstr.SSLMode) string {
+	m, err := connstr.ParseSSLMode(sent)
+	if err != nil || m == asked {
+		return fmt.Sprintf("%s (libpq %s)", sent, asked.LibPQ())
+	}
+	return fmt.Sprintf("%s (libpq %s, which Adobe will dial; the string itself means %s)", sent, m.LibPQ(), asked.LibPQ())
 }
 
 func nonNil[T any](s []T) []T {
