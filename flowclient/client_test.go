@@ -236,7 +236,7 @@ func TestCreateConnection_Rejected(t *testing.T) {
 }
 
 func TestHeaders_OnEveryCall(t *testing.T) {
-	c, srv, _ := setup(t, flowtest.WithProber(func(context.Context, string, map[string]string) ([]flowtest.ExploreItem, error) {
+	c, srv, _ := setup(t, flowtest.WithProber(func(context.Context, flowtest.ProbeRequest) ([]flowtest.ExploreItem, error) {
 		return nil, nil
 	}))
 	ctx := context.Background()
@@ -399,7 +399,8 @@ func TestConnectionSpec_LiveEnum(t *testing.T) {
 func TestTestConnection_AndExplore(t *testing.T) {
 	var gotParams map[string]string
 	var mu sync.Mutex
-	prober := func(_ context.Context, specName string, params map[string]string) ([]flowtest.ExploreItem, error) {
+	prober := func(_ context.Context, req flowtest.ProbeRequest) ([]flowtest.ExploreItem, error) {
+		params := req.Params
 		mu.Lock()
 		gotParams = params
 		mu.Unlock()

@@ -15,7 +15,7 @@ import (
 // PostgreSQL base connection, read it back, and have "Adobe" test it.
 func ExampleClient_CreateConnection() {
 	srv := flowtest.NewServer(flowtest.WithProber(
-		func(ctx context.Context, specName string, params map[string]string) ([]flowtest.ExploreItem, error) {
+		func(ctx context.Context, req flowtest.ProbeRequest) ([]flowtest.ExploreItem, error) {
 			return []flowtest.ExploreItem{{Type: "table", Name: "orders", Path: "public.orders"}}, nil
 		}))
 	defer srv.Close()

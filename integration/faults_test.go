@@ -324,7 +324,7 @@ type connectJSON struct {
 }
 
 func runFlowRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row faultRow) {
-	h := flowtest.NewHandler(flowtest.WithProber(pgprobe.Prober(pgprobe.Options{CAFile: pg.CAFile})))
+	h := flowtest.NewHandler(flowtest.WithProber(pgprobe.Prober()), flowtest.WithTrustStore(pg.CAPool()))
 	var armOnce sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isCreate(r.Method, r.URL.Path) {
@@ -338,7 +338,7 @@ func runFlowRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row faultR
 		pg.Host, pg.Port, pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword)
 	name := "fault-" + strings.NewReplacer(" ", "-", "/", "-").Replace(row.name)
 	code, out, errOut, elapsed := runFlowpg(ctx, conn, "connect", "-", "--name", name, "-o", "json",
-		"--allow-private-address", "--ca-file", pg.CAFile, "--timeout", row.timeout.String(),
+		"--allow-private-address", "--ca-file", pg.CAFile, "--assume-adobe-trusts-ca", "--timeout", row.timeout.String(),
 		"--flow-url", srv.URL+flowtest.BasePath, "--ims-token-url", srv.URL+flowtest.TokenPath)
 
 	assert.Less(t, elapsed, row.deadline+hangMargin, "connect outlived its deadline")

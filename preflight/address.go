@@ -90,9 +90,12 @@ type AddressDetails struct {
 	// with AEP can turn this into a failure. (With some public and some
 	// non-public addresses it is true, and the stage still warns.)
 	ReachableFromAEP bool `json:"reachableFromAEP"`
-	// Allowed is set when Options.AllowPrivateAddress accepted a non-public
+	// Allowed is set when Options.PrivateAddress accepted a non-public
 	// address.
 	Allowed bool `json:"allowed,omitempty"`
+	// AdmitFrom lists Options.ClientNetworks: what the database's firewall
+	// and pg_hba.conf must admit.
+	AdmitFrom []string `json:"admitFrom,omitempty"`
 }
 
 // DNSDetails are the findings of the dns stage.
@@ -235,16 +238,32 @@ func (r *runner) classifyAddresses(addrs []netip.Addr) Result {
 			bad = append(bad, fmt.Sprintf("%s (%s)", a, c))
 		}
 	}
+	admit := ""
+	for _, p := range r.opts.ClientNetworks {
+		d.AdmitFrom = append(d.AdmitFrom, p.String())
+	}
+	if len(d.AdmitFrom) > 0 {
+		name := r.opts.ClientNetworksName
+		if name == "" {
+			name = "the client's networks"
+		}
+		admit = fmt.Sprintf("the database's firewall and pg_hba.conf must admit %s: %s", name, strings.Join(d.AdmitFrom, ", "))
+	}
 	switch {
 	case len(bad) == 0:
 		res.Status, res.Message = Pass, "public address"
 		if len(addrs) > 1 {
 			res.Message = "all addresses are public"
 		}
-	case r.opts.AllowPrivateAddress:
+		if admit != "" {
+			res.Message += "; " + admit
+		}
+		return res
+	case r.opts.PrivateAddress == PolicyAccept:
 		d.Allowed = true
 		res.Status = Pass
 		res.Message = fmt.Sprintf("non-public address %s accepted by request (%s unless it is exposed to it)", strings.Join(bad, ", "), unreachableFromAEP)
+		return res
 	case d.ReachableFromAEP:
 		// Mixed: AEP may pick the unreachable address, as pgx and libpq try
 		// the addresses in order.
@@ -253,8 +272,14 @@ func (r *runner) classifyAddresses(addrs []netip.Addr) Result {
 		res.Remediation = "publish only public addresses for server in DNS"
 	default:
 		res.Status, res.Field = Warn, FieldServer
+		if r.opts.PrivateAddress == PolicyFail {
+			res.Status = Fail
+		}
 		res.Message = fmt.Sprintf("%s: %s", unreachableFromAEP, strings.Join(bad, ", "))
 		res.Remediation = "give AEP a public host name or address, reachable from Adobe's IP ranges for your region and allow-listed by the database's firewall"
+	}
+	if admit != "" {
+		res.Remediation += "; " + admit
 	}
 	return res
 }

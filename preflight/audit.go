@@ -26,12 +26,7 @@ func (r *runner) auditOthers(ctx context.Context, addrs []netip.Addr) []*connRes
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := r.connect(ctx, m.LibPQ(), addrs)
-			if c.conn != nil {
-				_ = c.conn.Close(ctx)
-				c.conn = nil
-			}
-			out[i] = c
+			out[i] = r.connectAndClose(ctx, m.LibPQ(), addrs)
 		}()
 	}
 	wg.Wait()
@@ -58,21 +53,38 @@ func (r *runner) finishAudit(main *connResult, others []*connResult, probe *atte
 		}
 		ar := AuditResult{SSLMode: m}
 		if c != nil {
-			ar.OK = c.err == nil
-			if fin := c.final(); fin != nil {
-				ar.TLS = ar.OK && fin.usedTLS()
-			}
-			if !ar.OK {
-				if f := r.diagnose(c, tlsOffered); f != nil {
-					ar.Error = f.message
-				} else {
-					ar.Error = "the connection failed"
-				}
-			}
+			ar = r.auditResult(m, c, &tlsOffered)
 		}
 		r.audit = append(r.audit, ar)
 	}
 	r.rec, r.recWhy = recommend(r.audit)
+}
+
+// connectAndClose connects in mode and closes the connection at once: an
+// attempt that only tells whether the mode works.
+func (r *runner) connectAndClose(ctx context.Context, mode string, addrs []netip.Addr) *connResult {
+	c := r.connect(ctx, mode, addrs)
+	if c.conn != nil {
+		_ = c.conn.Close(ctx)
+		c.conn = nil
+	}
+	return c
+}
+
+// auditResult sums up an attempt in mode m.
+func (r *runner) auditResult(m connstr.SSLMode, c *connResult, offered *bool) AuditResult {
+	ar := AuditResult{SSLMode: m, OK: c.err == nil}
+	if fin := c.final(); fin != nil {
+		ar.TLS = ar.OK && fin.usedTLS()
+	}
+	if !ar.OK {
+		if f := r.diagnose(c, offered != nil && *offered); f != nil {
+			ar.Error = f.message
+		} else {
+			ar.Error = "the connection failed"
+		}
+	}
+	return ar
 }
 
 // recommend picks the strictest mode that worked. Allow and Prefer count

@@ -48,6 +48,11 @@ type CertificateDetails struct {
 	DaysToExpiry  int    `json:"daysToExpiry"`
 	Expired       bool   `json:"expired,omitempty"`
 	SelfSigned    bool   `json:"selfSigned,omitempty"`
+	// SystemRootsValid says whether the chain also verifies against the
+	// system roots; it is set only when a CA file replaced them (TrustedBy
+	// "ca-file"). A chain that verifies only through the CA file is one that
+	// a client trusting public roots alone would reject.
+	SystemRootsValid *bool `json:"systemRootsValid,omitempty"`
 	// PinMatched is nil when no pin was asked for.
 	PinMatched *bool `json:"pinMatched,omitempty"`
 	// Source is "connection" when the details come from the checked
@@ -60,6 +65,7 @@ type CertificateDetails struct {
 type certCheck struct {
 	chain      []*x509.Certificate
 	chainErr   error
+	systemErr  error // against the system roots; set only when roots replaced them
 	hostErr    error
 	expired    bool
 	expiresIn  time.Duration
@@ -116,6 +122,11 @@ func (v *verifier) check(chain []*x509.Certificate) *certCheck {
 		opts.Intermediates.AddCert(ic)
 	}
 	_, c.chainErr = leaf.Verify(opts)
+	if v.roots != nil {
+		sys := opts
+		sys.Roots = nil
+		_, c.systemErr = leaf.Verify(sys)
+	}
 	c.hostErr = leaf.VerifyHostname(v.host)
 	c.expiresIn = leaf.NotAfter.Sub(now)
 	for _, cert := range chain {

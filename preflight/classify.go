@@ -180,7 +180,7 @@ func (r *runner) certFailure(a *attempt) *failure {
 	default:
 		f.message = r.libpq + " failed: " + why
 		if r.opts.CAFile == "" {
-			f.remediation = "pass --ca-file with the CA that signed the server certificate (AEP must trust it too), or have the certificate signed by a public CA"
+			f.remediation = "have the certificate issued by a publicly trusted CA (AEP trusts public roots only; a CA file makes this check trust a private CA, but AEP will not have it); " + r.withoutVerificationFix()
 		} else {
 			f.remediation = "the certificate is not signed by a CA in --ca-file: pass the right CA, including any intermediate"
 		}

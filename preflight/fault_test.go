@@ -199,7 +199,7 @@ func TestFault_DNS(t *testing.T) {
 		require.Len(t, rep.Check(preflight.StageTCP).Details.(*preflight.TCPDetails).Attempts, 2)
 	})
 	t.Run("AllowPrivateAddress", func(t *testing.T) {
-		rep := runCheck(t, conn("loopback.example"), preflight.Options{Resolver: res, AllowPrivateAddress: true, Timeout: 300 * time.Millisecond})
+		rep := runCheck(t, conn("loopback.example"), preflight.Options{Resolver: res, PrivateAddress: preflight.PolicyAccept, Timeout: 300 * time.Millisecond})
 		a := requireStatus(t, rep, preflight.StageAddress, preflight.Pass)
 		require.True(t, a.Details.(*preflight.AddressDetails).Allowed)
 		require.False(t, a.Details.(*preflight.AddressDetails).ReachableFromAEP)

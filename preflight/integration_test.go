@@ -34,7 +34,7 @@ func TestRun_TLSOn(t *testing.T) {
 
 			t.Run("HappyPathVerifyFull", func(t *testing.T) {
 				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull),
-					preflight.Options{CAFile: s.CAFile, Tables: []string{"public.customers", "sales.regions", "customer_orders"}})
+					preflight.Options{CAFile: s.CAFile, PrivateCA: preflight.PolicyAccept, Tables: []string{"public.customers", "sales.regions", "customer_orders"}})
 				require.Equal(t, preflight.Warn, rep.Verdict) // loopback address
 				addr := requireStatus(t, rep, preflight.StageAddress, preflight.Warn)
 				require.Contains(t, addr.Message, "AEP cannot reach this from Adobe's network")
@@ -46,6 +46,8 @@ func TestRun_TLSOn(t *testing.T) {
 				require.True(t, cd.ChainValid)
 				require.True(t, cd.HostnameMatch)
 				require.Equal(t, "ca-file", cd.TrustedBy)
+				require.False(t, *cd.SystemRootsValid, "the test CA is private")
+				require.Contains(t, cert.Message, "AEP is assumed to trust this CA")
 				require.Greater(t, cd.DaysToExpiry, 300)
 				require.Len(t, cd.Chain[0].SHA256, 64)
 				requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
@@ -127,6 +129,53 @@ func TestRun_TLSOn(t *testing.T) {
 				sm := requireStatus(t, rep, preflight.StageSSLMode, preflight.Warn)
 				require.Equal(t, preflight.FieldSSLMode, sm.Field)
 				requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+			})
+
+			// A chain that only the CA file verifies, under a mode that
+			// verifies it: what AEP, trusting public roots only, meets.
+			t.Run("PrivateCAPolicies", func(t *testing.T) {
+				c := connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull)
+				rep := runCheck(t, c, preflight.Options{CAFile: s.CAFile})
+				cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
+				require.Contains(t, cert.Message, "trusted only through the ca-file roots")
+				require.Contains(t, cert.Remediation, "Require")
+
+				tutorial := []connstr.SSLMode{connstr.SSLDisable, connstr.SSLAllow, connstr.SSLPrefer, connstr.SSLVerifyCA, connstr.SSLVerifyFull}
+				rep = runCheck(t, c, preflight.Options{CAFile: s.CAFile, PrivateCA: preflight.PolicyFail, OfferedModes: tutorial})
+				require.Equal(t, preflight.Fail, rep.Verdict)
+				cert = requireStatus(t, rep, preflight.StageCertificate, preflight.Fail)
+				require.Equal(t, preflight.FieldSSLMode, cert.Field)
+				require.Contains(t, cert.Remediation, "Prefer", "the strictest non-verifying mode the vocabulary offers")
+				require.NotContains(t, cert.Remediation, "use sslMode Require")
+				// A policy failure is a verdict, not a broken connection: the
+				// later stages still report.
+				requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+
+				// Under Require nothing is verified, so the CA does not matter.
+				rep = runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
+					preflight.Options{CAFile: s.CAFile, PrivateCA: preflight.PolicyFail})
+				require.NotEqual(t, preflight.Fail, rep.Verdict)
+			})
+
+			// The mode checked is the one the receiver will dial, not the
+			// string's own; the report says both and whether the string's own
+			// mode works.
+			t.Run("CheckedModeDiffersFromRequested", func(t *testing.T) {
+				c := connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire)
+				rep := runCheck(t, c, preflight.Options{SSLMode: connstr.SSLVerifyCA, SSLModeReason: `sslMode "Verify Ca" as registered`})
+				in := rep.Check(preflight.StageInput)
+				require.Contains(t, in.Message, "sslMode verify-ca")
+				require.Contains(t, in.Message, "asks for require")
+				require.Equal(t, "require", in.Details.(*preflight.InputDetails).RequestedSSLMode)
+				requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldSSLMode)
+				require.Contains(t, rep.Check(preflight.StageCertificate).Message, "verify-ca failed")
+				require.NotNil(t, rep.Requested)
+				require.Equal(t, connstr.SSLRequire, rep.Requested.SSLMode)
+				require.True(t, rep.Requested.OK)
+				require.True(t, rep.Requested.TLS)
+
+				rep = runCheck(t, c, preflight.Options{SSLMode: connstr.SSLRequire})
+				require.Nil(t, rep.Requested, "no second attempt when the modes agree")
 			})
 
 			t.Run("PreferUsesTLS", func(t *testing.T) {
@@ -244,7 +293,8 @@ func TestRun_SelfSignedWithoutCAFile(t *testing.T) {
 	requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldSSLMode)
 	cert := rep.Check(preflight.StageCertificate)
 	require.Contains(t, cert.Message, "self-signed")
-	require.Contains(t, cert.Remediation, "--ca-file")
+	require.Contains(t, cert.Remediation, "publicly trusted CA")
+	require.Contains(t, cert.Remediation, "Require")
 	cd := cert.Details.(*preflight.CertificateDetails)
 	require.True(t, cd.SelfSigned)
 	require.Equal(t, "system", cd.TrustedBy)

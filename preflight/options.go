@@ -23,6 +23,17 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// Policy says how a finding that matters only to a remote client counts
+// towards the verdict.
+type Policy int8
+
+// Policies.
+const (
+	PolicyWarn   Policy = iota // a warning: the verdict can still pass
+	PolicyFail                 // a failure
+	PolicyAccept               // accepted as the caller says; the stage passes and says so
+)
+
 // Options tune a check run. The zero value is ready to use.
 type Options struct {
 	// Timeout bounds the whole run, audit included. Zero means DefaultTimeout.
@@ -41,11 +52,39 @@ type Options struct {
 	// the chain, colons allowed). When set, the server's chain must contain
 	// one of them, or the handshake is aborted before credentials are sent.
 	PinSHA256 []string
-	// AllowPrivateAddress records that the caller knows a private, loopback,
-	// link-local or CGNAT address is reachable (a VPN, a tunnel): the address
-	// stage then passes instead of warning. The classification stays in
+	// SSLMode is the mode to check in, when it is not the one conn's TLS keys
+	// map to: typically the mode the receiver of a registration will dial in
+	// (connstr.Vocabulary.Register). SSLModeUnset means conn.SSLMode(). When
+	// the two differ, the run also connects in conn's own mode and reports
+	// the outcome in Report.Requested.
+	SSLMode connstr.SSLMode
+	// SSLModeReason says why SSLMode is checked rather than conn's own mode,
+	// for the input stage's message (for example `sslMode "Verify Ca" as
+	// registered`).
+	SSLModeReason string
+	// OfferedModes are the sslModes the registration can express, weakest
+	// first. Remediations name only these; nil means every mode.
+	OfferedModes []connstr.SSLMode
+
+	// PrivateAddress decides how a private, loopback, link-local or CGNAT
+	// address counts: PolicyWarn (the default: this machine may reach it, a
+	// remote client cannot), PolicyFail (the connection is for a remote
+	// client, such as AEP), or PolicyAccept (the caller knows it is reachable:
+	// a VPN, a tunnel, an emulator). The classification stays in
 	// AddressDetails either way.
-	AllowPrivateAddress bool
+	PrivateAddress Policy
+	// PrivateCA decides how a chain that verifies only through CAFile, not
+	// through the system roots, counts when the checked mode verifies the
+	// chain: PolicyWarn (the default), PolicyFail (the remote client trusts
+	// public roots only, as AEP does), or PolicyAccept (the remote client is
+	// known to trust that CA).
+	PrivateCA Policy
+	// ClientNetworks are the networks the remote client connects from (AEP's
+	// published ranges for a region). The address stage names them as what
+	// the database's firewall and pg_hba.conf must admit.
+	ClientNetworks []netip.Prefix
+	// ClientNetworksName names ClientNetworks in messages ("AEP's va7 ranges").
+	ClientNetworksName string
 	// InputWarnings are remarks from parsing the connection string
 	// (connstr.Parsed.Warnings); the input stage reports them with its own.
 	InputWarnings []connstr.Warning

@@ -151,6 +151,10 @@ type Report struct {
 	RecommendedSSLMode connstr.SSLMode
 	// RecommendationReason explains the recommendation.
 	RecommendationReason string
+	// Requested is the outcome in the mode the connection's own TLS keys
+	// map to, when Options.SSLMode made the run check another; nil otherwise.
+	// It does not count towards the verdict.
+	Requested *AuditResult
 }
 
 // MarshalJSON writes the report with camel-case keys and libpq sslmode names.
@@ -163,9 +167,10 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Audit                []AuditResult `json:"audit,omitempty"`
 		RecommendedSSLMode   string        `json:"recommendedSslMode,omitempty"`
 		RecommendationReason string        `json:"recommendationReason,omitempty"`
+		Requested            *AuditResult  `json:"requested,omitempty"`
 	}{
 		Target: r.Target, Verdict: r.Verdict, Checks: r.Checks, Timings: r.Timings,
-		Audit: r.Audit, RecommendationReason: r.RecommendationReason,
+		Audit: r.Audit, RecommendationReason: r.RecommendationReason, Requested: r.Requested,
 	}
 	if r.RecommendedSSLMode != connstr.SSLModeUnset {
 		out.RecommendedSSLMode = r.RecommendedSSLMode.LibPQ()

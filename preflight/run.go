@@ -18,7 +18,8 @@ import (
 type runner struct {
 	conn     connstr.Conn
 	opts     Options
-	mode     connstr.SSLMode
+	mode     connstr.SSLMode // the mode checked
+	own      connstr.SSLMode // the mode conn's TLS keys map to
 	libpq    string
 	host     string
 	port     int
@@ -27,6 +28,7 @@ type runner struct {
 	results map[Stage]Result
 	timings Timings
 	audit   []AuditResult
+	ownRes  *AuditResult // conn's own mode, when another is checked
 	rec     connstr.SSLMode
 	recWhy  string
 }
@@ -34,12 +36,19 @@ type runner struct {
 // InputDetails are the findings of the input stage. The password is never
 // included.
 type InputDetails struct {
-	Server   string            `json:"server"`
-	Port     int               `json:"port"`
-	Database string            `json:"database"`
-	User     string            `json:"username"`
-	SSLMode  string            `json:"sslMode"`
-	Warnings []connstr.Warning `json:"warnings,omitempty"`
+	Server   string `json:"server"`
+	Port     int    `json:"port"`
+	Database string `json:"database"`
+	User     string `json:"username"`
+	// SSLMode is the mode checked: Options.SSLMode, or else the mode the
+	// connection's TLS keys map to.
+	SSLMode string `json:"sslMode"`
+	// RequestedSSLMode is the mode the connection's own TLS keys map to, when
+	// another is checked.
+	RequestedSSLMode string `json:"requestedSslMode,omitempty"`
+	// SSLModeReason is Options.SSLModeReason, when another mode is checked.
+	SSLModeReason string            `json:"sslModeReason,omitempty"`
+	Warnings      []connstr.Warning `json:"warnings,omitempty"`
 }
 
 // Run checks conn stage by stage (see Stages) and returns the report. It
@@ -93,6 +102,14 @@ func (r *runner) run(ctx context.Context) {
 	if r.opts.Audit {
 		go func() { auditDone <- r.auditOthers(ctx, addrs) }()
 	}
+	// The connection's own mode, when another is checked, so the report can
+	// say whether what the string asks for would work. The audit dials it
+	// anyway.
+	var own *connResult
+	if r.own != r.mode && !r.opts.Audit {
+		wg.Add(1)
+		go func() { defer wg.Done(); own = r.connectAndClose(ctx, r.own.LibPQ(), addrs) }()
+	}
 
 	main := r.connect(ctx, r.libpq, addrs)
 	wg.Wait()
@@ -102,6 +119,9 @@ func (r *runner) run(ctx context.Context) {
 	}
 	if r.opts.Audit {
 		r.finishAudit(main, <-auditDone, probe)
+	} else if own != nil {
+		res := r.auditResult(r.own, own, offersTLS(main, probe))
+		r.ownRes = &res
 	}
 }
 
@@ -120,12 +140,16 @@ func (r *runner) input() Result {
 		return res
 	}
 	var warns []connstr.Warning
-	r.mode, warns = c.SSLMode()
+	r.own, warns = c.SSLMode()
 	warns = append(append([]connstr.Warning(nil), r.opts.InputWarnings...), warns...)
-	r.libpq = r.mode.LibPQ()
-	if r.libpq == "" {
-		r.mode, r.libpq = connstr.SSLDisable, "disable"
+	if r.own == connstr.SSLModeUnset {
+		r.own = connstr.SSLDisable
 	}
+	r.mode = r.opts.SSLMode
+	if r.mode == connstr.SSLModeUnset {
+		r.mode = r.own
+	}
+	r.libpq = r.mode.LibPQ()
 	r.host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(c.Server), "["), "]")
 	r.port = c.PortOrDefault()
 
@@ -137,9 +161,18 @@ func (r *runner) input() Result {
 	}
 	r.verifier = v
 
-	res.Details = &InputDetails{Server: r.host, Port: r.port, Database: c.Database, User: c.User, SSLMode: r.libpq, Warnings: warns}
+	d := &InputDetails{Server: r.host, Port: r.port, Database: c.Database, User: c.User, SSLMode: r.libpq, Warnings: warns}
+	res.Details = d
 	res.Status = Pass
 	res.Message = fmt.Sprintf("%s@%s/%s, sslMode %s", c.User, net.JoinHostPort(r.host, strconv.Itoa(r.port)), c.Database, r.libpq)
+	if r.own != r.mode {
+		d.RequestedSSLMode, d.SSLModeReason = r.own.LibPQ(), r.opts.SSLModeReason
+		why := r.opts.SSLModeReason
+		if why == "" {
+			why = "as asked"
+		}
+		res.Message += fmt.Sprintf(" (%s; the connection string itself asks for %s)", why, r.own.LibPQ())
+	}
 	if len(warns) > 0 {
 		res.Status = Warn
 		res.Field = warns[0].Field
@@ -168,6 +201,19 @@ func (r *runner) target() string {
 // report fills skipped stages, scrubs secrets and computes the verdict.
 func (r *runner) report() *Report {
 	rep := &Report{Target: r.scrub(r.target()), Timings: r.timings, Audit: r.audit, RecommendedSSLMode: r.rec, RecommendationReason: r.scrub(r.recWhy)}
+	if r.own != r.mode && r.ownRes == nil {
+		for i := range r.audit {
+			if r.audit[i].SSLMode == r.own {
+				res := r.audit[i]
+				r.ownRes = &res
+			}
+		}
+	}
+	if r.ownRes != nil {
+		own := *r.ownRes
+		own.Error = r.scrub(own.Error)
+		rep.Requested = &own
+	}
 	var failed Stage
 	for _, id := range Stages {
 		res, ok := r.results[id]

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/flowpg/flowpg/connstr"
 )
 
 // DialInfo is one TCP connect the check made.
@@ -252,6 +255,10 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	for _, cert := range chk.chain {
 		d.Chain = append(d.Chain, describeCert(cert))
 	}
+	if r.verifier.roots != nil {
+		ok := chk.systemErr == nil
+		d.SystemRootsValid = &ok
+	}
 	res.Details = d
 
 	// Problems that the checked sslmode does not enforce are warnings: AEP
@@ -261,7 +268,19 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	var warns []finding
 	if chk.chainErr != nil && !chk.expired {
 		warns = append(warns, finding{fmt.Sprintf("chain not trusted by the %s roots: %s (Verify Ca and Verify Full would fail)", d.TrustedBy, d.ChainError), FieldSSLMode,
-			"have the certificate signed by a CA that AEP trusts, or pass --ca-file with the CA that signed it"})
+			"have the certificate issued by a publicly trusted CA: AEP trusts public roots only"})
+	}
+	// A chain that verifies only through the CA file: this machine trusts
+	// it, a client that trusts public roots only does not.
+	privateCA := chk.chainErr == nil && chk.systemErr != nil && r.verifier.roots != nil && r.mode >= connstr.SSLVerifyCA
+	if privateCA && r.opts.PrivateCA != PolicyAccept {
+		f := finding{fmt.Sprintf("the chain is trusted only through the ca-file roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", r.libpq), FieldSSLMode,
+			"have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it explicitly"}
+		if r.opts.PrivateCA == PolicyFail {
+			res.Status, res.Field, res.Message, res.Remediation = Fail, f.field, f.msg, f.fix
+			return res
+		}
+		warns = append(warns, f)
 	}
 	if chk.hostErr != nil && r.libpq != "verify-full" {
 		warns = append(warns, finding{d.HostnameError + " (Verify Full would fail)", FieldServer,
@@ -286,6 +305,9 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	default:
 		res.Status = Pass
 		res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", leaf.Subject, d.TrustedBy, r.host, d.DaysToExpiry)
+		if privateCA {
+			res.Message += " (the system roots do not trust it; AEP is assumed to trust this CA, as requested)"
+		}
 	}
 	if from == "probe" && res.Status == Pass {
 		res.Message += " (seen by a TLS probe; sslMode " + r.libpq + " does not check it)"
@@ -432,4 +454,20 @@ func (r *runner) probeTLS(ctx context.Context, addrs []netip.Addr) *attempt {
 	a.handshakeErr = tc.HandshakeContext(ctx)
 	a.handshakeEnd = time.Now()
 	return a
+}
+
+// withoutVerificationFix names the strictest mode that works without
+// verifying the chain, among those the registration can express: Require,
+// else Prefer (which may fall back to plaintext).
+func (r *runner) withoutVerificationFix() string {
+	offers := func(m connstr.SSLMode) bool {
+		return r.opts.OfferedModes == nil || slices.Contains(r.opts.OfferedModes, m)
+	}
+	switch {
+	case offers(connstr.SSLRequire):
+		return "or use sslMode Require, which encrypts without verifying the chain"
+	case offers(connstr.SSLPrefer):
+		return "or use sslMode Prefer, which does not verify the chain but may fall back to plaintext if the server stops offering TLS (the sslMode values on offer have no Require)"
+	}
+	return "no sslMode on offer encrypts without verifying the chain"
 }

@@ -59,9 +59,13 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 		pg.Version, pg.Host, pg.Port, pg.CAFile, time.Since(start).Round(time.Millisecond))
 
 	step("2. starting the in-memory Flow Service (flowclient/flowtest)")
-	fs := flowtest.NewServer(flowtest.WithProber(pgprobe.Prober(pgprobe.Options{CAFile: pg.CAFile})))
+	// The emulator plays an Adobe that trusts this run's CA. Real Adobe
+	// trusts public roots only, so connect is told so with
+	// --assume-adobe-trusts-ca below; without it the gate would fail.
+	fs := flowtest.NewServer(flowtest.WithProber(pgprobe.Prober()), flowtest.WithTrustStore(pg.CAPool()))
 	defer fs.Close()
-	fmt.Fprintf(stdout, "Flow Service emulator at %s; its test and explore endpoints dial the real database\n", fs.URL())
+	fmt.Fprintf(stdout, "Flow Service emulator at %s; its test and explore endpoints dial the real database and, like Adobe,\n"+
+		"verify its certificate against their trust store, which for this demo holds the run's private CA\n", fs.URL())
 
 	conn := fmt.Sprintf("Server=%s;Database=%s;Port=%d;UID=%s;Password=%s;EncryptionMethod=1;ValidateServerCertificate=1;HostNameInCertificate=#SERVERNAME#",
 		pg.Host, pgtest.Database, pg.Port, pgtest.ScramUser, pgtest.ScramPassword)
@@ -88,9 +92,13 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 	}
 	args := []string{"connect", "-", "--name", "demo-postgres", "--description", "created by make demo",
-		"--ca-file", pg.CAFile, "--allow-private-address"}
+		"--ca-file", pg.CAFile, "--assume-adobe-trusts-ca", "--allow-private-address"}
 	dry := append(args, "--dry-run", "--curl")
-	step("4. flowpg %s   (Adobe credentials from AEP_* variables, pointing at the emulator)", strings.Join(dry, " "))
+	step("4. flowpg %s", strings.Join(dry, " "))
+	fmt.Fprintf(stdout, "(Adobe credentials from AEP_* variables, pointing at the emulator. The certificate comes from a CA made for\n"+
+		"this run: basic auth carries no CA and real Adobe trusts public roots only, so connect would refuse it;\n"+
+		"--assume-adobe-trusts-ca says the receiver trusts it, which is true of this emulator. --allow-private-address:\n"+
+		"the database is on loopback, which only the emulator can reach.)\n")
 	if code := cli.Main(ctx, dry, strings.NewReader(conn), stdout, stderr); code != 0 {
 		fmt.Fprintf(stderr, "flowpg-demo: connect --dry-run exited %d\n", code)
 		return code

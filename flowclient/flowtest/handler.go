@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -64,10 +65,23 @@ type ExploreItem struct {
 	CanFetchSchema bool   `json:"canFetchSchema"`
 }
 
-// Prober connects to the source a connection describes, with the stored
-// (unmasked) params, and lists its tables. It backs /test and /explore.
-// The error it returns is shown to the client, with secret params removed.
-type Prober func(ctx context.Context, specName string, params map[string]string) ([]ExploreItem, error)
+// Prober connects to the source a connection describes, as Adobe would,
+// and lists its tables. It backs /test and /explore. The error it returns is
+// shown to the client, with secret params removed.
+type Prober func(ctx context.Context, req ProbeRequest) ([]ExploreItem, error)
+
+// ProbeRequest is what a Prober is asked to reach.
+type ProbeRequest struct {
+	// SpecName is the connection's auth spec.
+	SpecName string
+	// Params are the stored auth params, secrets unmasked.
+	Params map[string]string
+	// Roots is the emulator's trust store (WithTrustStore): the CAs that
+	// verify the source's certificate when the connection's sslMode asks for
+	// verification. Nil means the system roots, as Adobe trusts public roots
+	// only.
+	Roots *x509.CertPool
+}
 
 // TestFailureStyle chooses how /test reports a prober failure. Adobe's API
 // reference documents only 200 {"result": false}; Flow Service has also been
@@ -112,13 +126,25 @@ func WithTokenLifetime(d time.Duration) Option { return func(h *Handler) { h.tok
 // Without one, both answer 501.
 func WithProber(p Prober) Option { return func(h *Handler) { h.prober = p } }
 
+// WithTrustStore replaces the trust store the prober verifies certificates
+// with (default: the system roots, which is what Adobe is assumed to trust).
+// A test that plays "Adobe trusts this private CA" sets it.
+func WithTrustStore(roots *x509.CertPool) Option { return func(h *Handler) { h.roots = roots } }
+
 // WithTestFailureStyle chooses how /test reports a failed probe.
 func WithTestFailureStyle(s TestFailureStyle) Option { return func(h *Handler) { h.testStyle = s } }
 
 // WithSSLModes replaces the sslMode enum of the Basic Authentication spec
 // (default TutorialSSLModes), for example with the connector overview's.
 func WithSSLModes(modes ...string) Option {
-	return func(h *Handler) { h.spec = postgresSpec(slices.Clone(modes)) }
+	return func(h *Handler) { h.spec = postgresSpec("string", slices.Clone(modes)) }
+}
+
+// WithSSLModeBoolean makes the Basic Authentication spec type sslMode as a
+// boolean, as AEP on AWS documents it, with values sent as the strings
+// "true" and "false" (as its example sends "false").
+func WithSSLModeBoolean() Option {
+	return func(h *Handler) { h.spec = postgresSpec("boolean", nil) }
 }
 
 // WithPageSize sets the page size of lists without a limit parameter.
@@ -154,6 +180,7 @@ type Handler struct {
 	clientSecret  string
 	tokenLifetime time.Duration
 	prober        Prober
+	roots         *x509.CertPool
 	testStyle     TestFailureStyle
 	spec          specDef
 	pageSize      int
@@ -180,7 +207,7 @@ func NewHandler(opts ...Option) *Handler {
 		clientID:      DefaultClientID,
 		clientSecret:  DefaultClientSecret,
 		tokenLifetime: 24 * time.Hour,
-		spec:          postgresSpec(slices.Clone(TutorialSSLModes)),
+		spec:          postgresSpec("string", slices.Clone(TutorialSSLModes)),
 		pageSize:      DefaultPageSize,
 		issued:        map[string]time.Time{},
 	}
@@ -733,7 +760,7 @@ func (h *Handler) probe(w http.ResponseWriter, r *http.Request, c *StoredConnect
 			"flowtest: no prober configured (flowtest.WithProber), so the source cannot be reached")
 		return nil, "", false
 	}
-	items, err := h.prober(r.Context(), c.SpecName, clone(c.Params))
+	items, err := h.prober(r.Context(), ProbeRequest{SpecName: c.SpecName, Params: clone(c.Params), Roots: h.roots})
 	if err != nil {
 		a, _ := h.spec.findAuth(c.SpecName)
 		failure = err.Error()

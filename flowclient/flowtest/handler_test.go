@@ -2,6 +2,7 @@ package flowtest_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -230,13 +231,17 @@ func TestConnectionSpec(t *testing.T) {
 }
 
 func TestProber(t *testing.T) {
-	prober := func(ctx context.Context, specName string, params map[string]string) ([]flowtest.ExploreItem, error) {
-		if params["database"] == "down" {
-			return nil, errors.New("auth failed for " + params["username"] + " with password " + params["password"])
+	roots := x509.NewCertPool()
+	prober := func(ctx context.Context, req flowtest.ProbeRequest) ([]flowtest.ExploreItem, error) {
+		if req.Params["database"] == "down" {
+			return nil, errors.New("auth failed for " + req.Params["username"] + " with password " + req.Params["password"])
+		}
+		if req.Roots != roots {
+			return nil, errors.New("the prober did not get the emulator's trust store")
 		}
 		return nil, nil
 	}
-	srv := flowtest.NewServer(flowtest.WithProber(prober))
+	srv := flowtest.NewServer(flowtest.WithProber(prober), flowtest.WithTrustStore(roots))
 	t.Cleanup(srv.Close)
 	_, _, up := call(t, srv, http.MethodPost, "/connections", basicBody, nil)
 	_, _, down := call(t, srv, http.MethodPost, "/connections", strings.Replace(basicBody, `"sales"`, `"down"`, 1), nil)
@@ -362,4 +367,28 @@ func TestFaultsAndLog(t *testing.T) {
 		}
 	}
 	assert.Len(t, srv.Requests(), 7)
+}
+
+// TestSSLModeBoolean: AEP on AWS types sslMode as a boolean, sent as the
+// string "true" or "false".
+func TestSSLModeBoolean(t *testing.T) {
+	srv := flowtest.NewServer(flowtest.WithSSLModeBoolean())
+	t.Cleanup(srv.Close)
+	status, _, body := call(t, srv, http.MethodGet, "/connectionSpecs/"+flowtest.PostgreSQLSpecID, "", nil)
+	require.Equal(t, 200, status)
+	spec := body["items"].([]any)[0].(map[string]any)
+	var sslMode map[string]any
+	for _, a := range spec["authSpec"].([]any) {
+		if a.(map[string]any)["name"] == flowtest.AuthBasic {
+			sslMode = a.(map[string]any)["spec"].(map[string]any)["properties"].(map[string]any)["sslMode"].(map[string]any)
+		}
+	}
+	assert.Equal(t, "boolean", sslMode["type"])
+	assert.NotContains(t, sslMode, "enum")
+
+	status, _, _ = call(t, srv, http.MethodPost, "/connections", strings.Replace(basicBody, `"Verify Full"`, `"true"`, 1), nil)
+	assert.Equal(t, 201, status)
+	status, _, body = call(t, srv, http.MethodPost, "/connections", basicBody, nil)
+	assert.Equal(t, 400, status)
+	assert.Contains(t, body["report"].(map[string]any)["detailed-message"], `"true" or "false"`)
 }

@@ -42,7 +42,9 @@ type specDef struct {
 	auth                          []authDef
 }
 
-func postgresSpec(sslModes []string) specDef {
+// postgresSpec is the PostgreSQL source's spec, with sslMode of type
+// sslType ("string" or "boolean") and, if any, the values sslModes.
+func postgresSpec(sslType string, sslModes []string) specDef {
 	return specDef{
 		id:         PostgreSQLSpecID,
 		name:       "postgresql",
@@ -67,7 +69,7 @@ func postgresSpec(sslModes []string) specDef {
 					{name: "database", typ: "string", desc: "Name of the database."},
 					{name: "username", typ: "string", desc: "User name for the database."},
 					{name: "password", typ: "string", format: "password", desc: "Password for the user."},
-					{name: "sslMode", typ: "string", enum: sslModes, desc: "How to use SSL/TLS when connecting."},
+					{name: "sslMode", typ: sslType, enum: sslModes, desc: "How to use SSL/TLS when connecting."},
 				},
 				required: []string{"server", "port", "database", "username", "password"},
 			},
@@ -151,6 +153,11 @@ func validateParams(a authDef, raw map[string]json.RawMessage) (map[string]strin
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return nil, fmt.Errorf("auth.params.%s must be a JSON string, got %s", name, truncate(string(v), 40))
+		}
+		if p.typ == "boolean" && s != "true" && s != "false" {
+			// Emulator's choice: a boolean param arrives as the string
+			// "true" or "false", as AEP's AWS example sends it.
+			return nil, fmt.Errorf("auth.params.%s must be \"true\" or \"false\", got %q", name, s)
 		}
 		if len(p.enum) > 0 && !slices.Contains(p.enum, s) {
 			return nil, fmt.Errorf("auth.params.%s value %q is not one of: %s", name, s, strings.Join(p.enum, ", "))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/preflight"
@@ -18,14 +17,12 @@ import (
 type CheckCmd struct {
 	Input
 
-	Output      string        `short:"o" enum:"text,json" default:"text" help:"Output format: text or json (JSON Lines with --file)."`
-	Timeout     time.Duration `default:"15s" help:"Time limit for one whole check, audit included."`
-	Audit       bool          `help:"Also try every sslMode in parallel and recommend the strictest that works."`
-	CAFile      string        `name:"ca-file" type:"path" placeholder:"PEM" help:"CA certificates to verify the server with, instead of the system roots."`
-	Table       []string      `name:"table" sep:"none" placeholder:"SCHEMA.NAME" help:"A table or view that must be readable (repeatable; a bare name means public.NAME)."`
-	PinSHA256   []string      `name:"pin-sha256" sep:"none" placeholder:"HEX" help:"SHA-256 fingerprint of a certificate the server's chain must contain (repeatable)."`
-	File        string        `name:"file" type:"path" placeholder:"TARGETS" help:"Check every connection string in this file, one per line (# comments and blank lines skipped; - reads standard input)."`
-	Concurrency int           `default:"16" help:"With --file, how many targets to check at once."`
+	GateFlags `embed:""`
+
+	Output      string `short:"o" enum:"text,json" default:"text" help:"Output format: text or json (JSON Lines with --file)."`
+	Audit       bool   `help:"Also try every sslMode in parallel and recommend the strictest that works."`
+	File        string `name:"file" type:"path" placeholder:"TARGETS" help:"Check every connection string in this file, one per line (# comments and blank lines skipped; - reads standard input)."`
+	Concurrency int    `default:"16" help:"With --file, how many targets to check at once."`
 }
 
 // Help is shown by flowpg check --help.
@@ -33,6 +30,13 @@ func (CheckCmd) Help() string {
 	return `Dials the database with the settings AEP would use and proves, step by step,
 that it is reachable, that TLS works as the sslMode says, that the user logs in
 and can read tables. Every failure names the input field to blame and a fix.
+
+It checks what connect would register, the way Adobe will dial it: the sslMode
+Adobe receives with the same --auth and --ssl-mode-style (the API tutorial's
+list has no Require, so EncryptionMethod=1 without validation is sent, and
+checked, as Verify Ca), and a chain trusted only through --ca-file is flagged,
+since Adobe will not have that CA. Where the mode checked differs from what
+the string itself asks for, the report says so and whether that mode works.
 
 Stages: input, address, dns, tcp, tls, certificate, sslmode, auth, server,
 privileges. A failed stage skips the stages after it.
@@ -56,6 +60,10 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	if c.Concurrency < 1 {
 		return invalid(errors.New("--concurrency must be at least 1"))
 	}
+	// Flags are checked before any work, so a batch does not fail line by line.
+	if _, err := c.options(connstr.Conn{}, nil); err != nil {
+		return invalid(err)
+	}
 	if c.File != "" {
 		if c.String != "" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") {
 			return invalid(errors.New("pass either a connection string or --file, not both"))
@@ -73,7 +81,11 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	if c.String != "-" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") && parsed.Conn.Password != "" {
 		fmt.Fprintln(streams.Stderr, "flowpg: warning: the password was passed on the command line, where ps shows it; use - (standard input) or $FLOWPG_CONNECTION_STRING")
 	}
-	rep := preflight.Run(ctx, parsed.Conn, c.options(parsed.Warnings))
+	opts, err := c.options(parsed.Conn, parsed.Warnings)
+	if err != nil {
+		return invalid(err)
+	}
+	rep := preflight.Run(ctx, parsed.Conn, opts)
 
 	if c.Output == "json" {
 		enc := json.NewEncoder(streams.Stdout)
@@ -90,15 +102,20 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	return exitFor(rep)
 }
 
-func (c *CheckCmd) options(warns []connstr.Warning) preflight.Options {
-	return preflight.Options{
-		Timeout:       c.Timeout,
-		Audit:         c.Audit,
-		CAFile:        c.CAFile,
-		Tables:        c.Table,
-		PinSHA256:     c.PinSHA256,
-		InputWarnings: warns,
+// options are the pre-flight's options for conn: the sslMode connect would
+// register offline, with the same --auth and --ssl-mode-style.
+func (c *CheckCmd) options(conn connstr.Conn, warns []connstr.Warning) (preflight.Options, error) {
+	vocab, source, err := c.offlineVocabulary()
+	if err != nil {
+		return preflight.Options{}, err
 	}
+	reg, err := newRegistration(conn, c.specName(), vocab, source)
+	if err != nil {
+		return preflight.Options{}, err
+	}
+	opts, err := c.GateFlags.options(reg, append(warns, weakened(reg.Warnings)...), false, false)
+	opts.Audit = c.Audit
+	return opts, err
 }
 
 // exitFor maps a report to the command's exit: invalid input is 2, a

@@ -78,7 +78,11 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; progress.step(); close(t.done) }()
-				t.report = preflight.Run(ctx, t.conn, c.options(t.warns))
+				opts, err := c.options(t.conn, t.warns)
+				if err != nil { // the flags are checked before the batch starts
+					opts = preflight.Options{}
+				}
+				t.report = preflight.Run(ctx, t.conn, opts)
 				t.report.Target = t.target
 				if ee, ok := exitFor(t.report).(*ExitError); ok {
 					t.exit = ee.Code

@@ -77,6 +77,18 @@ func renderText(w io.Writer, rep *preflight.Report, s style) error {
 			}
 		}
 	}
+	if rq := rep.Requested; rq != nil {
+		// The checked mode is what Adobe will dial; this is what the string
+		// itself asks for.
+		st, outcome := preflight.Fail, "fails too: "+rq.Error
+		if rq.OK {
+			st, outcome = preflight.Pass, "connects, with TLS"
+			if !rq.TLS {
+				outcome = "connects, in plaintext"
+			}
+		}
+		fmt.Fprintf(&b, "\n  The connection string itself asks for %s: %s %s\n", rq.SSLMode.LibPQ(), s.status(st), outcome)
+	}
 	if len(rep.Audit) > 0 {
 		b.WriteString("\nsslMode audit\n")
 		for _, a := range rep.Audit {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,31 +17,23 @@ import (
 	"github.com/flowpg/flowpg/preflight"
 )
 
-// allowListURL is Adobe's list of the IP ranges AEP's sources connect from.
-const allowListURL = "https://experienceleague.adobe.com/en/docs/experience-platform/sources/ip-address-allow-list"
-
 // ConnectCmd registers a PostgreSQL base connection with Flow Service, only
 // after the pre-flight passes, and then verifies it from Adobe's side.
 type ConnectCmd struct {
 	Input
-	Fields `embed:""`
+	Fields    `embed:""`
+	GateFlags `embed:""`
 
-	Name                string        `required:"" help:"Name of the base connection in AEP."`
-	Description         string        `help:"Description of the base connection."`
-	Auth                string        `default:"basic" enum:"basic,connection-string" help:"Auth spec to register: basic (Basic Authentication) or connection-string (Connection String Based Authentication)."`
-	Cloud               string        `default:"azure" enum:"azure,aws" help:"Cloud your AEP organization runs on: azure or aws (aws takes basic auth only)."`
-	SSLModeStyle        string        `name:"ssl-mode-style" enum:"tutorial,overview" default:"tutorial" help:"sslMode vocabulary sent with basic auth, when the live connection spec cannot be read."`
-	DryRun              bool          `name:"dry-run" help:"Parse, run the pre-flight and look the name up, then print the request instead of sending it (secrets masked)."`
-	Curl                bool          `help:"With --dry-run, print the request as a curl command."`
-	IfExists            string        `name:"if-exists" default:"fail" enum:"fail,reuse" help:"When a connection of that name exists: fail, or reuse it (verify it, create nothing)."`
-	NoVerify            bool          `name:"no-verify" help:"Skip Adobe's test and explore of the new connection."`
-	KeepOnVerifyFailure bool          `name:"keep-on-verify-failure" help:"Keep the new connection when Adobe's verification fails (it is deleted by default)."`
-	AllowPrivateAddress bool          `name:"allow-private-address" help:"Accept a private, loopback or link-local database address (for the emulator and demos: AEP itself can never reach one)."`
-	Output              string        `short:"o" enum:"text,json" default:"text" help:"Output format: text or json."`
-	Timeout             time.Duration `default:"15s" help:"Time limit for the pre-flight."`
-	CAFile              string        `name:"ca-file" type:"path" placeholder:"PEM" help:"CA certificates for the pre-flight to verify the server with."`
-	Table               []string      `name:"table" sep:"none" placeholder:"SCHEMA.NAME" help:"A table or view the pre-flight must find readable (repeatable)."`
-	PinSHA256           []string      `name:"pin-sha256" sep:"none" placeholder:"HEX" help:"SHA-256 fingerprint the server's chain must contain (repeatable)."`
+	Name                string `required:"" help:"Name of the base connection in AEP."`
+	Description         string `help:"Description of the base connection."`
+	Cloud               string `default:"azure" enum:"azure,aws" help:"Cloud your AEP organization runs on: azure or aws (aws takes basic auth only)."`
+	DryRun              bool   `name:"dry-run" help:"Parse, run the pre-flight and look the name up, then print the pre-flight and the request instead of sending it (secrets masked)."`
+	Curl                bool   `help:"With --dry-run, print the request as a curl command."`
+	IfExists            string `name:"if-exists" default:"fail" enum:"fail,reuse" help:"When a connection of that name exists: fail, or reuse it if it registers the same server, port, database, user, sslMode and auth spec (verify it, create nothing)."`
+	NoVerify            bool   `name:"no-verify" help:"Skip Adobe's test and explore of the new connection."`
+	KeepOnVerifyFailure bool   `name:"keep-on-verify-failure" help:"Keep the new connection when Adobe's verification fails (it is deleted by default)."`
+	AllowPrivateAddress bool   `name:"allow-private-address" help:"Accept a private, loopback or link-local database address (for the emulator and demos: AEP itself can never reach one)."`
+	Output              string `short:"o" enum:"text,json" default:"text" help:"Output format: text or json."`
 
 	Adobe AdobeFlags `embed:"" prefix:""`
 }
@@ -63,12 +54,19 @@ type AdobeFlags struct {
 // Help is shown by flowpg connect --help.
 func (ConnectCmd) Help() string {
 	return `Registers the PostgreSQL base connection with Flow Service, and only after
-the pre-flight passes. Nothing is sent to Adobe until the connection string
-parses, the auth type suits the cloud, the Adobe settings are complete and
-the pre-flight has no failure (an address AEP cannot reach is one). Then: if a connection of that name exists,
---if-exists decides; otherwise it is created, and Adobe is asked to test and
-explore it. A connection that fails Adobe's verification is deleted unless
---keep-on-verify-failure.
+the pre-flight passes. First the connection string must parse, the auth type
+suit the cloud, and the Adobe settings be complete. Then connect works out
+exactly what it will register: with basic auth the sslMode value comes from
+the live connection spec (read before anything else is sent), and the
+pre-flight dials in the mode Adobe will dial in, not the one the string asks
+for. An address AEP cannot reach fails the gate (unless
+--allow-private-address), and so does a chain trusted only through --ca-file
+when Adobe will verify it (unless --assume-adobe-trusts-ca): basic auth carries
+no CA, and Adobe is assumed to trust public roots only. Only after a pass is
+the database credential sent: if a connection of that name exists,
+--if-exists decides (reuse compares what is registered first); otherwise it is
+created, and Adobe is asked to test and explore it. A connection that fails
+Adobe's verification is deleted unless --keep-on-verify-failure.
 
 Adobe credentials come from the environment: AEP_ACCESS_TOKEN, or
 AEP_CLIENT_ID with AEP_CLIENT_SECRET (and AEP_SCOPES); AEP_API_KEY (defaults
@@ -76,29 +74,36 @@ to the client id), AEP_ORG_ID and AEP_SANDBOX_NAME. AEP_FLOW_URL and
 AEP_IMS_TOKEN_URL point flowpg at the emulator (flowtest).
 
 Examples:
-  echo "$CONN" | flowpg connect - --name sales-pg
+  echo "$CONN" | flowpg connect - --name sales-pg --region va7
   flowpg connect - --name sales-pg --dry-run --curl < conn.txt
   FLOWPG_PASSWORD=… flowpg connect --server db.example.com --database sales --user aep --ssl-mode verify-full --name sales-pg --cloud aws
   flowpg connect - --name sales-pg --if-exists reuse -o json
 
-Exit codes: 0 created (or reused) and verified, 1 the pre-flight, Adobe's
-verification or an API call failed, 2 invalid input or usage.`
+Exit codes: 0 created (or reused) and verified, 1 the pre-flight, a
+difference with the stored connection, Adobe's verification or an API call
+failed, 2 invalid input or usage.`
 }
 
 // connectResult is the outcome printed by connect.
 type connectResult struct {
-	Status   string              `json:"status"` // created, reused, dry-run, preflight-failed, verify-failed, exists
-	ID       string              `json:"id,omitempty"`
-	Etag     string              `json:"etag,omitempty"`
-	Name     string              `json:"name"`
-	SpecName string              `json:"specName"`
-	Deleted  bool                `json:"deleted,omitempty"`
-	Verify   *verifyResult       `json:"verification,omitempty"`
-	Request  *flowclient.Preview `json:"request,omitempty"`
-	Report   *preflight.Report   `json:"preflight,omitempty"`
-	Warnings []connstr.Warning   `json:"warnings"`
-	Message  string              `json:"message,omitempty"`
-	Hint     string              `json:"hint,omitempty"`
+	Status       string              `json:"status"` // created, reused, dry-run, preflight-failed, verify-failed, exists, exists-differs, api-error
+	ID           string              `json:"id,omitempty"`
+	Etag         string              `json:"etag,omitempty"`
+	Name         string              `json:"name"`
+	SpecName     string              `json:"specName"`
+	Registration *registrationInfo   `json:"registration,omitempty"`
+	Deleted      bool                `json:"deleted,omitempty"`
+	Verify       *verifyResult       `json:"verification,omitempty"`
+	Request      *flowclient.Preview `json:"request,omitempty"`
+	Report       *preflight.Report   `json:"preflight,omitempty"`
+	// Differences are what a stored connection of that name registers
+	// otherwise, for --if-exists reuse; NotCompared names what cannot be
+	// compared because Flow Service masks it.
+	Differences []fieldDiff       `json:"differences,omitempty"`
+	NotCompared []string          `json:"notCompared,omitempty"`
+	Warnings    []connstr.Warning `json:"warnings"`
+	Message     string            `json:"message,omitempty"`
+	Hint        string            `json:"hint,omitempty"`
 	// APIError describes a failed Flow Service call.
 	APIError *apiErrorInfo `json:"apiError,omitempty"`
 }
@@ -117,11 +122,15 @@ type verifyResult struct {
 	First   []flowclient.ExploreItem `json:"firstTables,omitempty"`
 	Error   string                   `json:"error,omitempty"`
 	Skipped bool                     `json:"skipped,omitempty"`
+	// refused is set when Adobe ran the test and could not use the
+	// connection (the evidence a hint can follow), as opposed to a call that
+	// failed.
+	refused bool
 }
 
 // Run carries out the steps in the order Help describes.
 func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
-	// 1. Parse.
+	// 1. Parse, and the input rules: nothing is dialed or sent before them.
 	conn, warns, err := c.conn(streams)
 	if err != nil {
 		return err
@@ -129,88 +138,91 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	if err := conn.Validate(); err != nil {
 		return invalid(err)
 	}
-	spec := connstr.BasicAuthSpecName
-	if c.Auth == "connection-string" {
-		spec = connstr.ConnectionStringSpecName
-	}
-	// The cloud's auth rule is an input rule; checking it before dialing
-	// spares a pre-flight whose result could not be used. Nothing is sent to
-	// Adobe either way.
+	spec := c.specName()
 	if c.Cloud == "aws" && spec != connstr.BasicAuthSpecName {
 		return invalid(errors.New("AEP on AWS documents basic authentication only: use --auth basic (the default)"))
 	}
+	region, err := c.region()
+	if err != nil {
+		return invalid(err)
+	}
 	res := &connectResult{Name: c.Name, SpecName: spec, Warnings: warns}
 	// Missing Adobe settings are input errors too. Building the client sends
-	// nothing (tokens are fetched on first use), so it happens before the
-	// pre-flight, which would otherwise run for nothing.
+	// nothing (tokens are fetched on first use).
 	client, credsErr := c.Adobe.client(ctx)
 	if credsErr != nil && !c.DryRun {
 		return invalid(credsErr)
 	}
 
-	// 2. Pre-flight.
-	rep := preflight.Run(ctx, conn, preflight.Options{
-		Timeout:             c.Timeout,
-		CAFile:              c.CAFile,
-		Tables:              c.Table,
-		PinSHA256:           c.PinSHA256,
-		AllowPrivateAddress: c.AllowPrivateAddress,
-		InputWarnings:       warns,
-	})
-	res.Report = rep
-	requireReachableFromAEP(rep)
-	if rep.Verdict == preflight.Fail {
-		res.Status = "preflight-failed"
-		res.Message = "the pre-flight failed, so nothing was sent to Adobe"
-		return c.finish(streams, g, res, &ExitError{Code: ExitFailed})
-	}
-
-	// 3. Build the request.
-	body, more, err := c.connection(conn, spec)
+	// 2. What will be registered. With basic auth the live connection spec
+	// decides the sslMode values, and so the mode Adobe will dial in: it is
+	// read first (a GET that carries no database credential).
+	vocab, source, err := c.offlineVocabulary()
 	if err != nil {
 		return invalid(err)
 	}
-	res.Warnings = mergeWarnings(res.Warnings, more)
+	if credsErr == nil && spec == connstr.BasicAuthSpecName {
+		if vocab, source, err = liveVocabulary(ctx, client, vocab, source); err != nil {
+			return c.apiFailure(streams, g, res, "reading the connection spec", err)
+		}
+	}
+	reg, err := newRegistration(conn, spec, vocab, source)
+	if err != nil {
+		return invalid(err)
+	}
+	res.Registration = reg.info()
+	res.Warnings = mergeWarnings(res.Warnings, reg.Warnings)
+
+	// 3. The gate: the pre-flight in the mode Adobe will dial, with what only
+	// Adobe meets (its network, its roots) counted as failures.
+	opts, err := c.GateFlags.options(reg, append(warns, weakened(reg.Warnings)...), true, c.AllowPrivateAddress)
+	if err != nil {
+		return invalid(err)
+	}
+	rep := preflight.Run(ctx, conn, opts)
+	res.Report = rep
+	if rep.Verdict == preflight.Fail {
+		res.Status = "preflight-failed"
+		res.Message = "the pre-flight failed, so nothing was sent to Adobe"
+		if rq := rep.Requested; rq != nil && rq.OK {
+			res.Message += fmt.Sprintf("; the mode the connection string itself asks for (%s) would connect, but Adobe would dial %s (%s)", rq.SSLMode.LibPQ(), reg.Mode.LibPQ(), reg.reason())
+		}
+		return c.finish(streams, g, res, &ExitError{Code: ExitFailed})
+	}
+	body := flowclient.Connection{
+		Name:           c.Name,
+		Description:    c.Description,
+		Auth:           flowclient.Auth{SpecName: reg.SpecName, Params: reg.Params},
+		ConnectionSpec: flowclient.SpecRef{ID: flowclient.PostgreSQLSpecID, Version: flowclient.PostgreSQLSpecVersion},
+	}
 
 	// 4. An existing connection of that name.
 	var existing *flowclient.Connection
 	if credsErr == nil {
-		if err := c.liveSSLMode(ctx, client, &body); err != nil {
-			return c.apiFailure(streams, g, res, "reading the connection spec", err)
-		}
 		existing, err = client.FindConnectionByName(ctx, c.Name, flowclient.PostgreSQLSpecID)
 		if err != nil {
 			return c.apiFailure(streams, g, res, "looking the name up", err)
 		}
 	}
+	if existing != nil {
+		res.ID, res.Etag = existing.ID, existing.Etag
+		res.Differences, res.NotCompared = compareStored(reg, *existing)
+	}
 	if c.DryRun {
-		if client == nil {
-			if client, err = c.Adobe.placeholderClient(); err != nil {
-				return invalid(err)
-			}
-		}
-		preview, err := client.PreviewCreate(body)
-		if err != nil {
-			return failed(err)
-		}
-		res.Status, res.Request = "dry-run", &preview
-		switch {
-		case credsErr != nil:
-			res.Message = "no Adobe credentials in the environment, so the name was not looked up (" + credsErr.Error() + ")"
-		case existing != nil && c.IfExists == "fail":
-			res.Message = fmt.Sprintf("a connection named %q already exists (id %s): the real run would stop (--if-exists fail)", c.Name, existing.ID)
-		case existing != nil:
-			res.Message = fmt.Sprintf("a connection named %q already exists (id %s): the real run would reuse and verify it", c.Name, existing.ID)
-		}
-		return c.finish(streams, g, res, nil)
+		return c.dryRun(streams, g, res, client, body, credsErr, existing)
 	}
 	if existing != nil {
-		if c.IfExists == "fail" {
-			res.Status, res.ID, res.Etag = "exists", existing.ID, existing.Etag
+		switch {
+		case c.IfExists == "fail":
+			res.Status = "exists"
 			res.Message = fmt.Sprintf("a connection named %q already exists (id %s); use --if-exists reuse to verify and keep it, or choose another --name", c.Name, existing.ID)
 			return c.finish(streams, g, res, &ExitError{Code: ExitFailed})
+		case len(res.Differences) > 0:
+			res.Status = "exists-differs"
+			res.Message = fmt.Sprintf("a connection named %q already exists (id %s) but registers something else, so it is not reused; choose another --name, or delete or update it", c.Name, existing.ID)
+			return c.finish(streams, g, res, &ExitError{Code: ExitFailed})
 		}
-		res.Status, res.ID, res.Etag = "reused", existing.ID, existing.Etag
+		res.Status = "reused"
 	} else {
 		// 5. Create.
 		created, err := client.CreateConnection(ctx, body)
@@ -229,8 +241,9 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	if res.Verify.Error == "" {
 		return c.finish(streams, g, res, nil)
 	}
-	res.Hint = "Flow Service could not use the connection although the pre-flight passed from here. The likely cause is the network: " +
-		"the database must accept connections from Adobe's IP ranges for your region (" + allowListURL + ")."
+	if res.Verify.refused {
+		res.Hint = verifyHint(reg, region)
+	}
 	if res.Status == "created" && !c.KeepOnVerifyFailure {
 		if err := client.DeleteConnection(ctx, res.ID); err != nil {
 			res.Message = "the connection could not be deleted after the failed verification: " + err.Error()
@@ -240,6 +253,45 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	}
 	res.Status = "verify-failed"
 	return c.finish(streams, g, res, &ExitError{Code: ExitFailed})
+}
+
+// weakened picks the warnings that say the registration sends a weaker
+// sslMode than the string asks for: the pre-flight's input stage reports
+// them, since a pass then proves less than the string meant.
+func weakened(warns []connstr.Warning) []connstr.Warning {
+	var out []connstr.Warning
+	for _, w := range warns {
+		if w.Code == connstr.WarnSSLModeWeaker {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// dryRun ends a dry run: the request that would be sent, secrets masked.
+func (c *ConnectCmd) dryRun(streams *IO, g *Globals, res *connectResult, client *flowclient.Client, body flowclient.Connection, credsErr error, existing *flowclient.Connection) error {
+	if client == nil {
+		var err error
+		if client, err = c.Adobe.placeholderClient(); err != nil {
+			return invalid(err)
+		}
+	}
+	preview, err := client.PreviewCreate(body)
+	if err != nil {
+		return failed(err)
+	}
+	res.Status, res.Request = "dry-run", &preview
+	switch {
+	case credsErr != nil:
+		res.Message = "no Adobe credentials in the environment, so the name was not looked up and the sslMode vocabulary is " + res.Registration.Vocabulary + " (" + credsErr.Error() + ")"
+	case existing != nil && c.IfExists == "fail":
+		res.Message = fmt.Sprintf("a connection named %q already exists (id %s): the real run would stop (--if-exists fail)", c.Name, existing.ID)
+	case existing != nil && len(res.Differences) > 0:
+		res.Message = fmt.Sprintf("a connection named %q already exists (id %s) and registers something else: the real run would stop", c.Name, existing.ID)
+	case existing != nil:
+		res.Message = fmt.Sprintf("a connection named %q already exists (id %s): the real run would reuse and verify it", c.Name, existing.ID)
+	}
+	return c.finish(streams, g, res, nil)
 }
 
 // conn reads the connection from the fields or from the string argument.
@@ -266,60 +318,6 @@ func (c *ConnectCmd) conn(streams *IO) (connstr.Conn, []connstr.Warning, error) 
 	return p.Conn, p.Warnings, nil
 }
 
-// connection is the create request's body.
-func (c *ConnectCmd) connection(conn connstr.Conn, spec string) (flowclient.Connection, []connstr.Warning, error) {
-	var params flowclient.Params
-	var warns []connstr.Warning
-	if spec == connstr.BasicAuthSpecName {
-		style, err := connstr.ParseSSLModeStyle(c.SSLModeStyle)
-		if err != nil {
-			return flowclient.Connection{}, nil, err
-		}
-		var b connstr.BasicAuth
-		b, warns = conn.BasicAuth(style)
-		params = flowclient.Params{"server": b.Server, "port": b.Port, "database": b.Database,
-			"username": b.Username, "password": b.Password, "sslMode": b.SSLMode}
-	} else {
-		var s string
-		s, warns = connstr.Build(conn)
-		params = flowclient.Params{"connectionString": s}
-	}
-	return flowclient.Connection{
-		Name:           c.Name,
-		Description:    c.Description,
-		Auth:           flowclient.Auth{SpecName: spec, Params: params},
-		ConnectionSpec: flowclient.SpecRef{ID: flowclient.PostgreSQLSpecID, Version: flowclient.PostgreSQLSpecVersion},
-	}, warns, nil
-}
-
-// liveSSLMode checks the sslMode against the enum of the live connection
-// spec, and switches to the other vocabulary when only that one is listed.
-func (c *ConnectCmd) liveSSLMode(ctx context.Context, client *flowclient.Client, body *flowclient.Connection) error {
-	mode, ok := body.Auth.Params["sslMode"]
-	if !ok {
-		return nil
-	}
-	spec, err := client.GetConnectionSpec(ctx, flowclient.PostgreSQLSpecID)
-	if err != nil {
-		return err
-	}
-	enum := spec.ParamEnum(connstr.BasicAuthSpecName, "sslMode")
-	if len(enum) == 0 || slices.Contains(enum, mode) {
-		return nil
-	}
-	want, err := connstr.ParseSSLMode(mode)
-	if err != nil {
-		return err
-	}
-	for _, v := range enum {
-		if got, err := connstr.ParseSSLMode(v); err == nil && got == want {
-			body.Auth.Params["sslMode"] = v
-			return nil
-		}
-	}
-	return invalid(fmt.Errorf("sslMode %q is not among the values Flow Service accepts for this source (%s)", mode, strings.Join(enum, ", ")))
-}
-
 // verify asks Flow Service to test the connection, then to explore it.
 func verify(ctx context.Context, client *flowclient.Client, id string) *verifyResult {
 	v := &verifyResult{}
@@ -330,6 +328,7 @@ func verify(ctx context.Context, client *flowclient.Client, id string) *verifyRe
 	}
 	v.Test = t
 	if !t.OK {
+		v.refused = true
 		v.Error = "test: Flow Service could not connect"
 		if t.Message != "" {
 			v.Error += ": " + t.Message
@@ -371,7 +370,7 @@ func (c *ConnectCmd) finish(streams *IO, g *Globals, res *connectResult, exit er
 	}
 	printWarnings(streams.Stderr, res.Warnings)
 	st := newStyle(streams.Stdout, g.NoColor)
-	if res.Report != nil && (res.Report.Verdict == preflight.Fail || res.Status != "dry-run") {
+	if res.Report != nil {
 		if err := renderText(streams.Stdout, res.Report, st); err != nil {
 			return failed(err)
 		}
@@ -392,8 +391,14 @@ func writeConnectText(w io.Writer, res *connectResult, curl bool) error {
 		} else {
 			b.WriteString(res.Request.String())
 		}
-	case "created", "reused", "verify-failed", "exists":
+	case "created", "reused", "verify-failed", "exists", "exists-differs":
 		fmt.Fprintf(&b, "connection %q (%s)\n  id:    %s\n  etag:  %s\n", res.Name, res.Status, res.ID, res.Etag)
+	}
+	if len(res.Differences) > 0 {
+		writeDiffs(&b, res.Differences)
+	}
+	if res.Status == "reused" || len(res.Differences) > 0 {
+		fmt.Fprintf(&b, "  not compared: %s (Flow Service masks it)\n", strings.Join(res.NotCompared, ", "))
 	}
 	if v := res.Verify; v != nil {
 		switch {
@@ -485,21 +490,4 @@ func (a AdobeFlags) placeholderClient() (*flowclient.Client, error) {
 		flowclient.WithOrgID(or(a.OrgID, "AEP_ORG_ID")),
 		flowclient.WithSandbox(or(a.Sandbox, "AEP_SANDBOX_NAME")),
 	)
-}
-
-// requireReachableFromAEP fails the address stage of a pre-flight whose
-// address AEP cannot reach: check only warns, since the local network may
-// reach it, but connect registers the database for Adobe's network.
-// --allow-private-address makes the pre-flight pass the stage instead.
-func requireReachableFromAEP(rep *preflight.Report) {
-	r := rep.Check(preflight.StageAddress)
-	if r == nil || r.Status != preflight.Warn {
-		return
-	}
-	if d, ok := r.Details.(*preflight.AddressDetails); !ok || d.ReachableFromAEP {
-		return
-	}
-	r.Status = preflight.Fail
-	r.Remediation += "; for a local test against the emulator, pass --allow-private-address"
-	rep.Verdict = preflight.Fail
 }

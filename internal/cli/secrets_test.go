@@ -119,15 +119,15 @@ func TestSecretSweep(t *testing.T) {
 	fs := flowtest.NewServer(
 		flowtest.WithToken(sweepToken),
 		flowtest.WithClientCredentials("sweep-client", sweepClientSecret), flowtest.WithAPIKey("sweep-client"),
-		flowtest.WithProber(pgprobe.Prober(pgprobe.Options{CAFile: pg.CAFile})),
+		flowtest.WithProber(pgprobe.Prober()), flowtest.WithTrustStore(pg.CAPool()),
 	)
 	defer fs.Close()
 	noCAProbe := flowtest.NewServer(flowtest.WithToken(sweepToken), flowtest.WithClientCredentials("sweep-client", sweepClientSecret), flowtest.WithAPIKey("sweep-client"),
-		flowtest.WithProber(pgprobe.Prober(pgprobe.Options{})))
+		flowtest.WithProber(pgprobe.Prober()))
 	defer noCAProbe.Close()
 
 	connect := func(name string, extra ...string) []string {
-		return append(append([]string{"connect", "-", "--name", name, "--allow-private-address"}, ca...), extra...)
+		return append(append([]string{"connect", "-", "--name", name, "--allow-private-address", "--assume-adobe-trusts-ca"}, ca...), extra...)
 	}
 	type connectRun struct {
 		run

@@ -8,22 +8,14 @@ package pgprobe
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 )
-
-// Options tune the prober.
-type Options struct {
-	// CAFile is the PEM bundle that verifies the server's certificate for the
-	// verify-ca and verify-full modes. Adobe uses public roots; a test
-	// server's private CA must be named here.
-	CAFile string
-}
 
 // listTables returns every table and view outside the system schemas that
 // the user may SELECT, as Flow Service's explore lists them.
@@ -38,14 +30,18 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND has_table_privilege(c.oid, 'SELECT')
 ORDER BY 1, 2`
 
-// Prober returns a flowtest.Prober that connects for real.
-func Prober(opts Options) flowtest.Prober {
-	return func(ctx context.Context, specName string, params map[string]string) ([]flowtest.ExploreItem, error) {
-		conn, err := connFromParams(specName, params)
+// Prober returns a flowtest.Prober that connects for real, in the sslMode
+// the stored connection registers, verifying certificates (where that mode
+// asks it to) against the emulator's trust store only: the system roots
+// unless a test set flowtest.WithTrustStore. That is how Adobe is assumed to
+// dial: basic authentication carries no CA.
+func Prober() flowtest.Prober {
+	return func(ctx context.Context, req flowtest.ProbeRequest) ([]flowtest.ExploreItem, error) {
+		conn, err := connFromParams(req.SpecName, req.Params)
 		if err != nil {
 			return nil, err
 		}
-		return probe(ctx, conn, opts)
+		return probe(ctx, conn, req.Roots)
 	}
 }
 
@@ -69,19 +65,27 @@ func connFromParams(specName string, params map[string]string) (connstr.Conn, er
 }
 
 // probe logs in and lists the readable tables.
-func probe(ctx context.Context, conn connstr.Conn, opts Options) ([]flowtest.ExploreItem, error) {
+func probe(ctx context.Context, conn connstr.Conn, roots *x509.CertPool) ([]flowtest.ExploreItem, error) {
 	if err := conn.Validate(); err != nil {
 		return nil, err
 	}
-	dsn := conn.LibPQ()
-	if opts.CAFile != "" {
-		// As in libpq, a root certificate makes require verify the chain too.
-		dsn += " sslrootcert='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(opts.CAFile) + "'"
-	}
-	cfg, err := pgx.ParseConfig(dsn)
+	// The keys after the DSN keep this machine's files and PG* variables out:
+	// Adobe has neither.
+	cfg, err := pgx.ParseConfig(conn.LibPQ() + " sslrootcert='' sslcert='' sslkey='' passfile='' target_session_attrs=any")
 	if err != nil {
 		// pgx redacts the password in its parse errors, and the DSN is not echoed.
 		return nil, fmt.Errorf("pgprobe: the stored connection is not a valid PostgreSQL configuration: %w", err)
+	}
+	// pgx verifies verify-ca and verify-full against RootCAs (nil: the system
+	// roots), reading the field when it verifies, so the trust store is set
+	// on every TLS configuration it built: the main one and the fallbacks'.
+	if cfg.TLSConfig != nil {
+		cfg.TLSConfig.RootCAs = roots
+	}
+	for _, fb := range cfg.Fallbacks {
+		if fb.TLSConfig != nil {
+			fb.TLSConfig.RootCAs = roots
+		}
 	}
 	pg, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

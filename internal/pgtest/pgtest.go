@@ -535,3 +535,12 @@ func quoteDSNValue(v string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 	return "'" + r.Replace(v) + "'"
 }
+
+// CAPool returns a pool holding only the generated CA: a trust store for a
+// client that trusts this test CA, such as the emulator playing an Adobe
+// that does (flowtest.WithTrustStore).
+func (s *Server) CAPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(s.CA)
+	return p
+}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/preflight"
+)
+
+// GateFlags are the pre-flight's flags that check and connect share. They
+// decide what the gate checks: the sslMode the registration sends (auth spec
+// and vocabulary), the roots and networks Adobe is assumed to have.
+type GateFlags struct {
+	Auth                string        `default:"basic" enum:"basic,connection-string" help:"Auth spec the connection is registered with: basic (Basic Authentication) or connection-string (Connection String Based Authentication). It decides the sslMode Adobe receives, and so the mode checked."`
+	SSLModeStyle        string        `name:"ssl-mode-style" enum:"tutorial,overview" default:"tutorial" help:"sslMode vocabulary of basic auth when the live connection spec cannot be read: tutorial (no Require: Require is sent, and checked, as Verify Ca) or overview."`
+	Timeout             time.Duration `default:"15s" help:"Time limit for the pre-flight, audit included."`
+	CAFile              string        `name:"ca-file" type:"path" placeholder:"PEM" help:"CA certificates to verify the server with, instead of the system roots. Adobe will not have them: basic auth carries no CA."`
+	AssumeAdobeTrustsCA bool          `name:"assume-adobe-trusts-ca" help:"State that Adobe trusts the --ca-file CA, so that a chain only it verifies is not a failure."`
+	Region              string        `placeholder:"REGION" help:"Your AEP region (va7, nld2, aus5, can2, ind2, va6): name the addresses the database must admit."`
+	Table               []string      `name:"table" sep:"none" placeholder:"SCHEMA.NAME" help:"A table or view that must be readable (repeatable; a bare name means public.NAME)."`
+	PinSHA256           []string      `name:"pin-sha256" sep:"none" placeholder:"HEX" help:"SHA-256 fingerprint of a certificate the server's chain must contain (repeatable)."`
+}
+
+// specName is the auth spec --auth names.
+func (g *GateFlags) specName() string {
+	if g.Auth == "connection-string" {
+		return connstr.ConnectionStringSpecName
+	}
+	return connstr.BasicAuthSpecName
+}
+
+// offlineVocabulary is the sslMode vocabulary of --ssl-mode-style, for when
+// no live connection spec is read.
+func (g *GateFlags) offlineVocabulary() (connstr.Vocabulary, string, error) {
+	style, err := connstr.ParseSSLModeStyle(g.SSLModeStyle)
+	if err != nil {
+		return connstr.Vocabulary{}, "", err
+	}
+	if style == connstr.StyleOverview {
+		return connstr.VocabularyOf(style), "the connector overview's list", nil
+	}
+	return connstr.VocabularyOf(style), "the API tutorial's list", nil
+}
+
+// region returns the --region's allow list entry; nil without --region.
+func (g *GateFlags) region() (*flowclient.Region, error) {
+	if g.Region == "" {
+		return nil, nil
+	}
+	r, err := lookupRegion(g.Region)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// lookupRegion finds an AEP region in the allow list, or says which exist.
+func lookupRegion(name string) (flowclient.Region, error) {
+	l := flowclient.AdobeAllowList()
+	r, ok := l.Region(name)
+	if !ok {
+		return r, fmt.Errorf("--region: unknown AEP region %q (known: %s)", name, strings.Join(l.Names(), ", "))
+	}
+	return r, nil
+}
+
+// options are the pre-flight's options for reg. forAdobe is connect's gate:
+// what only Adobe meets (an address it cannot reach, a CA it does not
+// have) fails rather than warns, unless the user said otherwise.
+func (g *GateFlags) options(reg registration, warns []connstr.Warning, forAdobe, allowPrivateAddress bool) (preflight.Options, error) {
+	if g.Timeout <= 0 {
+		return preflight.Options{}, fmt.Errorf("--timeout must be positive")
+	}
+	opts := preflight.Options{
+		Timeout:       g.Timeout,
+		CAFile:        g.CAFile,
+		Tables:        g.Table,
+		PinSHA256:     g.PinSHA256,
+		InputWarnings: warns,
+		SSLMode:       reg.Mode,
+		SSLModeReason: reg.reason(),
+		OfferedModes:  reg.Offered,
+	}
+	if forAdobe {
+		opts.PrivateAddress, opts.PrivateCA = preflight.PolicyFail, preflight.PolicyFail
+	}
+	if allowPrivateAddress {
+		opts.PrivateAddress = preflight.PolicyAccept
+	}
+	if g.AssumeAdobeTrustsCA {
+		opts.PrivateCA = preflight.PolicyAccept
+	}
+	r, err := g.region()
+	if err != nil {
+		return preflight.Options{}, err
+	}
+	if r != nil {
+		opts.ClientNetworks = r.Ranges
+		opts.ClientNetworksName = fmt.Sprintf("AEP's %s addresses (%s)", r.Name, prefixCount(r.Ranges))
+	}
+	return opts, nil
+}
+
+func prefixCount(ps []netip.Prefix) string {
+	if len(ps) == 1 {
+		return "1 range"
+	}
+	return fmt.Sprintf("%d ranges", len(ps))
+}
