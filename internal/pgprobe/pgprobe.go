@@ -9,6 +9,7 @@ package pgprobe
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -23,6 +24,13 @@ type Options struct {
 	// verify-ca and verify-full modes. Adobe uses public roots; a test
 	// server's private CA must be named here.
 	CAFile string
+	// Dialer, when set, opens the prober's connections, and host names
+	// reach it unresolved: a test gives a netguard dialer, which refuses
+	// any address beyond this machine and any name, since looking one up
+	// may send the query beyond it. Nil means pgx's own lookup and dialer.
+	Dialer interface {
+		DialContext(ctx context.Context, network, address string) (net.Conn, error)
+	}
 }
 
 // listTables returns every table and view outside the system schemas that
@@ -82,6 +90,10 @@ func probe(ctx context.Context, conn connstr.Conn, opts Options) ([]flowtest.Exp
 	if err != nil {
 		// pgx redacts the password in its parse errors, and the DSN is not echoed.
 		return nil, fmt.Errorf("pgprobe: the stored connection is not a valid PostgreSQL configuration: %w", err)
+	}
+	if opts.Dialer != nil {
+		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+		cfg.DialFunc = opts.Dialer.DialContext
 	}
 	pg, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
