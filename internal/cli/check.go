@@ -98,6 +98,8 @@ func (c *CheckCmd) options(warns []connstr.Warning) preflight.Options {
 		Tables:        c.Table,
 		PinSHA256:     c.PinSHA256,
 		InputWarnings: warns,
+		Dialer:        testNet.dialer,
+		Resolver:      testNet.resolver,
 	}
 }
 

@@ -156,6 +156,8 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 		PinSHA256:           c.PinSHA256,
 		AllowPrivateAddress: c.AllowPrivateAddress,
 		InputWarnings:       warns,
+		Dialer:              testNet.dialer,
+		Resolver:            testNet.resolver,
 	})
 	res.Report = rep
 	requireReachableFromAEP(rep)
@@ -424,6 +426,9 @@ func writeConnectText(w io.Writer, res *connectResult, curl bool) error {
 // client builds a Flow Service client from the flags and the environment.
 func (a AdobeFlags) client(ctx context.Context) (*flowclient.Client, error) {
 	hc := &http.Client{Timeout: 60 * time.Second}
+	if testNet.dialer != nil {
+		hc.Transport = &http.Transport{DialContext: testNet.dialer.DialContext}
+	}
 	var ts oauth2.TokenSource
 	switch tok, secret := os.Getenv("AEP_ACCESS_TOKEN"), os.Getenv("AEP_CLIENT_SECRET"); {
 	case tok != "":
