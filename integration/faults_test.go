@@ -22,6 +22,7 @@ import (
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 	"github.com/flowpg/flowpg/internal/cli"
 	"github.com/flowpg/flowpg/internal/faultproxy"
+	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgprobe"
 	"github.com/flowpg/flowpg/internal/pgtest"
 	"github.com/flowpg/flowpg/preflight"
@@ -324,7 +325,7 @@ type connectJSON struct {
 }
 
 func runFlowRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row faultRow) {
-	h := flowtest.NewHandler(flowtest.WithProber(pgprobe.Prober()), flowtest.WithTrustStore(pg.CAPool()))
+	h := flowtest.NewHandler(flowtest.WithProber(pgprobe.Prober(pgprobe.Options{Dialer: netguard.Dialer(t, nil)})), flowtest.WithTrustStore(pg.CAPool()))
 	var armOnce sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isCreate(r.Method, r.URL.Path) {

@@ -72,7 +72,7 @@ func bare(b *testing.B, t benchTarget) {
 
 func check(b *testing.B, t benchTarget, opts preflight.Options) {
 	opts.Timeout = 30 * time.Second
-	rep := preflight.Run(context.Background(), t.conn, opts)
+	rep := preflight.Run(context.Background(), t.conn, guarded(b, opts))
 	if rep.Verdict == preflight.Fail {
 		b.Fatalf("check failed: %s: %s", rep.Failed().ID, rep.Failed().Message)
 	}

@@ -5,9 +5,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
+	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/internal/faultproxy"
+	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -138,28 +138,12 @@ func TestFault_LatencyIsAddedEachWay(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 2*lat)
 }
 
-// fakeResolver answers from a table; unknown names are NXDOMAIN.
-type fakeResolver map[string][]netip.Addr
-
-func (f fakeResolver) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	for _, a := range f[host] {
-		if (network == "ip4") == a.Is4() {
-			out = append(out, a)
-		}
-	}
-	if len(out) == 0 {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return out, nil
-}
-
 func TestFault_DNS(t *testing.T) {
 	t.Parallel()
 	addr := fakeServer(t, 'N')
 	_, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	res := fakeResolver{
+	res := netguard.Hosts{
 		"db.example.com":   {netip.MustParseAddr("127.0.0.1")},
 		"v6only.example":   {netip.MustParseAddr("::1")},
 		"private.example":  {netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("100.64.0.9")},
@@ -182,27 +166,69 @@ func TestFault_DNS(t *testing.T) {
 		require.Contains(t, d.Message, "only to IPv6")
 	})
 	t.Run("PrivateAddressesWarn", func(t *testing.T) {
-		rep := runCheck(t, conn("private.example"), preflight.Options{Resolver: res, Timeout: 300 * time.Millisecond})
+		// The addresses are not ours: the refuser stands in for them, and
+		// the pre-flight must have dialed through it alone.
+		refuser := &netguard.Refuser{}
+		rep := runCheck(t, conn("private.example"), preflight.Options{Resolver: res, Dialer: refuser, Timeout: time.Second})
 		a := requireStatus(t, rep, preflight.StageAddress, preflight.Warn)
 		ad := a.Details.(*preflight.AddressDetails)
 		require.False(t, ad.ReachableFromAEP)
 		require.Equal(t, []preflight.AddressInfo{{IP: "10.1.2.3", Class: preflight.AddressPrivate}, {IP: "100.64.0.9", Class: preflight.AddressCGNAT}}, ad.Addresses)
 		require.Contains(t, a.Message, "AEP cannot reach this from Adobe's network")
+		requireDialedOnlyThrough(t, rep, refuser, "10.1.2.3:"+port, "100.64.0.9:"+port)
 	})
 	t.Run("MixedAddressesWarnButReachable", func(t *testing.T) {
-		mixed := fakeResolver{"mixed.example": {netip.MustParseAddr("203.0.114.7"), netip.MustParseAddr("10.0.0.7")}}
-		rep := runCheck(t, conn("mixed.example"), preflight.Options{Resolver: mixed, Dialer: refuseDialer{}, Timeout: time.Second})
+		mixed := netguard.Hosts{"mixed.example": {netip.MustParseAddr("203.0.114.7"), netip.MustParseAddr("10.0.0.7")}}
+		refuser := &netguard.Refuser{}
+		rep := runCheck(t, conn("mixed.example"), preflight.Options{Resolver: mixed, Dialer: refuser, Timeout: time.Second})
 		a := requireStatus(t, rep, preflight.StageAddress, preflight.Warn)
 		require.True(t, a.Details.(*preflight.AddressDetails).ReachableFromAEP)
 		require.Contains(t, a.Message, "some addresses are not public")
 		requireFailAt(t, rep, preflight.StageTCP, preflight.FieldPort)
 		require.Len(t, rep.Check(preflight.StageTCP).Details.(*preflight.TCPDetails).Attempts, 2)
+		requireDialedOnlyThrough(t, rep, refuser, "203.0.114.7:"+port, "10.0.0.7:"+port)
 	})
 	t.Run("AllowPrivateAddress", func(t *testing.T) {
 		rep := runCheck(t, conn("loopback.example"), preflight.Options{Resolver: res, PrivateAddress: preflight.PolicyAccept, Timeout: 300 * time.Millisecond})
 		a := requireStatus(t, rep, preflight.StageAddress, preflight.Pass)
 		require.True(t, a.Details.(*preflight.AddressDetails).Allowed)
 		require.False(t, a.Details.(*preflight.AddressDetails).ReachableFromAEP)
+	})
+}
+
+// TestGuard_FailsTheTest shows the default guard of the helpers at work,
+// on a fake testing.TB so that the failure can be watched: with no fakes of
+// the test's own, a dial to a private address and a lookup through the
+// system's resolver each fail the test, naming the address or the name, and
+// nothing is sent.
+func TestGuard_FailsTheTest(t *testing.T) {
+	t.Parallel()
+	run := func(tb testing.TB, host string, opts preflight.Options) *preflight.Report {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := connstr.Conn{Server: host, Port: 5432, Database: "db", User: "u", Password: "pw-sentinel-124"}
+		return preflight.Run(ctx, c, guarded(tb, opts))
+	}
+	t.Run("DialToPrivateAddress", func(t *testing.T) {
+		tb := &netguard.Recorder{TB: t}
+		res := netguard.Hosts{"private.example": {netip.MustParseAddr("10.1.2.3")}}
+		rep := run(tb, "private.example", preflight.Options{Resolver: res, Timeout: time.Second})
+		requireStatus(t, rep, preflight.StageTCP, preflight.Fail)
+		fails := tb.Failures()
+		require.NotEmpty(t, fails, "the guard did not fail the test")
+		for _, f := range fails {
+			require.Contains(t, f, "10.1.2.3:5432")
+		}
+	})
+	t.Run("LookupThroughSystemResolver", func(t *testing.T) {
+		tb := &netguard.Recorder{TB: t}
+		rep := run(tb, "db.example.com", preflight.Options{Timeout: time.Second})
+		requireFailAt(t, rep, preflight.StageDNS, preflight.FieldServer)
+		fails := tb.Failures()
+		require.NotEmpty(t, fails, "the guard did not fail the test")
+		for _, f := range fails {
+			require.Contains(t, f, `"db.example.com"`)
+		}
 	})
 }
 
@@ -219,9 +245,19 @@ func TestRun_BadCAFileIsInputFailure(t *testing.T) {
 	requireFailAt(t, rep, preflight.StageInput, "")
 }
 
-// refuseDialer refuses every dial at once, without touching the network.
-type refuseDialer struct{}
-
-func (refuseDialer) DialContext(_ context.Context, network, address string) (net.Conn, error) {
-	return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+// requireDialedOnlyThrough asserts that refuser was asked for every one of
+// want and for nothing else, and that the tcp stage's attempts are dials it
+// saw: no dial went around it.
+func requireDialedOnlyThrough(t *testing.T, rep *preflight.Report, refuser *netguard.Refuser, want ...string) {
+	t.Helper()
+	dialed := refuser.Dialed()
+	require.ElementsMatch(t, want, slices.Compact(slices.Sorted(slices.Values(dialed))), "dialed: %v", dialed)
+	tcp := rep.Check(preflight.StageTCP)
+	require.Equal(t, preflight.KindRefused, tcp.Kind, "the refuser refused")
+	attempts := tcp.Details.(*preflight.TCPDetails).Attempts
+	require.NotEmpty(t, attempts)
+	for _, a := range attempts {
+		require.Contains(t, dialed, a.Address)
+		require.NotEmpty(t, a.Error, a.Address)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgtest"
 	"github.com/flowpg/flowpg/preflight"
 )
@@ -21,13 +22,27 @@ func connFor(s *pgtest.Server, user, password string, m connstr.SSLMode) connstr
 	return c
 }
 
-// runCheck runs preflight.Run with a deadline and checks invariants every
-// report must keep: all stages present in order, and no password anywhere.
-func runCheck(t *testing.T, c connstr.Conn, opts preflight.Options) *preflight.Report {
+// guarded keeps a run on this machine (TESTING.md, "Where tests may send
+// traffic"). Dials go through netguard's guard, which fails t at once,
+// naming the address, on any address but loopback and the own addresses
+// that allow declares; a netguard.Refuser passes as it is, since it sends
+// nothing. Lookups fail t, unless the test gave a netguard.Hosts.
+func guarded(t testing.TB, opts preflight.Options, allow ...netguard.Option) preflight.Options {
+	t.Helper()
+	opts.Dialer = netguard.Dialer(t, opts.Dialer, allow...)
+	opts.Resolver = netguard.Resolver(t, opts.Resolver)
+	return opts
+}
+
+// runCheck runs preflight.Run, guarded, with a deadline and checks
+// invariants every report must keep: all stages present in order, and no
+// password anywhere. A test that needs one of this machine's own
+// non-loopback addresses passes netguard.AllowOwnAddress in allow.
+func runCheck(t *testing.T, c connstr.Conn, opts preflight.Options, allow ...netguard.Option) *preflight.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rep := preflight.Run(ctx, c, opts)
+	rep := preflight.Run(ctx, c, guarded(t, opts, allow...))
 	require.NotNil(t, rep)
 	require.Len(t, rep.Checks, len(preflight.Stages))
 	for i, id := range preflight.Stages {

@@ -62,7 +62,7 @@ func run(ctx context.Context, stdout, stderr io.Writer) int {
 	// The emulator plays an Adobe that trusts this run's CA. Real Adobe
 	// trusts public roots only, so connect is told so with
 	// --assume-adobe-trusts-ca below; without it the gate would fail.
-	fs := flowtest.NewServer(flowtest.WithProber(pgprobe.Prober()), flowtest.WithTrustStore(pg.CAPool()))
+	fs := flowtest.NewServer(flowtest.WithProber(pgprobe.Prober(pgprobe.Options{})), flowtest.WithTrustStore(pg.CAPool()))
 	defer fs.Close()
 	fmt.Fprintf(stdout, "Flow Service emulator at %s; its test and explore endpoints dial the real database and, like Adobe,\n"+
 		"verify its certificate against their trust store, which for this demo holds the run's private CA\n", fs.URL())

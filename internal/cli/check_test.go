@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/internal/faultproxy"
+	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgtest"
 	"github.com/flowpg/flowpg/preflight"
 )
@@ -242,6 +243,29 @@ func TestCheck_BatchBlackHoleEndsAtTimeout(t *testing.T) {
 	require.Less(t, elapsed, 2*time.Second+15*time.Second, "two waves of 1 s, plus a wide margin")
 	require.Equal(t, 8, strings.Count(out, `"verdict":"fail"`))
 	require.Equal(t, 8, strings.Count(out, `"kind":"timeout"`))
+}
+
+// TestCheck_GuardKeepsTrafficOnThisMachine shows runFlowpg's guard at work,
+// on a recorder so that the failure can be watched: a check of a made-up
+// name would ask the system's resolver, and a check of a private address
+// would dial it. Each fails the test instead, naming the name or the
+// address, and nothing is sent.
+func TestCheck_GuardKeepsTrafficOnThisMachine(t *testing.T) {
+	for _, tt := range []struct{ conn, stage, named string }{
+		{"Server=db.example.com;Database=d;UID=u;PWD=pw-sentinel-83", "✗ dns", `"db.example.com"`},
+		{"Server=10.1.2.3;Port=5432;Database=d;UID=u;PWD=pw-sentinel-84", "✗ tcp", "10.1.2.3:5432"},
+	} {
+		t.Run(tt.named, func(t *testing.T) {
+			rec := &netguard.Recorder{TB: t}
+			code, out, errOut := runFlowpg(rec, tt.conn, "check", "-", "--timeout", "5s")
+			require.Equal(t, ExitFailed, code, "%s\n%s", out, errOut)
+			require.Contains(t, out, tt.stage)
+			require.NotEmpty(t, rec.Failures(), "the guard did not fail the test")
+			for _, f := range rec.Failures() {
+				require.Contains(t, f, tt.named)
+			}
+		})
+	}
 }
 
 // Any value of NO_COLOR, empty included, must leave every command usable:

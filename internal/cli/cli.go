@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/preflight"
 )
 
 // Exit codes, as documented in the README.
@@ -53,6 +54,16 @@ type IO struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+}
+
+// testNet is a seam for this package's tests only, which run Main
+// in-process: when set, it carries every connection a command opens (the
+// pre-flight's lookups and dials, and the HTTP calls to Flow Service), so
+// that a test fails at once on traffic that would leave the machine. It is
+// zero in the product, and then changes nothing.
+var testNet struct {
+	dialer   preflight.Dialer
+	resolver preflight.Resolver
 }
 
 // ExitError ends a command with a specific exit code. Its message, if any,

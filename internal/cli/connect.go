@@ -429,6 +429,9 @@ func writeConnectText(w io.Writer, res *connectResult, curl bool) error {
 // client builds a Flow Service client from the flags and the environment.
 func (a AdobeFlags) client(ctx context.Context) (*flowclient.Client, error) {
 	hc := &http.Client{Timeout: 60 * time.Second}
+	if testNet.dialer != nil {
+		hc.Transport = &http.Transport{DialContext: testNet.dialer.DialContext}
+	}
 	var ts oauth2.TokenSource
 	switch tok, secret := os.Getenv("AEP_ACCESS_TOKEN"), os.Getenv("AEP_CLIENT_SECRET"); {
 	case tok != "":

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowpg/flowpg/flowclient/flowtest"
+	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgprobe"
 	"github.com/flowpg/flowpg/internal/pgtest"
 )
@@ -66,7 +68,9 @@ func TestConnect(t *testing.T) {
 	pg := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn})
 	good := connectString(pg, pgtest.ScramPassword)
 	base := []string{"connect", "-", "--ca-file", pg.CAFile, "--assume-adobe-trusts-ca", "--allow-private-address", "--timeout", "20s"}
-	withCA := []flowtest.Option{flowtest.WithProber(pgprobe.Prober()), flowtest.WithTrustStore(pg.CAPool())}
+	// The emulator's prober dials what connect registered, through the guard,
+	// and trusts the test CA: it plays an Adobe that does.
+	withCA := []flowtest.Option{flowtest.WithProber(pgprobe.Prober(pgprobe.Options{Dialer: netguard.Dialer(t, nil)})), flowtest.WithTrustStore(pg.CAPool())}
 
 	t.Run("creates and verifies", func(t *testing.T) {
 		fs := flowtest.NewServer(withCA...)
@@ -160,7 +164,7 @@ func TestConnect(t *testing.T) {
 	t.Run("verify failure rolls back", func(t *testing.T) {
 		// Adobe's side does not trust the private CA: the pre-flight passes
 		// here, Flow Service's test fails there.
-		fs := flowtest.NewServer(flowtest.WithProber(pgprobe.Prober()))
+		fs := flowtest.NewServer(flowtest.WithProber(pgprobe.Prober(pgprobe.Options{Dialer: netguard.Dialer(t, nil)})))
 		defer fs.Close()
 		connectEnv(t, fs)
 		code, out, errOut := runFlowpg(t, good, append(base, "--name", "rollback")...)
@@ -214,6 +218,26 @@ func TestConnect(t *testing.T) {
 		require.Equal(t, ExitOK, code, out)
 		assert.Contains(t, out, "curl -X POST '"+fs.URL()+"/connections'")
 		assert.NotContains(t, out, pgtest.ScramPassword)
+	})
+
+	t.Run("the guard keeps connect off Adobe's real service", func(t *testing.T) {
+		// Credentials without AEP_FLOW_URL would send the calls to Adobe's
+		// production service. The guard fails the test instead, on a
+		// recorder here so that the failure can be watched, and names the
+		// host; nothing is sent.
+		for k, v := range map[string]string{"AEP_ACCESS_TOKEN": "tok-sentinel-85", "AEP_CLIENT_ID": "", "AEP_CLIENT_SECRET": "",
+			"AEP_API_KEY": "key", "AEP_ORG_ID": "org@AdobeOrg", "AEP_SANDBOX_NAME": "prod", "AEP_FLOW_URL": "", "AEP_IMS_TOKEN_URL": ""} {
+			t.Setenv(k, v)
+		}
+		require.NoError(t, os.Unsetenv("AEP_FLOW_URL")) // t.Setenv restores it
+		require.NoError(t, os.Unsetenv("AEP_IMS_TOKEN_URL"))
+		rec := &netguard.Recorder{TB: t}
+		code, out, errOut := runFlowpg(rec, good, append(base, "--name", "guarded", "--dry-run")...)
+		require.Equal(t, ExitFailed, code, "%s\n%s", out, errOut)
+		require.NotEmpty(t, rec.Failures(), "the guard did not fail the test")
+		for _, f := range rec.Failures() {
+			require.Contains(t, f, "platform.adobe.io:443")
+		}
 	})
 
 	t.Run("dry run without credentials names the variables", func(t *testing.T) {

@@ -84,6 +84,8 @@ func (g *GateFlags) options(reg registration, warns []connstr.Warning, forAdobe,
 		SSLMode:       reg.Mode,
 		SSLModeReason: reg.reason(),
 		OfferedModes:  reg.Offered,
+		Dialer:        testNet.dialer,
+		Resolver:      testNet.resolver,
 	}
 	if forAdobe {
 		opts.PrivateAddress, opts.PrivateCA = preflight.PolicyFail, preflight.PolicyFail

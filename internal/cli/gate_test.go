@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowpg/flowpg/flowclient/flowtest"
+	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgprobe"
 	"github.com/flowpg/flowpg/internal/pgtest"
 )
@@ -65,7 +66,7 @@ func requireString(s *pgtest.Server) string {
 // Adobe trusts the system roots only unless a test says otherwise.
 func TestGate_PredictsAdobe(t *testing.T) {
 	pg := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn})
-	asAdobe := flowtest.WithProber(pgprobe.Prober()) // system roots: the private CA is not trusted
+	asAdobe := flowtest.WithProber(pgprobe.Prober(pgprobe.Options{Dialer: netguard.Dialer(t, nil)})) // system roots: the private CA is not trusted
 	local := []string{"--allow-private-address", "--timeout", "20s", "-o", "json"}
 
 	t.Run("require sent as Verify Ca is checked as verify-ca: nothing sent", func(t *testing.T) {

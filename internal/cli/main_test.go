@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flowpg/flowpg/internal/netguard"
 )
 
 // Golden files are rewritten with: go test ./internal/cli -run Golden -update
@@ -33,10 +35,14 @@ func assertGolden(t *testing.T, name, got string) {
 
 // runFlowpg drives cli.Main in-process, with a deadline so that no test can
 // hang. It clears FLOWPG_CONNECTION_STRING, so tests that use it are not
-// parallel.
-func runFlowpg(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+// parallel, and that lets it set testNet for the run: dials go through
+// netguard's guard, which fails t at once on any address but loopback, and
+// a lookup of any name fails t, since it would ask the system's resolver.
+func runFlowpg(t testing.TB, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	t.Setenv("FLOWPG_CONNECTION_STRING", "")
+	testNet.dialer, testNet.resolver = netguard.Dialer(t, nil), netguard.Resolver(t, nil)
+	defer func() { testNet.dialer, testNet.resolver = nil, nil }()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer

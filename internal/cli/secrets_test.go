@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowpg/flowpg/flowclient/flowtest"
+	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgprobe"
 	"github.com/flowpg/flowpg/internal/pgtest"
 )
@@ -119,11 +120,11 @@ func TestSecretSweep(t *testing.T) {
 	fs := flowtest.NewServer(
 		flowtest.WithToken(sweepToken),
 		flowtest.WithClientCredentials("sweep-client", sweepClientSecret), flowtest.WithAPIKey("sweep-client"),
-		flowtest.WithProber(pgprobe.Prober()), flowtest.WithTrustStore(pg.CAPool()),
+		flowtest.WithProber(pgprobe.Prober(pgprobe.Options{Dialer: netguard.Dialer(t, nil)})), flowtest.WithTrustStore(pg.CAPool()),
 	)
 	defer fs.Close()
 	noCAProbe := flowtest.NewServer(flowtest.WithToken(sweepToken), flowtest.WithClientCredentials("sweep-client", sweepClientSecret), flowtest.WithAPIKey("sweep-client"),
-		flowtest.WithProber(pgprobe.Prober()))
+		flowtest.WithProber(pgprobe.Prober(pgprobe.Options{Dialer: netguard.Dialer(t, nil)})))
 	defer noCAProbe.Close()
 
 	connect := func(name string, extra ...string) []string {

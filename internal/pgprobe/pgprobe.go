@@ -10,12 +10,24 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"net"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 )
+
+// Options tune the prober. The zero value is ready to use.
+type Options struct {
+	// Dialer, when set, opens the prober's connections, and host names
+	// reach it unresolved: a test gives a netguard dialer, which refuses
+	// any address beyond this machine and any name, since looking one up
+	// may send the query beyond it. Nil means pgx's own lookup and dialer.
+	Dialer interface {
+		DialContext(ctx context.Context, network, address string) (net.Conn, error)
+	}
+}
 
 // listTables returns every table and view outside the system schemas that
 // the user may SELECT, as Flow Service's explore lists them.
@@ -35,13 +47,13 @@ ORDER BY 1, 2`
 // asks it to) against the emulator's trust store only: the system roots
 // unless a test set flowtest.WithTrustStore. That is how Adobe is assumed to
 // dial: basic authentication carries no CA.
-func Prober() flowtest.Prober {
+func Prober(opts Options) flowtest.Prober {
 	return func(ctx context.Context, req flowtest.ProbeRequest) ([]flowtest.ExploreItem, error) {
 		conn, err := connFromParams(req.SpecName, req.Params)
 		if err != nil {
 			return nil, err
 		}
-		return probe(ctx, conn, req.Roots)
+		return probe(ctx, conn, req.Roots, opts)
 	}
 }
 
@@ -65,7 +77,7 @@ func connFromParams(specName string, params map[string]string) (connstr.Conn, er
 }
 
 // probe logs in and lists the readable tables.
-func probe(ctx context.Context, conn connstr.Conn, roots *x509.CertPool) ([]flowtest.ExploreItem, error) {
+func probe(ctx context.Context, conn connstr.Conn, roots *x509.CertPool, opts Options) ([]flowtest.ExploreItem, error) {
 	if err := conn.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,6 +98,10 @@ func probe(ctx context.Context, conn connstr.Conn, roots *x509.CertPool) ([]flow
 		if fb.TLSConfig != nil {
 			fb.TLSConfig.RootCAs = roots
 		}
+	}
+	if opts.Dialer != nil {
+		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+		cfg.DialFunc = opts.Dialer.DialContext
 	}
 	pg, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
