@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 )
 
@@ -37,16 +36,7 @@ func (c *Client) PreviewCreate(conn Connection) (Preview, error) {
 	}
 	h := http.Header{}
 	c.setHeaders(h, Redacted, true)
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	p := Preview{Method: http.MethodPost, URL: c.baseURL + "/connections", Body: body}
-	for _, k := range names {
-		p.Headers = append(p.Headers, Header{Name: k, Value: h.Get(k)})
-	}
-	return p, nil
+	return newPreview(http.MethodPost, c.baseURL+"/connections", h, body), nil
 }
 
 // maskParams copies params with every secret masked. A secret param that

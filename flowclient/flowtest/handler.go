@@ -169,6 +169,10 @@ type StoredConnection struct {
 	Params                map[string]string
 	Etag                  string
 	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	// InUse marks a connection that dataflows use (MarkInUse): it cannot be
+	// deleted.
+	InUse bool
 }
 
 // Handler is the emulator as an http.Handler. It is safe for concurrent use.
@@ -221,6 +225,7 @@ func NewHandler(opts ...Option) *Handler {
 	m.HandleFunc("GET /connections", h.listConnections)
 	m.HandleFunc("POST /connections", h.createConnection)
 	m.HandleFunc("GET /connections/{id}", h.getConnection)
+	m.HandleFunc("PATCH /connections/{id}", h.patchConnection)
 	m.HandleFunc("DELETE /connections/{id}", h.deleteConnection)
 	m.HandleFunc("DELETE /connections/{id}/", h.deleteConnection)
 	m.HandleFunc("GET /connections/{id}/test", h.testConnection)
@@ -595,11 +600,14 @@ func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request) {
 // view renders a stored connection as Flow Service returns it, secrets masked.
 func (h *Handler) view(c *StoredConnection) map[string]any {
 	a, _ := h.spec.findAuth(c.SpecName)
-	ms := c.CreatedAt.UnixMilli()
+	updated := c.UpdatedAt
+	if updated.IsZero() {
+		updated = c.CreatedAt
+	}
 	return map[string]any{
 		"id":             c.ID,
-		"createdAt":      ms,
-		"updatedAt":      ms,
+		"createdAt":      c.CreatedAt.UnixMilli(),
+		"updatedAt":      updated.UnixMilli(),
 		"createdBy":      h.apiKey + "@AdobeID",
 		"updatedBy":      h.apiKey + "@AdobeID",
 		"createdClient":  h.apiKey,
@@ -622,10 +630,125 @@ func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if c.InUse {
+		flowError(w, r, http.StatusBadRequest, "FLOW-1418-400", "Bad Request",
+			fmt.Sprintf("Connection %s is used by dataflows and cannot be deleted", c.ID))
+		return
+	}
 	h.mu.Lock()
 	h.conns = slices.DeleteFunc(h.conns, func(s *StoredConnection) bool { return s.ID == c.ID })
 	h.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// MarkInUse makes the connection id one that dataflows use, so that
+// deleting it fails as Flow Service's does (FLOW-1418-400).
+func (h *Handler) MarkInUse(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		if c.ID == id {
+			c.InUse = true
+		}
+	}
+}
+
+// patchConnection applies a JSON Patch to a connection, as Adobe's "update
+// connections" tutorial describes: If-Match must carry the current etag
+// (FLOW-1403-400 without it, 412 FLOW-1404-412 when stale); the operations
+// are replace /auth/params (the whole object, validated against the auth
+// spec), replace /name and add or replace /description, with op in either
+// case (the OpenAPI file writes it in upper case). The body may be an array
+// of operations (the tutorial) or one operation (the OpenAPI file). The reply
+// is 200 {id, etag} with a new etag.
+func (h *Handler) patchConnection(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.find(w, r)
+	if !ok {
+		return
+	}
+	match := r.Header.Get("If-Match")
+	if match == "" {
+		flowError(w, r, http.StatusBadRequest, "FLOW-1403-400", "Bad Request", "If-Match header is missing")
+		return
+	}
+	if match != c.Etag {
+		flowError(w, r, http.StatusPreconditionFailed, "FLOW-1404-412", "Precondition Failed",
+			fmt.Sprintf("Version mismatch: If-Match %s does not match the current version of connection %s", match, c.ID))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	var raw json.RawMessage
+	if err := json.NewDecoder(r.Body).Decode(&raw); err != nil {
+		badRequest(w, r, "Request body is not valid JSON: "+err.Error())
+		return
+	}
+	type op struct {
+		Op    string          `json:"op"`
+		Path  string          `json:"path"`
+		Value json.RawMessage `json:"value"`
+	}
+	var ops []op
+	if err := json.Unmarshal(raw, &ops); err != nil {
+		var one op
+		if err := json.Unmarshal(raw, &one); err != nil {
+			badRequest(w, r, "the body must be a JSON Patch operation or an array of them")
+			return
+		}
+		ops = []op{one}
+	}
+	if len(ops) == 0 {
+		badRequest(w, r, "no patch operations")
+		return
+	}
+	next := *c
+	next.Params = clone(c.Params)
+	a, _ := h.spec.findAuth(c.SpecName)
+	for _, o := range ops {
+		verb := strings.ToLower(o.Op)
+		switch {
+		case verb == "replace" && o.Path == "/auth/params":
+			var params map[string]json.RawMessage
+			if err := json.Unmarshal(o.Value, &params); err != nil {
+				badRequest(w, r, "the value of /auth/params must be an object")
+				return
+			}
+			p, err := validateParams(a, params)
+			if err != nil {
+				badRequest(w, r, err.Error())
+				return
+			}
+			next.Params = p
+		case verb == "replace" && o.Path == "/name":
+			if err := json.Unmarshal(o.Value, &next.Name); err != nil || strings.TrimSpace(next.Name) == "" {
+				badRequest(w, r, "the value of /name must be a non-empty string")
+				return
+			}
+		case (verb == "add" || verb == "replace") && o.Path == "/description":
+			if err := json.Unmarshal(o.Value, &next.Description); err != nil {
+				badRequest(w, r, "the value of /description must be a string")
+				return
+			}
+		default:
+			// Emulator's choice: only the operations the tutorial documents.
+			badRequest(w, r, fmt.Sprintf("unsupported patch operation %q on %q", o.Op, o.Path))
+			return
+		}
+	}
+	next.Etag = `"` + newUUID() + `"`
+	next.UpdatedAt = time.Now()
+	h.mu.Lock()
+	for i, s := range h.conns {
+		if s.ID == c.ID {
+			if s.Etag != match { // changed while this request was read
+				h.mu.Unlock()
+				flowError(w, r, http.StatusPreconditionFailed, "FLOW-1404-412", "Precondition Failed", "Version mismatch")
+				return
+			}
+			h.conns[i] = &next
+		}
+	}
+	h.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"id": next.ID, "etag": next.Etag})
 }
 
 // filter is one property expression: field==value or field!=value.

@@ -392,3 +392,61 @@ func TestSSLModeBoolean(t *testing.T) {
 	assert.Equal(t, 400, status)
 	assert.Contains(t, body["report"].(map[string]any)["detailed-message"], `"true" or "false"`)
 }
+
+// TestPatch follows the "update connections" tutorial: If-Match with the
+// etag as received, JSON Patch operations in either case, a new etag.
+func TestPatch(t *testing.T) {
+	srv := flowtest.NewServer()
+	t.Cleanup(srv.Close)
+	_, _, created := call(t, srv, http.MethodPost, "/connections", basicBody, nil)
+	id, etag := created["id"].(string), created["etag"].(string)
+	path := "/connections/" + id
+	params := `{"server":"db2.example.com","port":"5433","database":"sales","username":"u","password":"n3w-secret","sslMode":"Verify Ca"}`
+
+	status, _, body := call(t, srv, http.MethodPatch, path, `[{"op":"replace","path":"/auth/params","value":`+params+`}]`, nil)
+	require.Equal(t, 400, status, "no If-Match")
+	assert.Equal(t, "https://ns.adobe.com/aep/errors/FLOW-1403-400", body["type"])
+
+	status, _, body = call(t, srv, http.MethodPatch, path, `[{"op":"replace","path":"/auth/params","value":`+params+`}]`, map[string]string{"If-Match": `"not-it"`})
+	require.Equal(t, 412, status, "stale etag")
+	assert.Equal(t, "https://ns.adobe.com/aep/errors/FLOW-1404-412", body["type"])
+
+	// The OpenAPI file's shape: one object, op in upper case.
+	status, _, body = call(t, srv, http.MethodPatch, path, `{"op":"REPLACE","path":"/auth/params","value":`+params+`}`, map[string]string{"If-Match": etag})
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, id, body["id"])
+	next := body["etag"].(string)
+	assert.NotEqual(t, etag, next)
+	stored := srv.Connections()[0]
+	assert.Equal(t, "db2.example.com", stored.Params["server"])
+	assert.Equal(t, "n3w-secret", stored.Params["password"])
+	assert.Equal(t, next, stored.Etag)
+	assert.False(t, stored.UpdatedAt.Before(stored.CreatedAt))
+
+	// Name and description; the old etag no longer applies.
+	status, _, _ = call(t, srv, http.MethodPatch, path, `[{"op":"replace","path":"/name","value":"renamed"}]`, map[string]string{"If-Match": etag})
+	assert.Equal(t, 412, status)
+	status, _, body = call(t, srv, http.MethodPatch, path, `[{"op":"replace","path":"/name","value":"renamed"},{"op":"add","path":"/description","value":"rotated"}]`, map[string]string{"If-Match": next})
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, "renamed", srv.Connections()[0].Name)
+	assert.Equal(t, "rotated", srv.Connections()[0].Description)
+
+	// What the auth spec does not allow is refused, naming it.
+	status, _, body = call(t, srv, http.MethodPatch, path, `[{"op":"replace","path":"/auth/params","value":{"server":"h"}}]`, map[string]string{"If-Match": body["etag"].(string)})
+	assert.Equal(t, 400, status)
+	assert.Contains(t, body["report"].(map[string]any)["detailed-message"], "required")
+	status, _, _ = call(t, srv, http.MethodPatch, path, `[{"op":"remove","path":"/auth"}]`, map[string]string{"If-Match": srv.Connections()[0].Etag})
+	assert.Equal(t, 400, status)
+}
+
+// TestDelete_InUse: a connection that dataflows use cannot be deleted.
+func TestDelete_InUse(t *testing.T) {
+	srv := flowtest.NewServer()
+	t.Cleanup(srv.Close)
+	_, _, created := call(t, srv, http.MethodPost, "/connections", basicBody, nil)
+	srv.MarkInUse(created["id"].(string))
+	status, _, body := call(t, srv, http.MethodDelete, "/connections/"+created["id"].(string), "", nil)
+	assert.Equal(t, 400, status)
+	assert.Equal(t, "https://ns.adobe.com/aep/errors/FLOW-1418-400", body["type"])
+	assert.Len(t, srv.Connections(), 1)
+}
