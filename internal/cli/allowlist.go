@@ -146,8 +146,5 @@ func shellArg(v, placeholder string) string {
 	if v == "" {
 		return placeholder
 	}
-	if strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
-		return v
-	}
-	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+	return shellWord(v)
 }

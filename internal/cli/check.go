@@ -17,7 +17,8 @@ import (
 type CheckCmd struct {
 	Input
 
-	GateFlags `embed:""`
+	GateFlags     `embed:""`
+	RegisterFlags `embed:""`
 
 	Output      string `short:"o" enum:"text,json" default:"text" help:"Output format: text or json (JSON Lines with --file)."`
 	Audit       bool   `help:"Also try every sslMode in parallel and recommend the strictest that works."`

@@ -31,13 +31,14 @@ var Version = "dev"
 type CLI struct {
 	Globals
 
-	Version   VersionCmd   `cmd:"" help:"Print flowpg's version."`
-	Check     CheckCmd     `cmd:"" help:"Check that AEP can connect: network, TLS, login, privileges."`
-	Parse     ParseCmd     `cmd:"" help:"Parse a connection string and show its fields, sslMode, warnings and validity."`
-	Convert   ConvertCmd   `cmd:"" help:"Convert a credential between AEP's connection string, basic auth, libpq DSN and URL."`
-	Build     BuildCmd     `cmd:"" help:"Build AEP's connection string (or another form) from flags."`
-	Connect   ConnectCmd   `cmd:"" help:"Register the connection with Flow Service after the pre-flight passes, then verify it from Adobe's side."`
-	Allowlist AllowlistCmd `cmd:"" help:"Print the addresses AEP connects from, as CIDRs, pg_hba.conf lines or firewall commands."`
+	Version     VersionCmd     `cmd:"" help:"Print flowpg's version."`
+	Check       CheckCmd       `cmd:"" help:"Check that AEP can connect: network, TLS, login, privileges."`
+	Parse       ParseCmd       `cmd:"" help:"Parse a connection string and show its fields, sslMode, warnings and validity."`
+	Convert     ConvertCmd     `cmd:"" help:"Convert a credential between AEP's connection string, basic auth, libpq DSN and URL."`
+	Build       BuildCmd       `cmd:"" help:"Build AEP's connection string (or another form) from flags."`
+	Connect     ConnectCmd     `cmd:"" help:"Register the connection with Flow Service after the pre-flight passes, then verify it from Adobe's side."`
+	Connections ConnectionsCmd `cmd:"" help:"Keep registered base connections working: list, show, test, update (password rotation), delete."`
+	Allowlist   AllowlistCmd   `cmd:"" help:"Print the addresses AEP connects from, as CIDRs, pg_hba.conf lines or firewall commands."`
 	// Commands are added here, one line each, in the order they appear in help.
 }
 

@@ -19,6 +19,13 @@ type Fields struct {
 	Database      string `help:"Database name."`
 	User          string `help:"User name AEP logs in as."`
 	SSLMode       string `name:"ssl-mode" default:"verify-full" help:"sslMode in any spelling: disable, allow, prefer, require, verify-ca, verify-full (Verify Ca, Verify-Full, … also accepted)."`
+	PasswordFlags `embed:""`
+}
+
+// PasswordFlags say where a password comes from: standard input, a file or
+// $FLOWPG_PASSWORD; --password works but is visible in ps and draws a
+// warning.
+type PasswordFlags struct {
 	PasswordStdin bool   `name:"password-stdin" help:"Read the password from standard input (one line)."`
 	PasswordFile  string `name:"password-file" type:"path" placeholder:"FILE" help:"Read the password from this file (a trailing newline is dropped)."`
 	Password      string `help:"The password itself. Insecure: visible to other users in ps; prefer --password-stdin, --password-file or $$FLOWPG_PASSWORD."`
@@ -45,8 +52,9 @@ func (f *Fields) conn(streams *IO) (connstr.Conn, []connstr.Warning, error) {
 	return conn, warns, conn.Validate()
 }
 
-// password reads the password from the one source given.
-func (f *Fields) password(streams *IO) (string, []connstr.Warning, error) {
+// password reads the password from the one source given, else from
+// $FLOWPG_PASSWORD.
+func (f *PasswordFlags) password(streams *IO) (string, []connstr.Warning, error) {
 	n := 0
 	for _, set := range []bool{f.PasswordStdin, f.PasswordFile != "", f.Password != ""} {
 		if set {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -15,8 +16,6 @@ import (
 // decide what the gate checks: the sslMode the registration sends (auth spec
 // and vocabulary), the roots and networks Adobe is assumed to have.
 type GateFlags struct {
-	Auth                string        `default:"basic" enum:"basic,connection-string" help:"Auth spec the connection is registered with: basic (Basic Authentication) or connection-string (Connection String Based Authentication). It decides the sslMode Adobe receives, and so the mode checked."`
-	SSLModeStyle        string        `name:"ssl-mode-style" enum:"tutorial,overview" default:"tutorial" help:"sslMode vocabulary of basic auth when the live connection spec cannot be read: tutorial (no Require: Require is sent, and checked, as Verify Ca) or overview."`
 	Timeout             time.Duration `default:"15s" help:"Time limit for the pre-flight, audit included."`
 	CAFile              string        `name:"ca-file" type:"path" placeholder:"PEM" help:"CA certificates to verify the server with, instead of the system roots. Adobe will not have them: basic auth carries no CA."`
 	AssumeAdobeTrustsCA bool          `name:"assume-adobe-trusts-ca" help:"State that Adobe trusts the --ca-file CA, so that a chain only it verifies is not a failure."`
@@ -25,8 +24,16 @@ type GateFlags struct {
 	PinSHA256           []string      `name:"pin-sha256" sep:"none" placeholder:"HEX" help:"SHA-256 fingerprint of a certificate the server's chain must contain (repeatable)."`
 }
 
+// RegisterFlags choose how a new connection is registered: the auth spec,
+// and the sslMode vocabulary when the live connection spec cannot be read.
+// They decide the sslMode Adobe receives, and so the mode the gate checks.
+type RegisterFlags struct {
+	Auth         string `default:"basic" enum:"basic,connection-string" help:"Auth spec the connection is registered with: basic (Basic Authentication) or connection-string (Connection String Based Authentication). It decides the sslMode Adobe receives, and so the mode checked."`
+	SSLModeStyle string `name:"ssl-mode-style" enum:"tutorial,overview" default:"tutorial" help:"sslMode vocabulary of basic auth when the live connection spec cannot be read: tutorial (no Require: Require is sent, and checked, as Verify Ca) or overview."`
+}
+
 // specName is the auth spec --auth names.
-func (g *GateFlags) specName() string {
+func (g *RegisterFlags) specName() string {
 	if g.Auth == "connection-string" {
 		return connstr.ConnectionStringSpecName
 	}
@@ -35,7 +42,7 @@ func (g *GateFlags) specName() string {
 
 // offlineVocabulary is the sslMode vocabulary of --ssl-mode-style, for when
 // no live connection spec is read.
-func (g *GateFlags) offlineVocabulary() (connstr.Vocabulary, string, error) {
+func (g *RegisterFlags) offlineVocabulary() (connstr.Vocabulary, string, error) {
 	style, err := connstr.ParseSSLModeStyle(g.SSLModeStyle)
 	if err != nil {
 		return connstr.Vocabulary{}, "", err
@@ -112,4 +119,15 @@ func prefixCount(ps []netip.Prefix) string {
 		return "1 range"
 	}
 	return fmt.Sprintf("%d ranges", len(ps))
+}
+
+// gate runs the pre-flight for Adobe: in the mode reg makes Adobe dial, with
+// what only Adobe meets (its network, its roots) counted as failures. Only
+// warnings that the registration weakens the string reach the input stage.
+func (g *GateFlags) gate(ctx context.Context, conn connstr.Conn, reg registration, warns []connstr.Warning, allowPrivateAddress bool) (*preflight.Report, error) {
+	opts, err := g.options(reg, append(warns, weakened(reg.Warnings)...), true, allowPrivateAddress)
+	if err != nil {
+		return nil, err
+	}
+	return preflight.Run(ctx, conn, opts), nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -32,3 +33,7 @@ func (in Input) read(streams *IO) (string, error) {
 		return in.String, nil
 	}
 }
+
+// envConnString is $FLOWPG_CONNECTION_STRING, which kong also gives the
+// STRING argument when none is given.
+func envConnString() string { return os.Getenv("FLOWPG_CONNECTION_STRING") }

@@ -84,9 +84,6 @@ func (r registration) info() *registrationInfo {
 		RequestedSSLMode: r.Asked.LibPQ(), Vocabulary: r.Vocabulary}
 }
 
-// verifies reports whether Adobe will verify the server's certificate.
-func (r registration) verifies() bool { return r.Mode >= connstr.SSLVerifyCA }
-
 // liveVocabulary reads the sslMode values of the live connection spec's
 // basic auth. A spec that types sslMode as a boolean is the "true"/"false"
 // vocabulary; one that lists no values falls back to fallback.
@@ -192,12 +189,21 @@ func writeDiffs(b *strings.Builder, diffs []fieldDiff) {
 
 // verifyHint explains why Adobe may fail to use a connection that passed the
 // pre-flight here, from what differs between here and there: the network
-// Adobe dials from and, when the registered mode verifies the certificate,
+// Adobe dials from and, when the registered mode verifies the certificate
+// (or when the mode cannot be read, as with a masked connection string),
 // the roots Adobe trusts.
-func verifyHint(reg registration, region *flowclient.Region) string {
+//
+// afterGate says that the pre-flight has just passed with these credentials.
+// Without it (connections test), the stored credentials come first: a
+// rotated password is the commonest reason a working connection stops.
+func verifyHint(mode connstr.SSLMode, known bool, region *flowclient.Region, afterGate bool, name string) string {
 	l := flowclient.AdobeAllowList()
 	var b strings.Builder
-	b.WriteString("Flow Service could not use the connection although the pre-flight passed from here. ")
+	if afterGate {
+		b.WriteString("Flow Service could not use the connection although the pre-flight passed from here. ")
+	} else {
+		fmt.Fprintf(&b, "Flow Service could not use the stored connection. The credentials: if the database password was rotated since it was registered, run flowpg connections update %s, which checks the new one first. ", shellWord(name))
+	}
 	if region != nil {
 		ranges := make([]string, len(region.Ranges))
 		for i, p := range region.Ranges {
@@ -208,8 +214,19 @@ func verifyHint(reg registration, region *flowclient.Region) string {
 	} else {
 		fmt.Fprintf(&b, "The network: the database's firewall and pg_hba.conf must admit Adobe's addresses for your region (flowpg allowlist --region REGION lists them; see %s).", l.Source)
 	}
-	if reg.verifies() {
-		fmt.Fprintf(&b, " Trust: Adobe verifies the certificate (it dials %s) against publicly trusted roots only; a certificate from a private CA or a self-signed one fails there even when a CA file made it pass here.", reg.Mode.LibPQ())
+	switch {
+	case !known:
+		b.WriteString(" Trust: if the stored sslMode verifies the certificate, Adobe verifies it against publicly trusted roots only; a certificate from a private CA or a self-signed one fails there even when a CA file made it pass here.")
+	case mode >= connstr.SSLVerifyCA:
+		fmt.Fprintf(&b, " Trust: Adobe verifies the certificate (it dials %s) against publicly trusted roots only; a certificate from a private CA or a self-signed one fails there even when a CA file made it pass here.", mode.LibPQ())
 	}
 	return b.String()
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

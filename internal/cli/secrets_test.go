@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/flowclient"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgprobe"
@@ -47,6 +49,22 @@ func sweepDB(t *testing.T, pg *pgtest.Server) {
 		_, err := admin.Exec(ctx, q)
 		require.NoError(t, err, q)
 	}
+}
+
+// seedSweep registers good in fs as "ok", as connect would, unless it is
+// there already.
+func seedSweep(t *testing.T, fs *flowtest.Server, good string) {
+	t.Helper()
+	for _, c := range fs.Connections() {
+		if c.Name == "ok" {
+			return
+		}
+	}
+	p, err := connstr.Parse(good)
+	require.NoError(t, err)
+	b, _ := p.Conn.BasicAuth(connstr.StyleTutorial)
+	seedParams(t, fs, "ok", flowclient.Params{"server": b.Server, "port": b.Port, "database": b.Database,
+		"username": b.Username, "password": b.Password, "sslMode": b.SSLMode})
 }
 
 // braced quotes a value for the DataDirect grammar.
@@ -130,6 +148,9 @@ func TestSecretSweep(t *testing.T) {
 	connect := func(name string, extra ...string) []string {
 		return append(append([]string{"connect", "-", "--name", name, "--allow-private-address", "--assume-adobe-trusts-ca"}, ca...), extra...)
 	}
+	update := func(name string, extra ...string) []string {
+		return append(append([]string{"connections", "update", name, "--allow-private-address", "--assume-adobe-trusts-ca"}, ca...), extra...)
+	}
 	type connectRun struct {
 		run
 		fs     *flowtest.Server
@@ -152,6 +173,21 @@ func TestSecretSweep(t *testing.T) {
 		{run: run{"connect malformed reply", good, connect("malformed", "-o", "json"), 1}, fs: fs, creds: "token", before: func() { fs.MalformedNext(1) }},
 		{run: run{"connect verify failure", good, connect("verify-fails"), 1}, fs: noCAProbe, creds: "client"},
 		{run: run{"connect verify failure json", good, connect("verify-fails", "-o", "json", "--auth", "connection-string"), 1}, fs: noCAProbe, creds: "token"},
+		{run: run{"connect if-exists update", good, connect("ok", "--if-exists", "update"), 0}, fs: fs, creds: "client"},
+		{run: run{"connections list", "", []string{"connections", "list"}, 0}, fs: fs, creds: "token"},
+		{run: run{"connections list json", "", []string{"connections", "list", "-o", "json"}, 0}, fs: fs, creds: "client"},
+		{run: run{"connections show", "", []string{"connections", "show", "ok"}, 0}, fs: fs, creds: "token"},
+		{run: run{"connections show json", "", []string{"connections", "show", "ok-json", "-o", "json"}, 0}, fs: fs, creds: "token"},
+		{run: run{"connections test", "", []string{"connections", "test", "ok"}, 0}, fs: fs, creds: "client"},
+		{run: run{"connections test refused", "", []string{"connections", "test", "ok", "-o", "json"}, 1}, fs: noCAProbe, creds: "token",
+			before: func() { seedSweep(t, noCAProbe, good) }},
+		{run: run{"connections update", sweepDBPassword, update("ok", "--password-stdin"), 0}, fs: fs, creds: "client"},
+		{run: run{"connections update json", good, update("ok", "-", "-o", "json"), 0}, fs: fs, creds: "token"},
+		{run: run{"connections update dry run curl", sweepDBPassword, update("ok", "--password-stdin", "--dry-run", "--curl"), 0}, fs: fs, creds: "token"},
+		{run: run{"connections update gate failure", sweepDBPassword + "-wrong", update("ok", "--password-stdin"), 1}, fs: fs, creds: "token"},
+		{run: run{"connections update connection string", good, update("ok-json", "-", "-o", "json"), 0}, fs: fs, creds: "token"},
+		{run: run{"connections update fields need the password", "", update("ok", "--server", pg.Host), 2}, fs: fs, creds: "token"},
+		{run: run{"connections delete", "", []string{"connections", "delete", "ok-json", "--yes"}, 0}, fs: fs, creds: "token"},
 	}
 
 	check := func(t *testing.T, r run) {

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/preflight"
+)
+
+// ConnectionsUpdateCmd changes a stored base connection, after the same gate
+// as connect: the new password after a rotation, a moved database.
+type ConnectionsUpdateCmd struct {
+	Target
+	Input
+	UpdateFields `embed:""`
+	GateFlags    `embed:""`
+
+	AllowPrivateAddress bool       `name:"allow-private-address" help:"Accept a private, loopback or link-local database address (for the emulator and demos: AEP itself can never reach one)."`
+	DryRun              bool       `name:"dry-run" help:"Run the gate, then print the PATCH request instead of sending it (secrets masked)."`
+	Curl                bool       `help:"With --dry-run, print the request as a curl command."`
+	NoVerify            bool       `name:"no-verify" help:"Skip Adobe's test and explore of the updated connection."`
+	Output              string     `short:"o" enum:"text,json" default:"text" help:"Output format: text or json."`
+	Adobe               AdobeFlags `embed:"" prefix:""`
+}
+
+// UpdateFields change single fields of a stored connection; what is not
+// given stays as stored. The password is always needed: Flow Service masks
+// the stored one, and an update replaces every param.
+type UpdateFields struct {
+	Server        string `help:"New database host name or address."`
+	Port          int    `help:"New TCP port (1-65535)."`
+	Database      string `help:"New database name."`
+	User          string `help:"New user name."`
+	SSLMode       string `name:"ssl-mode" help:"New sslMode, in any spelling (disable … verify-full)."`
+	PasswordFlags `embed:""`
+}
+
+func (f *UpdateFields) given() bool {
+	return f.Server != "" || f.Port != 0 || f.Database != "" || f.User != "" || f.SSLMode != ""
+}
+
+// Help is shown by flowpg connections update --help.
+func (ConnectionsUpdateCmd) Help() string {
+	return `Changes a base connection: the new password after a rotation, or a moved
+database. The new connection comes as a whole connection string (argument,
+- for standard input, or $FLOWPG_CONNECTION_STRING), or as single fields
+(--server, --port, --database, --user, --ssl-mode) over what is stored. The
+password is always needed (--password-stdin, --password-file,
+$FLOWPG_PASSWORD, or in the string): Flow Service masks the stored one, and an
+update replaces every param.
+
+Then, in order: it shows what changes (the password as "changed", never its
+value); it runs the same gate as connect, in the sslMode Adobe will dial (on
+failure nothing is sent, exit 1); it sends PATCH /connections/{id} replacing
+/auth/params, with If-Match set to the etag exactly as Flow Service gave it;
+when that etag is stale it reads the connection again, and sends the update
+once more only if what the connection registers did not change meanwhile
+(else it shows the new differences and stops: it never overwrites blindly);
+finally it asks Adobe to test and explore the result.
+
+Examples:
+  printf %s "$NEW_PW" | flowpg connections update sales-pg --password-stdin
+  echo "$NEW_CONN" | flowpg connections update sales-pg -
+  flowpg connections update sales-pg --server db2.example.com --password-file pw.txt --dry-run --curl
+
+Exit codes: 0 updated and verified, 1 the gate, a conflict, Adobe's
+verification or an API call failed (or no such connection), 2 invalid input.`
+}
+
+// Run updates.
+func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
+	client, err := c.Adobe.client(ctx, streams)
+	if err != nil {
+		return invalid(err)
+	}
+	stored, err := c.find(ctx, client)
+	if err != nil {
+		return apiError(streams, c.Output, "looking the connection up", err)
+	}
+	conn, warns, err := c.newConn(streams, *stored)
+	if err != nil {
+		return err
+	}
+	if err := conn.Validate(); err != nil {
+		return invalid(err)
+	}
+	res := &connectResult{Name: stored.Name, ID: stored.ID, Etag: stored.Etag, SpecName: stored.Auth.SpecName, Warnings: warns}
+	reg, err := registerFor(ctx, client, conn, stored.Auth.SpecName, connstr.VocabularyOf(connstr.StyleTutorial), "the API tutorial's list")
+	if err != nil {
+		return c.apiOrInvalid(streams, g, res, err)
+	}
+	res.Registration = reg.info()
+	res.Warnings = mergeWarnings(res.Warnings, reg.Warnings)
+	res.Differences = updateDiff(reg, *stored)
+	if c.Output != "json" {
+		writeUpdateHeader(streams.Stdout, *stored, res.Differences)
+	}
+
+	rep, err := c.gate(ctx, conn, reg, warns, c.AllowPrivateAddress)
+	if err != nil {
+		return invalid(err)
+	}
+	res.Report = rep
+	out := resultOutput{Format: c.Output, Curl: c.Curl, DiffShown: true}
+	if rep.Verdict == preflight.Fail {
+		res.Status = "preflight-failed"
+		res.Message = "the gate failed, so nothing was sent to Adobe: the connection is unchanged"
+		return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
+	}
+	if c.DryRun {
+		preview, err := client.PreviewUpdate(stored.ID, stored.Etag, []flowclient.PatchOp{flowclient.ReplaceParams(reg.Params)})
+		if err != nil {
+			return failed(err)
+		}
+		res.Status, res.Request = "dry-run", &preview
+		return out.finish(streams, g, res, nil)
+	}
+	if err := applyUpdate(ctx, client, reg, *stored, res); err != nil {
+		if res.Status == "conflict" {
+			return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
+		}
+		return out.apiFailure(streams, g, res, "updating the connection", err)
+	}
+	if c.NoVerify {
+		res.Verify = &verifyResult{Skipped: true}
+		return out.finish(streams, g, res, nil)
+	}
+	res.Verify = verify(ctx, client, res.ID)
+	if res.Verify.Error == "" {
+		return out.finish(streams, g, res, nil)
+	}
+	if res.Verify.refused {
+		region, _ := c.region() // checked by the gate's options already
+		res.Hint = verifyHint(reg.Mode, true, region, true, stored.Name)
+	}
+	res.Status = "verify-failed"
+	res.Message = "the update was applied but Adobe cannot use the connection now; flowpg cannot restore the previous settings (Flow Service never returns the stored password): fix the cause and update again"
+	return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
+}
+
+// apiOrInvalid reports a failure to resolve the registration: a Flow Service
+// call (exit 1) or an input that cannot be registered (exit 2).
+func (c *ConnectionsUpdateCmd) apiOrInvalid(streams *IO, g *Globals, res *connectResult, err error) error {
+	var ae *flowclient.APIError
+	if errors.As(err, &ae) || flowclient.IsRetryable(err) {
+		return resultOutput{Format: c.Output}.apiFailure(streams, g, res, "reading the connection spec", err)
+	}
+	return invalid(err)
+}
+
+// newConn is the connection to register: a whole new string, or the stored
+// fields with the flags' changes. Either way the password comes from the
+// caller.
+func (c *ConnectionsUpdateCmd) newConn(streams *IO, stored flowclient.Connection) (connstr.Conn, []connstr.Warning, error) {
+	if c.Input.String != "" && !c.UpdateFields.given() {
+		if c.Input.String == "-" && c.PasswordStdin {
+			return connstr.Conn{}, nil, invalid(errors.New("the connection string and --password-stdin cannot both come from standard input"))
+		}
+		s, err := c.read(streams)
+		if err != nil {
+			return connstr.Conn{}, nil, err
+		}
+		p, err := connstr.Parse(s)
+		if err != nil {
+			return connstr.Conn{}, nil, invalidInput(streams, s, err)
+		}
+		warnCommandLineSecret(streams, c.Input, p)
+		conn, warns := p.Conn, p.Warnings
+		if conn.Password == "" {
+			pw, more, err := c.password(streams)
+			if err != nil {
+				return connstr.Conn{}, nil, invalid(err)
+			}
+			conn.Password, warns = pw, append(warns, more...)
+		}
+		return conn, warns, nil
+	}
+	if c.Input.String != "" && c.Input.String != envConnString() {
+		return connstr.Conn{}, nil, invalid(errors.New("give either a whole connection string or single fields (--server, --port, …), not both"))
+	}
+	if stored.Auth.SpecName != connstr.BasicAuthSpecName {
+		return connstr.Conn{}, nil, invalid(fmt.Errorf("%q is registered with %s, which Flow Service masks whole: give the whole new connection string", stored.Name, stored.Auth.SpecName))
+	}
+	conn, ok := registeredFields(stored.Auth.SpecName, stored.Auth.Params)
+	if !ok {
+		return connstr.Conn{}, nil, invalid(fmt.Errorf("the stored params of %q cannot be read (sslMode %q): give the whole new connection string", stored.Name, stored.Auth.Params["sslMode"]))
+	}
+	f := c.UpdateFields
+	if f.Server != "" {
+		conn.Server = f.Server
+	}
+	if f.Port != 0 {
+		if f.Port < 1 || f.Port > 65535 {
+			return connstr.Conn{}, nil, invalid(fmt.Errorf("--port %d is out of range 1-65535", f.Port))
+		}
+		conn.Port = f.Port
+	}
+	if f.Database != "" {
+		conn.Database = f.Database
+	}
+	if f.User != "" {
+		conn.User = f.User
+	}
+	var warns []connstr.Warning
+	if f.SSLMode != "" {
+		m, err := connstr.ParseSSLMode(f.SSLMode)
+		if err != nil {
+			return connstr.Conn{}, nil, invalid(fmt.Errorf("--ssl-mode: %w", err))
+		}
+		warns = conn.SetSSLMode(m)
+	}
+	pw, more, err := c.password(streams)
+	if err != nil {
+		return connstr.Conn{}, nil, invalid(err)
+	}
+	conn.Password = pw
+	return conn, append(warns, more...), nil
+}
+
+// updateDiff is what an update changes: the registered fields that differ,
+// and the password, whose stored value Flow Service masks.
+func updateDiff(reg registration, stored flowclient.Connection) []fieldDiff {
+	diffs, _ := compareStored(reg, stored)
+	return append(diffs, fieldDiff{Field: "password", Stored: connstr.Redacted, ThisRun: "changed"})
+}
+
+// writeUpdateHeader shows, before the gate runs, what the update changes.
+func writeUpdateHeader(w io.Writer, stored flowclient.Connection, diffs []fieldDiff) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Updating connection %q (id %s, etag %s)\n", stored.Name, stored.ID, stored.Etag)
+	writeDiffs(&b, diffs)
+	b.WriteString("\n")
+	_, _ = io.WriteString(w, b.String())
+}
+
+// applyUpdate sends reg's params to the stored connection with If-Match set
+// to its etag. On a stale etag it reads the connection again: when what the
+// connection registers did not change meanwhile (only its etag did), the
+// update is sent once more with the new etag; otherwise nothing is
+// overwritten, res becomes a conflict showing the new differences, and the
+// stale error is returned.
+func applyUpdate(ctx context.Context, client *flowclient.Client, reg registration, stored flowclient.Connection, res *connectResult) error {
+	ops := []flowclient.PatchOp{flowclient.ReplaceParams(reg.Params)}
+	up, err := client.UpdateConnection(ctx, stored.ID, stored.Etag, ops)
+	if flowclient.IsStaleEtag(err) {
+		now, gerr := client.GetConnection(ctx, stored.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if !sameRegistration(stored, now) {
+			res.Status, res.Etag = "conflict", now.Etag
+			res.Differences = updateDiff(reg, now)
+			res.Message = fmt.Sprintf("the connection changed since it was read (etag %s, now %s) and registers something else now; nothing was overwritten. The differences above are between it now and this update: run the update again to apply it to the new state", stored.Etag, now.Etag)
+			return err
+		}
+		res.Message = fmt.Sprintf("the connection's etag changed since it was read (%s, now %s) but not what it registers, so the update was sent once more with the new etag", stored.Etag, now.Etag)
+		up, err = client.UpdateConnection(ctx, now.ID, now.Etag, ops)
+	}
+	if err != nil {
+		return err
+	}
+	res.Status, res.ID, res.Etag = "updated", up.ID, up.Etag
+	return nil
+}
+
+// sameRegistration reports whether two reads of a connection register the
+// same thing, as far as Flow Service lets it be read: auth spec, server,
+// port, database, username and sslMode. A masked connection string cannot be
+// compared, and so is never the same.
+func sameRegistration(a, b flowclient.Connection) bool {
+	if a.Auth.SpecName != b.Auth.SpecName {
+		return false
+	}
+	ca, ok1 := registeredFields(a.Auth.SpecName, a.Auth.Params)
+	cb, ok2 := registeredFields(b.Auth.SpecName, b.Auth.Params)
+	if !ok1 || !ok2 {
+		return false
+	}
+	ma, _ := ca.SSLMode()
+	mb, _ := cb.SSLMode()
+	return strings.EqualFold(ca.Server, cb.Server) && ca.PortOrDefault() == cb.PortOrDefault() &&
+		ca.Database == cb.Database && ca.User == cb.User && ma == mb
+}
+
+// registerFor resolves what conn registers with auth spec spec: with basic
+// auth, in the live connection spec's sslMode vocabulary (fallback when it
+// lists none).
+func registerFor(ctx context.Context, client *flowclient.Client, conn connstr.Conn, spec string, fallback connstr.Vocabulary, fallbackSource string) (registration, error) {
+	vocab, source := fallback, fallbackSource
+	if client != nil && spec == connstr.BasicAuthSpecName {
+		var err error
+		if vocab, source, err = liveVocabulary(ctx, client, fallback, fallbackSource); err != nil {
+			return registration{}, err
+		}
+	}
+	return newRegistration(conn, spec, vocab, source)
+}

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/preflight"
+)
+
+// connectResult is the outcome printed by connect.
+type connectResult struct {
+	Status       string              `json:"status"` // created, reused, dry-run, preflight-failed, verify-failed, exists, exists-differs, api-error
+	ID           string              `json:"id,omitempty"`
+	Etag         string              `json:"etag,omitempty"`
+	Name         string              `json:"name"`
+	SpecName     string              `json:"specName"`
+	Registration *registrationInfo   `json:"registration,omitempty"`
+	Deleted      bool                `json:"deleted,omitempty"`
+	Verify       *verifyResult       `json:"verification,omitempty"`
+	Request      *flowclient.Preview `json:"request,omitempty"`
+	Report       *preflight.Report   `json:"preflight,omitempty"`
+	// Differences are what a stored connection of that name registers
+	// otherwise, for --if-exists reuse; NotCompared names what cannot be
+	// compared because Flow Service masks it.
+	Differences []fieldDiff       `json:"differences,omitempty"`
+	NotCompared []string          `json:"notCompared,omitempty"`
+	Warnings    []connstr.Warning `json:"warnings"`
+	Message     string            `json:"message,omitempty"`
+	Hint        string            `json:"hint,omitempty"`
+	// APIError describes a failed Flow Service call.
+	APIError *apiErrorInfo `json:"apiError,omitempty"`
+}
+
+// apiErrorInfo is the structured part of a failed Flow Service call.
+type apiErrorInfo struct {
+	Status    int    `json:"status,omitempty"` // HTTP status; 0 when no reply came
+	Code      string `json:"code,omitempty"`   // Adobe's error code, such as 403010 or FLOW-1415-400
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// verifyResult is Adobe's view of the new connection.
+type verifyResult struct {
+	Test    flowclient.TestResult    `json:"test"`
+	Tables  int                      `json:"tables"`
+	First   []flowclient.ExploreItem `json:"firstTables,omitempty"`
+	Error   string                   `json:"error,omitempty"`
+	Skipped bool                     `json:"skipped,omitempty"`
+	// refused is set when Adobe ran the test and could not use the
+	// connection (the evidence a hint can follow), as opposed to a call that
+	// failed.
+	refused bool
+}
+
+// verify asks Flow Service to test the connection, then to explore it.
+func verify(ctx context.Context, client *flowclient.Client, id string) *verifyResult {
+	v := &verifyResult{}
+	t, err := client.TestConnection(ctx, id)
+	if err != nil {
+		v.Error = "test: " + err.Error()
+		return v
+	}
+	v.Test = t
+	if !t.OK {
+		v.refused = true
+		v.Error = "test: Flow Service could not connect"
+		if t.Message != "" {
+			v.Error += ": " + t.Message
+		}
+		return v
+	}
+	items, err := client.ExploreRoot(ctx, id)
+	if err != nil {
+		v.Error = "explore: " + err.Error()
+		return v
+	}
+	v.Tables = len(items)
+	v.First = items[:min(len(items), 20)]
+	return v
+}
+
+// resultOutput renders a connectResult, once, as the command's -o and
+// --curl ask: the commands that register or change a connection share it.
+type resultOutput struct {
+	Format string // text or json
+	Curl   bool   // a dry run's request as a curl command
+	// DiffShown says that the differences were shown before the pre-flight
+	// (connections update does), so the outcome does not repeat them.
+	DiffShown bool
+}
+
+// apiFailure reports a failed Flow Service call (exit 1).
+func (o resultOutput) apiFailure(streams *IO, g *Globals, res *connectResult, what string, err error) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	res.Status, res.Message = "api-error", what+": "+err.Error()
+	res.APIError = &apiErrorInfo{}
+	var ae *flowclient.APIError
+	if errors.As(err, &ae) {
+		res.APIError = &apiErrorInfo{Status: ae.StatusCode, Code: ae.Code, RequestID: ae.RequestID}
+	}
+	return o.finish(streams, g, res, &ExitError{Code: ExitFailed})
+}
+
+// finish prints the result and returns exit.
+func (o resultOutput) finish(streams *IO, g *Globals, res *connectResult, exit error) error {
+	if o.Format == "json" {
+		if err := writeJSON(streams.Stdout, res); err != nil {
+			return failed(err)
+		}
+		return exit
+	}
+	printWarnings(streams.Stderr, res.Warnings)
+	st := newStyle(streams.Stdout, g.NoColor)
+	if res.Report != nil {
+		if err := renderText(streams.Stdout, res.Report, st); err != nil {
+			return failed(err)
+		}
+		fmt.Fprintln(streams.Stdout)
+	}
+	if err := writeConnectText(streams.Stdout, res, o); err != nil {
+		return failed(err)
+	}
+	return exit
+}
+
+func writeConnectText(w io.Writer, res *connectResult, o resultOutput) error {
+	var b strings.Builder
+	switch res.Status {
+	case "dry-run":
+		if o.Curl {
+			b.WriteString(res.Request.Curl())
+		} else {
+			b.WriteString(res.Request.String())
+		}
+	case "created", "reused", "updated", "verify-failed", "exists", "exists-differs", "conflict":
+		fmt.Fprintf(&b, "connection %q (%s)\n  id:    %s\n  etag:  %s\n", res.Name, res.Status, res.ID, res.Etag)
+	}
+	if len(res.Differences) > 0 && (!o.DiffShown || res.Status == "conflict") {
+		writeDiffs(&b, res.Differences)
+	}
+	if len(res.NotCompared) > 0 && (res.Status == "reused" || len(res.Differences) > 0) {
+		fmt.Fprintf(&b, "  not compared: %s (Flow Service masks it)\n", strings.Join(res.NotCompared, ", "))
+	}
+	writeVerification(&b, res.Verify)
+	if res.Deleted {
+		b.WriteString("  the new connection was deleted (use --keep-on-verify-failure to keep it)\n")
+	}
+	if res.Message != "" {
+		fmt.Fprintf(&b, "%s\n", res.Message)
+	}
+	if res.Hint != "" {
+		fmt.Fprintf(&b, "hint: %s\n", res.Hint)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeVerification writes Adobe's verdict on a connection, if it was asked.
+func writeVerification(b *strings.Builder, v *verifyResult) {
+	switch {
+	case v == nil:
+	case v.Skipped:
+		b.WriteString("  verification skipped (--no-verify)\n")
+	case v.Error != "":
+		fmt.Fprintf(b, "  verification failed: %s\n", v.Error)
+	default:
+		fmt.Fprintf(b, "  verified by Flow Service: test passed, explore found %d table(s)\n", v.Tables)
+		for _, t := range v.First {
+			fmt.Fprintf(b, "    %s\n", t.Path)
+		}
+	}
+}
