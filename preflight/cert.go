@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/flowpg/flowpg/internal/pgtls"
 )
 
 // expiryWarning is how close to expiry a certificate draws a warning.
@@ -153,21 +155,27 @@ func (v *verifier) check(chain []*x509.Certificate) *certCheck {
 	return c
 }
 
-// tlsConfig returns a tls.Config for mode that records the handshake into
-// the attempt cur returns. Go's own verification is off in every mode; the
-// VerifyConnection callback verifies per sslmode instead, so the chain is
-// captured and explained even when it is rejected:
+// tlsConfig returns a tls.Config that verifies per mode. Go's own
+// verification is off in every mode; the VerifyConnection callback verifies
+// per sslmode instead, so the chain is captured and explained even when it
+// is rejected:
 //   - require (and the TLS leg of allow/prefer): no verification, as libpq;
 //   - verify-ca: chain against the roots, no host name (libpq semantics);
 //   - verify-full: chain and host name.
 //
 // A pin mismatch aborts the handshake in every mode, before credentials are
-// sent.
-func (v *verifier) tlsConfig(mode string, cur func() *attempt) *tls.Config {
+// sent. A rejection is a *rejection carrying the check, which the caller of
+// the handshake records (see runner.handshake): the callback itself writes
+// nowhere, because pgconn also runs it on handshakes that are not
+// connection attempts (its CancelRequest), concurrently with them.
+//
+// The ClientHello carries a P-256 key share, PostgreSQL's default group, so
+// that the handshake with a default server takes one round trip instead of
+// two (pgtls explains how, and what other servers pay).
+func (v *verifier) tlsConfig(mode string) *tls.Config {
 	cfg := &tls.Config{
 		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection below, per sslmode
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			a := cur()
 			check := v.check(cs.PeerCertificates)
 			var err error
 			switch {
@@ -178,24 +186,29 @@ func (v *verifier) tlsConfig(mode string, cur func() *attempt) *tls.Config {
 			case mode == "verify-full" && check.hostErr != nil:
 				err = check.hostErr
 			}
-			if a != nil {
-				a.mu.Lock()
-				st := cs
-				a.tlsState = &st
-				a.peerCerts = cs.PeerCertificates
-				a.cert = check
-				a.certRejected = err
-				a.mu.Unlock()
+			if err != nil {
+				return &rejection{err: err, check: check}
 			}
-			return err
+			return nil
 		},
 	}
 	// SNI, as libpq sends it: never for an IP literal.
 	if _, err := netip.ParseAddr(v.host); err != nil {
 		cfg.ServerName = v.host
 	}
+	pgtls.PreferP256(cfg)
 	return cfg
 }
+
+// rejection is our verification's refusal of a chain, as VerifyConnection
+// returns it: the reason, and the check that found it.
+type rejection struct {
+	err   error
+	check *certCheck
+}
+
+func (e *rejection) Error() string { return e.err.Error() }
+func (e *rejection) Unwrap() error { return e.err }
 
 func isSelfSigned(c *x509.Certificate) bool {
 	// CheckSignatureFrom would insist that the signer be a CA; a

@@ -77,14 +77,18 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 		if a.certRejected != nil {
 			return r.certFailure(a)
 		}
-		var alert tls.AlertError
 		var rec tls.RecordHeaderError
-		switch {
-		case errors.As(a.handshakeErr, &alert):
-			return &failure{stage: StageTLS, field: FieldSSLMode, kind: KindHandshake,
+		if alert, ok := a.serverAlert(); ok {
+			f := &failure{stage: StageTLS, field: FieldSSLMode, kind: KindHandshake,
 				message:     fmt.Sprintf("the server rejected the TLS handshake (alert: %s)", alert.Error()),
-				remediation: "the server and flowpg share no TLS version or cipher suite: allow TLS 1.2 or 1.3 with modern ciphers on the server",
+				remediation: "the server and flowpg share no TLS version, cipher suite or key-exchange group: allow TLS 1.2 or 1.3 with modern ciphers, and the group P-256 (prime256v1) or X25519, on the server",
 			}
+			if a.groupRetry {
+				f.message += ", also on a second connection offering Go's default key-exchange groups"
+			}
+			return f
+		}
+		switch {
 		case errors.As(a.handshakeErr, &rec):
 			return &failure{stage: StageTLS, field: FieldPort, kind: KindNotPostgres,
 				message:     "the server accepted TLS but then did not speak TLS",
@@ -238,6 +242,22 @@ func (r *runner) serverFailure(a *attempt, e *pgconn.PgError, tlsOffered bool) *
 		f.remediation = "see the SQLSTATE in PostgreSQL's documentation (Appendix A) and the server's log"
 	}
 	return f
+}
+
+// serverAlert is the alert with which the server refused a's handshake: as
+// seen on the wire in answer to the ClientHello (crypto/tls does not export
+// the alerts it receives), or as an error wrapping tls.AlertError.
+func (a *attempt) serverAlert() (tls.AlertError, bool) {
+	if a.watch != nil {
+		if desc, ok := a.watch.ServerAlert(); ok {
+			return tls.AlertError(desc), true
+		}
+	}
+	var alert tls.AlertError
+	if errors.As(a.handshakeErr, &alert) {
+		return alert, true
+	}
+	return 0, false
 }
 
 func isTimeout(err error) bool {

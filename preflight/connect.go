@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/flowpg/flowpg/internal/pgtls"
 )
 
 // connResult is one connection attempt through pgconn, in one sslmode, with
@@ -86,8 +88,18 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 	// same addresses so it neither resolves again nor sees a different answer.
 	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return hosts, nil }
 
+	var tlsCfg *tls.Config
+	if mode != "disable" {
+		tlsCfg = r.verifier.tlsConfig(mode)
+	}
+
 	dialer := r.opts.Dialer
 	cfg.DialFunc = func(ctx context.Context, network, address string) (net.Conn, error) {
+		if ctx.Value(attemptsKey{}) == nil {
+			// Not a connection attempt: pgconn's CancelRequest, which it
+			// sends on a context of its own after a startup fails on I/O.
+			return dialer.DialContext(ctx, network, address)
+		}
 		a := obs.begin(address)
 		c, err := dialer.DialContext(ctx, network, address)
 		a.mu.Lock()
@@ -96,7 +108,7 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		if err != nil {
 			return nil, err
 		}
-		return &wireConn{Conn: c, a: a}, nil
+		return a.wire(c), nil
 	}
 	// pgconn layers TLS over the dialed conn without completing the
 	// handshake (it would happen lazily on the first write). Completing it
@@ -105,13 +117,11 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
 		a := obs.current()
 		if tc, ok := conn.(*tls.Conn); ok {
-			err := tc.HandshakeContext(ctx)
-			a.mu.Lock()
-			a.handshakeEnd, a.handshakeErr = time.Now(), err
-			a.mu.Unlock()
+			tc, err := r.handshake(ctx, a, tc, tlsCfg)
 			if err != nil {
-				return conn, err // pgconn closes the conn it is given back
+				return tc, err // pgconn closes the conn it is given back
 			}
+			conn = tc
 		}
 		a.mu.Lock()
 		a.authStart = time.Now()
@@ -132,10 +142,6 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		return !strings.EqualFold(e.Severity, "FATAL") // pgconn's default: close on FATAL
 	}
 
-	var tlsCfg *tls.Config
-	if mode != "disable" {
-		tlsCfg = r.verifier.tlsConfig(mode, obs.current)
-	}
 	switch mode {
 	case "disable":
 		cfg.TLSConfig, cfg.Fallbacks = nil, nil
@@ -151,6 +157,51 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 	return cfg, nil
 }
 
+// handshake completes a's TLS handshake on tc, made from cfg, and records
+// it. A server that refuses the ClientHello outright gets the one retry
+// pgtls allows, on a new connection to the same address that a keeps
+// observing. It returns the connection to go on with (or for pgconn to
+// close, on error).
+func (r *runner) handshake(ctx context.Context, a *attempt, tc *tls.Conn, cfg *tls.Config) (*tls.Conn, error) {
+	a.mu.Lock()
+	w := a.watch
+	a.mu.Unlock()
+	redial := func(ctx context.Context) (net.Conn, error) {
+		c, err := r.opts.Dialer.DialContext(ctx, "tcp", a.address)
+		if err != nil {
+			return nil, err
+		}
+		return a.wire(c), nil
+	}
+	tc, retried, err := pgtls.Handshake(ctx, tc, w, cfg, redial)
+	end := time.Now()
+	st := tc.ConnectionState()
+	var rej *rejection
+	var check *certCheck
+	switch {
+	case errors.As(err, &rej):
+		check = rej.check
+	case err == nil || len(st.PeerCertificates) > 0:
+		// A handshake that failed after the certificate (say, the
+		// server's alert) still shows the chain.
+		check = r.verifier.check(st.PeerCertificates)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.handshakeEnd, a.handshakeErr, a.groupRetry = end, err, retried
+	if check != nil {
+		a.tlsState, a.peerCerts, a.cert = &st, st.PeerCertificates, check
+		if rej != nil {
+			a.certRejected = rej.err
+		}
+	}
+	return tc, err
+}
+
+// attemptsKey marks the context of ConnectConfig, so that DialFunc tells
+// its connection attempts from other dials.
+type attemptsKey struct{}
+
 // connect makes one pgconn connection in mode, observing every dial.
 func (r *runner) connect(ctx context.Context, mode string, addrs []netip.Addr) *connResult {
 	res := &connResult{mode: mode, start: time.Now()}
@@ -160,7 +211,7 @@ func (r *runner) connect(ctx context.Context, mode string, addrs []netip.Addr) *
 		res.err, res.end = err, time.Now()
 		return res
 	}
-	res.conn, res.err = pgconn.ConnectConfig(ctx, cfg)
+	res.conn, res.err = pgconn.ConnectConfig(context.WithValue(ctx, attemptsKey{}, true), cfg)
 	res.end = time.Now()
 	res.attempts = obs.list()
 	if res.err != nil {

@@ -8,8 +8,12 @@
 // and observe DNS (LookupFunc), TCP (DialFunc), TLS (AfterNetConnect and the
 // tls.Config's VerifyConnection) and authentication (a reader above TLS that
 // sees which method the server asks for), and the post-login queries run in
-// one pipelined round trip. Extra dials happen only for the sslmode audit and
-// for a TLS probe when the chosen sslmode does not use TLS.
+// one pipelined round trip. Extra dials happen only for the sslmode audit,
+// for a TLS probe when the chosen sslmode does not use TLS, and for the one
+// retry of a server that refuses every key-exchange group of the first
+// ClientHello. That ClientHello carries a P-256 key share, PostgreSQL's
+// default group, so the TLS handshake with a default server takes one round
+// trip (see internal/pgtls).
 //
 // The package knows nothing about Adobe's APIs, and never puts the password
 // in a report, a message or an error.

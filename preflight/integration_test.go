@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/faultproxy"
 	"github.com/flowpg/flowpg/internal/pgtest"
 	"github.com/flowpg/flowpg/preflight"
 )
@@ -317,6 +320,73 @@ func TestRun_TLS13Only(t *testing.T) {
 	tlsRes := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
 	require.Equal(t, "TLS 1.3", tlsRes.Details.(*preflight.TLSDetails).Version)
 	require.Contains(t, tlsRes.Message, "TLS 1.3")
+}
+
+// TestRun_KeyExchange checks the key exchange against PostgreSQL's own
+// OpenSSL: with the default ssl_ecdh_curve (prime256v1) the handshake takes
+// one ClientHello, and a server set to another curve still connects, after
+// the one HelloRetryRequest it costs. The ClientHellos are counted at a
+// tracing proxy, apart from what the report says.
+func TestRun_KeyExchange(t *testing.T) {
+	t.Parallel()
+	for _, v := range pgtest.Versions() {
+		for _, tc := range []struct {
+			curve, group string
+			hellos       int
+		}{
+			{"", "P-256", 1},
+			{"secp384r1", "P-384", 2},
+		} {
+			name := "PG" + v + "/default"
+			if tc.curve != "" {
+				name = "PG" + v + "/" + tc.curve
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				s := pgtest.StartT(t, pgtest.Options{Version: v, TLS: pgtest.TLSOn, ECDHCurve: tc.curve})
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				pg, err := pgx.Connect(ctx, s.ConnString(pgtest.Database, pgtest.SuperUser, pgtest.SuperPassword, "require"))
+				require.NoError(t, err)
+				var curve string
+				require.NoError(t, pg.QueryRow(ctx, "SHOW ssl_ecdh_curve").Scan(&curve))
+				require.NoError(t, pg.Close(ctx))
+				if tc.curve == "" {
+					require.Equal(t, "prime256v1", curve, "PostgreSQL %s's default ssl_ecdh_curve", v)
+				}
+
+				px, err := faultproxy.New(net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), faultproxy.Options{Latency: 5 * time.Millisecond, Trace: true})
+				require.NoError(t, err)
+				t.Cleanup(func() { px.Close() })
+				c := connTo(t, px.Addr, connstr.SSLVerifyFull)
+				c.Database, c.User, c.Password = pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword
+				rep := runCheck(t, c, preflight.Options{CAFile: s.CAFile})
+				requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+				res := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
+				d := res.Details.(*preflight.TLSDetails)
+				t.Logf("PostgreSQL %s, ssl_ecdh_curve %s: tls %q", s.Version, curve, res.Message)
+				require.Equal(t, "TLS 1.3", d.Version)
+				require.Equal(t, tc.group, d.KeyExchange)
+				require.NotNil(t, d.HelloRetryRequest)
+				require.Equal(t, tc.hellos == 2, *d.HelloRetryRequest)
+				require.False(t, d.GroupRetry)
+				require.Contains(t, res.Message, "key exchange "+tc.group)
+
+				// verify-full makes one connection and no probe.
+				require.Eventually(t, func() bool {
+					fs := px.Flights()
+					return len(fs) == 1 && len(fs[0]) > 0 && fs[0][len(fs[0])-1].Closed
+				}, 5*time.Second, 5*time.Millisecond)
+				hellos := 0
+				for _, f := range px.Flights()[0] {
+					if _, ch := f.TLSHandshake(); ch && f.FromClient {
+						hellos++
+					}
+				}
+				require.Equal(t, tc.hellos, hellos, "ClientHellos on the wire")
+			})
+		}
+	}
 }
 
 func TestRun_TooManyConnections(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/flowpg/flowpg/internal/pgtls"
 )
 
 // attempt records what one dial of a connection attempt showed on the wire.
@@ -29,12 +31,14 @@ type attempt struct {
 	sslResponse  byte
 
 	// TLS handshake, run explicitly in AfterNetConnect so it can be timed.
+	watch        *pgtls.Watcher // the raw connection's first TLS record from the server
+	groupRetry   bool           // the server refused the first ClientHello; a second connection offered Go's default groups
 	handshakeEnd time.Time
 	handshakeErr error
 	tlsState     *tls.ConnectionState
 	peerCerts    []*x509.Certificate
 	cert         *certCheck // our verification of peerCerts
-	certRejected error      // set when VerifyConnection aborted the handshake
+	certRejected error      // set when our verification aborted the handshake
 
 	// Startup and authentication, observed from the backend messages.
 	startupSent   bool
@@ -116,6 +120,16 @@ func (o *observer) list() []*attempt {
 
 // sslRequest is the 8-byte SSLRequest packet: length 8, code 80877103.
 var sslRequest = []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
+
+// wire wraps c, a raw connection of a, to observe it: a wireConn over a
+// pgtls.Watcher, which a keeps (a retry's connection replaces the first).
+func (a *attempt) wire(c net.Conn) net.Conn {
+	w := pgtls.Watch(c)
+	a.mu.Lock()
+	a.watch = w
+	a.mu.Unlock()
+	return &wireConn{Conn: w, a: a}
+}
 
 // wireConn is the raw TCP connection. It sees the SSLRequest and the
 // server's one-byte answer in the clear, before pgconn layers TLS on top.

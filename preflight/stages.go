@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/pgtls"
 )
 
 // DialInfo is one TCP connect the check made.
@@ -35,6 +36,19 @@ type TLSDetails struct {
 	Version         string `json:"version,omitempty"`
 	CipherSuite     string `json:"cipherSuite,omitempty"`
 	ALPN            string `json:"alpn,omitempty"`
+	// KeyExchange is the negotiated key-exchange group: "P-256" (which
+	// PostgreSQL's ssl_ecdh_curve calls prime256v1), "X25519",
+	// "X25519MLKEM768"… Empty for a TLS 1.2 handshake without ECDHE.
+	KeyExchange string `json:"keyExchange,omitempty"`
+	// HelloRetryRequest is true when the server asked for another key share
+	// than the ClientHello carried, which costs the handshake a second round
+	// trip; nil when no handshake completed.
+	HelloRetryRequest *bool `json:"helloRetryRequest,omitempty"`
+	// GroupRetry is true when the server refused the first ClientHello
+	// outright (a handshake_failure alert) and the handshake was made on a
+	// second connection that offered Go's default groups, verified as the
+	// first would have been.
+	GroupRetry bool `json:"groupRetry,omitempty"`
 	// Source is "connection" or "probe" (a separate TLS-only dial made for
 	// sslmodes that did not use TLS).
 	Source string `json:"source,omitempty"`
@@ -178,6 +192,22 @@ func tlsVersion(v uint16) string {
 	return fmt.Sprintf("0x%04x", v)
 }
 
+// summary words the handshake: version, cipher suite, key exchange, and
+// what it cost beyond one round trip.
+func (d *TLSDetails) summary() string {
+	s := d.Version + ", " + d.CipherSuite
+	if d.KeyExchange != "" {
+		s += ", key exchange " + d.KeyExchange
+	}
+	switch {
+	case d.GroupRetry:
+		s += " on a second connection: the server refused the groups of the first ClientHello"
+	case d.HelloRetryRequest != nil && *d.HelloRetryRequest:
+		s += " after a HelloRetryRequest (one more round trip)"
+	}
+	return s
+}
+
 // tlsSource picks the attempt whose handshake describes the server: the one
 // used, else any attempt of the checked connection, else the probe.
 func tlsSource(c *connResult, probe *attempt) (*attempt, string) {
@@ -206,13 +236,20 @@ func (r *runner) tlsStage(c *connResult, probe *attempt, offered *bool) Result {
 	}
 	src, from := tlsSource(c, probe)
 	if src != nil {
-		d.Version, d.CipherSuite, d.ALPN, d.Source = tlsVersion(src.tlsState.Version), tls.CipherSuiteName(src.tlsState.CipherSuite), src.tlsState.NegotiatedProtocol, from
+		st := src.tlsState
+		d.Version, d.CipherSuite, d.ALPN, d.Source = tlsVersion(st.Version), tls.CipherSuiteName(st.CipherSuite), st.NegotiatedProtocol, from
+		d.KeyExchange = pgtls.GroupName(st.CurveID)
+		if src.usedTLS() {
+			hrr := st.HelloRetryRequest
+			d.HelloRetryRequest = &hrr
+		}
+		d.GroupRetry = src.groupRetry
 	}
 	switch {
 	case d.Used || from == "connection":
-		res.Message = fmt.Sprintf("%s, %s", d.Version, d.CipherSuite)
+		res.Message = d.summary()
 	case src != nil:
-		res.Message = fmt.Sprintf("not used by sslMode %s; the server offers %s, %s", r.libpq, d.Version, d.CipherSuite)
+		res.Message = fmt.Sprintf("not used by sslMode %s; the server offers %s", r.libpq, d.summary())
 	case offered != nil && !*offered:
 		res.Status, res.Field = Warn, FieldSSLMode
 		res.Message = "the server does not offer TLS (ssl = off): the password and data would travel unencrypted"
@@ -429,30 +466,27 @@ func (r *runner) authStage(c *connResult) Result {
 func (r *runner) probeTLS(ctx context.Context, addrs []netip.Addr) *attempt {
 	addr := firstAddr(addrs, r.port)
 	a := &attempt{address: addr, dialStart: time.Now()}
-	conn, err := r.opts.Dialer.DialContext(ctx, "tcp", addr)
+	raw, err := r.opts.Dialer.DialContext(ctx, "tcp", addr)
 	a.dialEnd, a.dialErr = time.Now(), err
 	if err != nil {
 		return a
 	}
-	defer conn.Close()
+	conn := a.wire(raw) // records the SSLRequest and its answer
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	a.sslRequested = true
 	if _, err := conn.Write(sslRequest); err != nil {
+		conn.Close()
 		return a
 	}
 	var b [1]byte
-	if _, err := io.ReadFull(conn, b[:]); err != nil {
+	if _, err := io.ReadFull(conn, b[:]); err != nil || b[0] != 'S' {
+		conn.Close()
 		return a
 	}
-	a.sslAnswered, a.sslResponse = true, b[0]
-	if b[0] != 'S' {
-		return a
-	}
-	tc := tls.Client(conn, r.verifier.tlsConfig("require", func() *attempt { return a }))
-	a.handshakeErr = tc.HandshakeContext(ctx)
-	a.handshakeEnd = time.Now()
+	cfg := r.verifier.tlsConfig("require")
+	tc, _ := r.handshake(ctx, a, tls.Client(conn, cfg), cfg)
+	tc.Close()
 	return a
 }
 

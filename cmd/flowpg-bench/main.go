@@ -9,6 +9,9 @@
 //   - a full check (preflight.Run, verify-full with the server's CA) beside
 //     the cheapest proof that a login works: pgx.Connect, SELECT 1, Close,
 //     with the same TLS settings, on loopback and at 40 ms RTT;
+//   - the round trips of one check and of its tls stage, counted from the
+//     flights a tracing proxy (40 ms RTT) sees, beside the floor the
+//     protocol allows and beside psql (libpq) through the same proxy;
 //   - a check with the sslmode audit beside a plain check;
 //   - flowpg check --file with 200 and 1000 targets at concurrency 50, at
 //     40 ms RTT, beside one check at the same latency;
@@ -68,6 +71,7 @@ type plan struct {
 	loopN, latencyN, auditN   int
 	loopD, latencyD, auditD   time.Duration
 	batch200Runs, batch1kRuns int
+	countRuns                 int // checks and psql runs counted at the tracing proxy
 }
 
 var (
@@ -77,6 +81,7 @@ var (
 		latencyN: 15, latencyD: 30 * time.Second,
 		auditN: 20, auditD: 25 * time.Second,
 		batch200Runs: 3, batch1kRuns: 2,
+		countRuns: 3,
 	}
 	quickPlan = plan{
 		parseTime: 200 * time.Millisecond,
@@ -84,6 +89,7 @@ var (
 		latencyN: 5, latencyD: 10 * time.Second,
 		auditN: 5, auditD: 8 * time.Second,
 		batch200Runs: 1, batch1kRuns: 1,
+		countRuns: 2,
 	}
 )
 
@@ -140,13 +146,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer proxy.Close()
-	ph, pp, _ := net.SplitHostPort(proxy.Addr)
-	pport, _ := strconv.Atoi(pp)
+	// A second proxy with the same latency records the flights of the
+	// operations whose round trips are counted; the batches would only
+	// fill its trace.
+	counter, err := faultproxy.New(net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)), faultproxy.Options{Latency: oneWay, Trace: true})
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	defer counter.Close()
 
 	local := newTarget(srv.Host, srv.Port, srv.CAFile)
-	slow := newTarget(ph, pport, srv.CAFile)
+	slow := proxied(proxy, srv.CAFile)
+	counted := proxied(counter, srv.CAFile)
 
-	rows, err = measure(ctx, p, local, slow, logf)
+	rows, err = measure(ctx, p, local, slow, counted, counter, logf)
 	res.Rows = append(res.Rows, rows...)
 	res.Machine.LoadAvgEnd = loadAvg()
 	if err != nil {
@@ -168,6 +182,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	writeMarkdown(stdout, res)
 	return 0
+}
+
+// proxied is the target through px.
+func proxied(px *faultproxy.Proxy, caFile string) target {
+	h, p, _ := net.SplitHostPort(px.Addr)
+	port, _ := strconv.Atoi(p)
+	return newTarget(h, port, caFile)
 }
 
 func joinArgs(args []string) string {

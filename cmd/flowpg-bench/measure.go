@@ -19,6 +19,7 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/internal/cli"
+	"github.com/flowpg/flowpg/internal/faultproxy"
 )
 
 // typical is the connection string of the parse row, as a user pastes it
@@ -80,7 +81,7 @@ func measureParse(p plan, logf func(string, ...any)) ([]row, error) {
 
 // measure runs rows 2 to 6 against the server, directly (local) and
 // through the latency proxy (slow).
-func measure(ctx context.Context, p plan, local, slow target, logf func(string, ...any)) ([]row, error) {
+func measure(ctx context.Context, p plan, local, slow, counted target, counter *faultproxy.Proxy, logf func(string, ...any)) ([]row, error) {
 	var rows []row
 
 	// Fail early, with the reason, when the setup is wrong.
@@ -125,6 +126,13 @@ func measure(ctx context.Context, p plan, local, slow target, logf func(string, 
 		Baseline: "bare pgx connect at 40 ms RTT", BaselineValue: rtts(brkSlow), BaselineFigure: fmt.Sprintf("%.2f RTT (%s)", rtts(brkSlow), fmtMS(brkSlow)),
 		Ratio: fmt.Sprintf("%.3f (%+.2f RTT)", float64(chkSlow)/float64(brkSlow), extra), Target: "≤ bare + 1 RTT", Met: met(extra <= 1),
 	})
+
+	logf("3/6 round trips of a check and of psql, counted at the proxy (%d runs each)", p.countRuns)
+	counts, err := measureRoundTrips(ctx, p.countRuns, counted, counter, logf)
+	rows = append(rows, counts...)
+	if err != nil {
+		return rows, err
+	}
 
 	// 4. Audit vs one check.
 	logf("4/6 check --audit vs check, loopback (≤ %d pairs, ≤ %s)", p.auditN, p.auditD)

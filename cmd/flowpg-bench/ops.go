@@ -25,6 +25,8 @@ type target struct {
 	// dsn is the libpq DSN pgx.Connect reads, with the same TLS settings.
 	dsn    string
 	caFile string
+	host   string
+	port   int
 }
 
 func newTarget(host string, port int, caFile string) target {
@@ -34,6 +36,8 @@ func newTarget(host string, port int, caFile string) target {
 		dsn: fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=verify-full sslrootcert=%s connect_timeout=60",
 			host, port, pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword, caFile),
 		caFile: caFile,
+		host:   host,
+		port:   port,
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 // files without depending on a network or a clock.
 func sampleReport() *preflight.Report {
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	yes, no := true, false
 	return &preflight.Report{
 		Target:  "aep@db.example.com:5432/sales",
 		Verdict: preflight.Fail,
@@ -32,7 +33,9 @@ func sampleReport() *preflight.Report {
 			{ID: preflight.StageAddress, Status: preflight.Pass, Message: "public address"},
 			{ID: preflight.StageDNS, Status: preflight.Pass, Duration: ms(12.3), Message: "db.example.com resolves to 203.0.114.7"},
 			{ID: preflight.StageTCP, Status: preflight.Pass, Duration: ms(21.5), Message: "connected to 203.0.114.7:5432"},
-			{ID: preflight.StageTLS, Status: preflight.Pass, Duration: ms(44), Message: "TLS 1.3, TLS_AES_128_GCM_SHA256"},
+			{ID: preflight.StageTLS, Status: preflight.Pass, Duration: ms(44), Message: "TLS 1.3, TLS_AES_128_GCM_SHA256, key exchange P-256",
+				Details: &preflight.TLSDetails{Used: true, ServerOffersTLS: &yes, Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256",
+					KeyExchange: "P-256", HelloRetryRequest: &no, Source: "connection"}},
 			{ID: preflight.StageCertificate, Status: preflight.Warn, Field: "server", Message: "the certificate expires in 12 days", Remediation: "renew the server certificate"},
 			{ID: preflight.StageSSLMode, Status: preflight.Pass, Duration: ms(120.4), Message: "connected with TLS; the chain and the host name are verified"},
 			{ID: preflight.StageAuth, Status: preflight.Fail, Duration: ms(63), Field: "password", Message: `wrong password for user "aep"`, Remediation: "check password"},

@@ -8,14 +8,17 @@ package pgprobe
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
+	"github.com/flowpg/flowpg/internal/pgtls"
 )
 
 // Options tune the prober. The zero value is ready to use.
@@ -103,6 +106,8 @@ func probe(ctx context.Context, conn connstr.Conn, roots *x509.CertPool, opts Op
 		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
 		cfg.DialFunc = opts.Dialer.DialContext
 	}
+	// Last: it wraps whatever dialer the lines above chose.
+	dialLikePreflight(&cfg.Config)
 	pg, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgprobe: connect to %s:%d: %w", conn.Server, conn.PortOrDefault(), err)
@@ -125,4 +130,54 @@ func probe(ctx context.Context, conn connstr.Conn, roots *x509.CertPool, opts Op
 		return nil, fmt.Errorf("pgprobe: list tables: %w", err)
 	}
 	return items, nil
+}
+
+// dialLikePreflight makes the prober's TLS handshakes those of the
+// pre-flight (internal/pgtls): a P-256 key share in the first ClientHello,
+// and the one retry with Go's default groups for a server that refuses it.
+// pgx builds one TLS configuration per host, and a stored connection names
+// one host, so the configuration of the retry is that one.
+func dialLikePreflight(cfg *pgconn.Config) {
+	var tlsCfg *tls.Config
+	for _, c := range append([]*tls.Config{cfg.TLSConfig}, fallbackTLS(cfg.Fallbacks)...) {
+		if c != nil {
+			pgtls.PreferP256(c)
+			tlsCfg = c
+		}
+	}
+	if tlsCfg == nil {
+		return
+	}
+	dial := cfg.DialFunc
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return pgtls.Watch(c), nil
+	}
+	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
+		tc, ok := conn.(*tls.Conn)
+		if !ok {
+			return conn, nil
+		}
+		w, _ := tc.NetConn().(*pgtls.Watcher)
+		addr := tc.RemoteAddr().String()
+		tc, _, err := pgtls.Handshake(ctx, tc, w, tlsCfg, func(ctx context.Context) (net.Conn, error) {
+			c, err := dial(ctx, "tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return pgtls.Watch(c), nil
+		})
+		return tc, err // on error pgconn closes what it is given back
+	}
+}
+
+func fallbackTLS(fs []*pgconn.FallbackConfig) []*tls.Config {
+	out := make([]*tls.Config, len(fs))
+	for i, f := range fs {
+		out[i] = f.TLSConfig
+	}
+	return out
 }

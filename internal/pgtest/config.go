@@ -131,5 +131,8 @@ func serverArgs(opts Options) []string {
 			"-c", "max_connections="+strconv.Itoa(opts.MaxConnections+1),
 			"-c", "superuser_reserved_connections=1")
 	}
+	if opts.ECDHCurve != "" {
+		args = append(args, "-c", "ssl_ecdh_curve="+opts.ECDHCurve)
+	}
 	return args
 }

@@ -124,6 +124,10 @@ type Options struct {
 	// session of a non-superuser fails with SQLSTATE 53300. 0 keeps the
 	// server's default.
 	MaxConnections int
+	// ECDHCurve, when set, is the server's ssl_ecdh_curve, such as
+	// "secp384r1": the one elliptic curve PostgreSQL up to 17 offers for the
+	// TLS key exchange. "" keeps the server's default, prime256v1 (P-256).
+	ECDHCurve string
 }
 
 // Server is a running PostgreSQL container. Its fields are read-only.
@@ -169,6 +173,9 @@ var defaultImages = []image{
 // majorInTag finds the major version at the start of an image tag: "17" in
 // postgres:17, postgres:17.2-alpine or my.registry:5000/postgres:17-bookworm.
 var majorInTag = regexp.MustCompile(`:(\d+)[^:/]*$`)
+
+// curveName is what an OpenSSL curve name looks like: prime256v1, secp384r1.
+var curveName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 
 // images returns the images under test, from ImagesEnv if set. An image whose
 // tag does not start with a version is filed under its whole reference.
@@ -298,6 +305,9 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 	}
 	if opts.MaxConnections < 0 {
 		return nil, fmt.Errorf("pgtest: negative MaxConnections %d", opts.MaxConnections)
+	}
+	if opts.ECDHCurve != "" && !curveName.MatchString(opts.ECDHCurve) {
+		return nil, fmt.Errorf("pgtest: ECDHCurve %q is not a curve name", opts.ECDHCurve)
 	}
 	mat, err := newTLSMaterial(opts.Cert, time.Now())
 	if err != nil {

@@ -93,6 +93,11 @@ func TestServerArgs_MaxConnections(t *testing.T) {
 	assert.Contains(t, got, "-c max_connections=2 -c superuser_reserved_connections=1")
 }
 
+func TestServerArgs_ECDHCurve(t *testing.T) {
+	assert.NotContains(t, strings.Join(serverArgs(Options{}), " "), "ssl_ecdh_curve")
+	assert.Contains(t, strings.Join(serverArgs(Options{ECDHCurve: "secp384r1"}), " "), "-c ssl_ecdh_curve=secp384r1")
+}
+
 func TestVersions(t *testing.T) {
 	t.Run("Default", func(t *testing.T) {
 		t.Setenv(ImagesEnv, "")
