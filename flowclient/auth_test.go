@@ -168,7 +168,7 @@ func TestIMS_SecretNeverInErrors(t *testing.T) {
 			}
 			assert.NotContains(t, te.Description, secret)
 			assert.NotContains(t, te.Code, secret)
-			assert.True(t, strings.HasPrefix(err.Error(), "flowclient: ims token request: "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "flowclient: getting a token from IMS ("+tokenURL+"): "), err.Error())
 			assert.Zero(t, countRequests(srv, http.MethodGet, "/connections"), "no API call without a token")
 		})
 	}

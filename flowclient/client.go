@@ -41,15 +41,13 @@ type Client struct {
 type Option func(*Client) error
 
 // WithBaseURL sets the Flow Service base URL (default DefaultBaseURL), for
-// example a flowtest server's URL.
+// example a flowtest server's URL. It must be https, or plain http to a
+// loopback address (an emulator), and carry no userinfo, query or fragment.
 func WithBaseURL(base string) Option {
 	return func(c *Client) error {
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("flowclient: invalid base url %q", base)
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("flowclient: base url %q must not have a query or fragment", base)
+		u, err := checkEndpoint("base url", base)
+		if err != nil {
+			return err
 		}
 		c.baseURL = strings.TrimRight(u.String(), "/")
 		return nil
@@ -57,14 +55,15 @@ func WithBaseURL(base string) Option {
 }
 
 // WithHTTPClient sets the HTTP client that carries API calls (default: one
-// with a 2-minute timeout). It does not carry IMS token requests; see
-// IMSConfig.HTTPClient.
+// with a 2-minute timeout). It is copied, and the copy never follows a
+// redirect: a 3xx reply is a *RedirectError. It does not carry IMS token
+// requests; see IMSConfig.HTTPClient.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
 			return errors.New("flowclient: nil http client")
 		}
-		c.http = hc
+		c.http = noRedirects(hc, 0)
 		return nil
 	}
 }
@@ -72,6 +71,11 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithTokenSource sets where access tokens come from: IMSTokenSource for an
 // OAuth server-to-server credential, or oauth2.StaticTokenSource for a ready
 // bearer token. Required.
+//
+// A 401 from Flow Service means the token was refused. When ts is a
+// RenewableTokenSource (an *IMSSession), the client invalidates the token
+// and repeats the call once with a new one; otherwise, or if the new token
+// is refused too, the call fails with a *TokenRefusedError.
 func WithTokenSource(ts oauth2.TokenSource) Option {
 	return func(c *Client) error {
 		if ts == nil {
@@ -138,7 +142,7 @@ func WithMaxResponseBytes(n int64) Option {
 func New(opts ...Option) (*Client, error) {
 	c := &Client{
 		baseURL:  DefaultBaseURL,
-		http:     &http.Client{Timeout: 2 * time.Minute},
+		http:     noRedirects(nil, 2*time.Minute),
 		retry:    DefaultRetryPolicy(),
 		sleep:    sleepContext,
 		maxBytes: DefaultMaxResponseBytes,
@@ -165,13 +169,42 @@ func New(opts ...Option) (*Client, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("flowclient: missing %s", strings.Join(missing, ", "))
 	}
+	// Go's transport would refuse these too, but only at the first request,
+	// with an error that looks like a network failure.
+	for _, h := range []struct{ v, name string }{{c.apiKey, "api key"}, {c.orgID, "organization id"}, {c.sandbox, "sandbox name"}} {
+		if !validHeaderValue(h.v) {
+			return nil, fmt.Errorf("flowclient: %s holds a control character (a line break?), which an HTTP header cannot carry", h.name)
+		}
+	}
 	return c, nil
 }
 
+// token returns an access token for a call made with ctx.
+func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
+	var tok *oauth2.Token
+	var err error
+	if cs, ok := c.tokens.(contextTokenSource); ok {
+		tok, err = cs.TokenContext(ctx)
+	} else {
+		tok, err = c.tokens.Token()
+	}
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			return nil, err // labelled by the token endpoint already
+		}
+		return nil, fmt.Errorf("flowclient: get access token: %w", err)
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, errors.New("flowclient: get access token: the token source returned no access token")
+	}
+	return tok, nil
+}
+
 // newRequest builds a request to path (below the base URL) with the four
-// headers every Flow Service call needs, a fresh access token, and body
+// headers every Flow Service call needs, the access token tok, and body
 // encoded as JSON when it is not nil.
-func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body any) (*http.Request, error) {
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body any, tok *oauth2.Token) (*http.Request, error) {
 	u := c.baseURL + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -188,13 +221,8 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	if err != nil {
 		return nil, fmt.Errorf("flowclient: %s %s: %w", method, path, err)
 	}
-	tok, err := c.tokens.Token()
-	if err != nil {
-		var te *TokenError
-		if errors.As(err, &te) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("flowclient: get access token: %w", err)
+	if !validHeaderValue(tok.AccessToken) {
+		return nil, &requestError{method: method, url: u, msg: "the access token holds a control character (a line break?), which an HTTP header cannot carry; nothing was sent"}
 	}
 	c.setHeaders(req.Header, tok.AccessToken, body != nil)
 	return req, nil
@@ -213,17 +241,32 @@ func (c *Client) setHeaders(h http.Header, token string, hasBody bool) {
 	}
 }
 
-// do sends req once, turns a non-2xx reply into an *APIError and decodes a
-// 2xx body into v (unless v is nil or the body is empty).
+// do sends req once, turns a non-2xx reply into an *APIError (a 3xx into a
+// *RedirectError) and decodes a 2xx body into v (unless v is nil or the
+// body is empty).
 func (c *Client) do(req *http.Request, v any) error {
-	resp, err := c.http.Do(req)
-	if err != nil {
+	if err := req.Context().Err(); err != nil {
+		// Known not to have been sent; the transport would say nothing
+		// that tells this apart from a request cut off mid-way.
 		return &transportError{method: req.Method, url: req.URL.String(), err: err}
 	}
+	var trace sendTrace
+	req = req.WithContext(trace.with(req.Context()))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var re *RedirectError
+		if errors.As(err, &re) {
+			return re
+		}
+		return &transportError{method: req.Method, url: req.URL.String(), err: err, sent: trace.mayHaveSent()}
+	}
 	defer resp.Body.Close()
+	if isRedirect(resp.StatusCode) {
+		return redirectError(req, resp)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
 	if err != nil {
-		return &transportError{method: req.Method, url: req.URL.String(), err: err}
+		return &transportError{method: req.Method, url: req.URL.String(), err: err, sent: true}
 	}
 	tooLarge := int64(len(body)) > c.maxBytes
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -253,15 +296,52 @@ func (e *replyError) Unwrap() error { return e.err }
 // Only idempotent calls use it; CreateConnection has its own loop.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	return c.withRetry(ctx, func() error {
-		return c.once(ctx, method, path, query, in, out)
+		return c.once(ctx, method, path, query, in, out, nil)
 	})
 }
 
-// once is call without retries.
-func (c *Client) once(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	req, err := c.newRequest(ctx, method, path, query, in)
+// once is call without retries, except that a refused token is renewed
+// once when the token source can renew it. Repeating the call is safe even
+// for a create: a 401 comes from the gateway, which refused the request.
+func (c *Client) once(ctx context.Context, method, path string, query url.Values, in, out any, hdr http.Header) error {
+	tok, err := c.token(ctx)
 	if err != nil {
 		return err
+	}
+	err = c.send(ctx, method, path, query, in, out, tok, hdr)
+	ae, ok := asAPIError(err)
+	if !ok || ae.StatusCode != http.StatusUnauthorized {
+		return err
+	}
+	rs, ok := c.tokens.(RenewableTokenSource)
+	if !ok {
+		return &TokenRefusedError{Static: true, Err: ae}
+	}
+	rs.Invalidate(tok)
+	if tok, err = c.token(ctx); err != nil {
+		return err
+	}
+	err = c.send(ctx, method, path, query, in, out, tok, hdr)
+	if ae, ok := asAPIError(err); ok && ae.StatusCode == http.StatusUnauthorized {
+		return &TokenRefusedError{Err: ae}
+	}
+	return err
+}
+
+// send builds and does one request with tok, and the extra headers hdr
+// (such as If-Match) when not nil.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, in, out any, tok *oauth2.Token, hdr http.Header) error {
+	req, err := c.newRequest(ctx, method, path, query, in, tok)
+	if err != nil {
+		return err
+	}
+	for k, vs := range hdr {
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				return &requestError{method: method, url: req.URL.String(), msg: "header " + k + " holds a control character, which an HTTP header cannot carry; nothing was sent"}
+			}
+			req.Header.Add(k, v)
+		}
 	}
 	return c.do(req, out)
 }

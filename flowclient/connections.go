@@ -161,12 +161,20 @@ func createRequest(conn Connection) createBody {
 // id and etag.
 //
 // The request is not idempotent, so retries are careful. A 429 is retried as
-// is (the request was refused). After a transport failure or a 5xx, when the
-// connection may or may not exist, FindConnectionByName looks for it first;
-// if found, it is returned with Recovered set instead of being created twice.
-// A 2xx reply that cannot be read is resolved the same way. This relies on
-// the name being unique for the spec, which callers should check (with
-// FindConnectionByName) before creating.
+// is (the request was refused), and so is a 401 once, with a new token, when
+// the token source can renew it (the gateway refused the request). After a
+// transport failure or a 5xx, when the connection may or may not exist,
+// FindConnectionByName looks for it first; if found, it is returned with
+// Recovered set instead of being created twice. A 2xx reply that cannot be
+// read is resolved the same way. This relies on the name being unique for
+// the spec, which callers should check (with FindConnectionByName) before
+// creating.
+//
+// When ctx ends while the outcome is unknown (the create was sent and no
+// reply came), nothing is looked up with the dead context: the error
+// returned is one for which OutcomeUnknown is true, and the caller should
+// look the name up with a fresh one. OutcomeUnknown is also true when the
+// retries ran out before the look-up could tell.
 //
 // Auth params that look secret (password, connectionString, …) are redacted
 // from any error returned.
@@ -184,6 +192,9 @@ func (c *Client) CreateConnection(ctx context.Context, conn Connection) (Created
 	unknown := false
 	err := c.withRetry(ctx, func() error {
 		if unknown {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("flowclient: create connection: the outcome is unknown, and %w before the name could be looked up", err)
+			}
 			found, err := c.findConnection(ctx, conn.Name, conn.ConnectionSpec.ID, false)
 			if err != nil {
 				return err
@@ -193,22 +204,25 @@ func (c *Client) CreateConnection(ctx context.Context, conn Connection) (Created
 				return nil
 			}
 		}
-		err := c.once(ctx, http.MethodPost, "/connections", nil, body, &created)
+		err := c.once(ctx, http.MethodPost, "/connections", nil, body, &created, nil)
 		unknown = unknown || outcomeUnknown(err)
 		return err
 	})
 	var re *replyError
 	if errors.As(err, &re) || (err == nil && created.ID == "") {
 		// Created, but the reply says not what: find out by name.
-		if found, ferr := c.FindConnectionByName(ctx, conn.Name, conn.ConnectionSpec.ID); ferr == nil && found != nil {
-			return Created{ID: found.ID, Etag: found.Etag, Recovered: true}, nil
+		unknown = true
+		if ctx.Err() == nil {
+			if found, ferr := c.FindConnectionByName(ctx, conn.Name, conn.ConnectionSpec.ID); ferr == nil && found != nil {
+				return Created{ID: found.ID, Etag: found.Etag, Recovered: true}, nil
+			}
 		}
 		if err == nil {
 			err = errors.New("flowclient: create connection: reply has no id")
 		}
 	}
 	if err != nil {
-		return Created{}, redactError(err, secrets)
+		return Created{}, &outcomeError{err: redactError(err, secrets), unknown: unknown}
 	}
 	return created, nil
 }
@@ -273,7 +287,7 @@ func (c *Client) listConnections(ctx context.Context, opts ListOptions, retry bo
 		if retry {
 			err = c.call(ctx, http.MethodGet, "/connections", q, nil, &reply)
 		} else {
-			err = c.once(ctx, http.MethodGet, "/connections", q, nil, &reply)
+			err = c.once(ctx, http.MethodGet, "/connections", q, nil, &reply, nil)
 		}
 		if err != nil {
 			return nil, err
@@ -335,7 +349,7 @@ func (c *Client) DeleteConnection(ctx context.Context, id string) error {
 	}
 	unknown := false
 	return c.withRetry(ctx, func() error {
-		err := c.once(ctx, http.MethodDelete, path, nil, nil, nil)
+		err := c.once(ctx, http.MethodDelete, path, nil, nil, nil, nil)
 		if unknown && IsNotFound(err) {
 			return nil
 		}

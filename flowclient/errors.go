@@ -3,6 +3,8 @@ package flowclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,10 +224,12 @@ func redactAll(s string, secrets []string) string {
 }
 
 // transportError marks a failure below HTTP (dial, TLS, reset, a reply cut
-// short). Whether the server acted on the request is unknown.
+// short, a timeout). sent is false only when the request is known not to
+// have left: no connection was ever made for it.
 type transportError struct {
 	method, url string
 	err         error
+	sent        bool
 }
 
 func (e *transportError) Error() string {
@@ -244,6 +248,16 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// requestError is a request the client refused to send, because of what it
+// would carry (a header value HTTP cannot hold). Retrying cannot help.
+type requestError struct {
+	method, url, msg string
+}
+
+func (e *requestError) Error() string {
+	return fmt.Sprintf("flowclient: %s %s: %s", e.method, e.url, e.msg)
+}
+
 // IsNotFound reports whether err is a 404 reply.
 func IsNotFound(err error) bool {
 	var e *APIError
@@ -251,7 +265,8 @@ func IsNotFound(err error) bool {
 }
 
 // IsUnauthorized reports whether err is a 401 or 403 reply: a missing, invalid
-// or expired token, or an API key or organization the gateway rejects.
+// or expired token, or an API key or organization the gateway rejects. A
+// *TokenRefusedError is the 401 case after the client has done what it can.
 func IsUnauthorized(err error) bool {
 	var e *APIError
 	return errors.As(err, &e) && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden)
@@ -259,9 +274,16 @@ func IsUnauthorized(err error) bool {
 
 // IsRetryable reports whether repeating the request may succeed: a 429, 500,
 // 502, 503 or 504 reply, a transport failure, or an IMS token endpoint
-// failure of the same kinds. A cancelled or expired context is never retryable.
+// failure of the same kinds. A cancelled or expired context is never
+// retryable, nor is what cannot change by itself: a redirect, a reply that
+// is not what the API documents, a request the client refused to build, or a
+// server certificate that does not verify.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var re *RedirectError
+	if errors.As(err, &re) {
 		return false
 	}
 	var ae *APIError
@@ -270,10 +292,24 @@ func IsRetryable(err error) bool {
 	}
 	var te *TokenError
 	if errors.As(err, &te) {
-		return te.StatusCode == 0 || retryableStatus(te.StatusCode)
+		if te.StatusCode != 0 {
+			return retryableStatus(te.StatusCode)
+		}
+		return te.cause != nil && retryableTransport(te.cause)
 	}
 	var tr *transportError
-	return errors.As(err, &tr)
+	return errors.As(err, &tr) && retryableTransport(tr.err)
+}
+
+// retryableTransport reports whether a transport failure may pass: anything
+// but a certificate that does not verify, which stays as it is until
+// someone changes the server or the trust store.
+func retryableTransport(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return !errors.As(err, &cv) && !errors.As(err, &ua) && !errors.As(err, &he) && !errors.As(err, &ci)
 }
 
 func retryableStatus(code int) bool {
@@ -285,17 +321,56 @@ func retryableStatus(code int) bool {
 	return false
 }
 
-// outcomeUnknown reports whether a failed request may nonetheless have been
-// carried out by the server: a transport failure, or a 5xx from a gateway or
-// server that may have forwarded or applied it. A 429 was rejected outright.
+// OutcomeUnknown reports whether the failed request may have reached Flow
+// Service and been carried out, so that what it would have done (for
+// CreateConnection: a new connection) may exist although err says it
+// failed. It is true after a transport failure once a connection was made
+// (a reset after sending, a reply cut short, a timeout or a cancelled
+// context while waiting for the reply), after a 5xx reply, and after a 2xx
+// reply that could not be read. It is false when the request was refused
+// (a 4xx, a redirect, a token that could not be had) or never left (no
+// connection was made, or the client refused to build it).
+//
+// CreateConnection resolves an unknown outcome itself while its context
+// lives, by looking the name up; when it returns an error for which
+// OutcomeUnknown is true, it could not. The caller should then look the
+// name up (FindConnectionByName) with a fresh context before it reports a
+// failure or tries again.
+func OutcomeUnknown(err error) bool {
+	var oe *outcomeError
+	if errors.As(err, &oe) {
+		return oe.unknown
+	}
+	return outcomeUnknown(err)
+}
+
+// outcomeUnknown is OutcomeUnknown for the error of one request.
 func outcomeUnknown(err error) bool {
+	var te *TokenError
+	if errors.As(err, &te) {
+		return false // the call waited for a token, and was never sent
+	}
 	var tr *transportError
 	if errors.As(err, &tr) {
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		return tr.sent
 	}
 	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode >= 500
+	if errors.As(err, &ae) {
+		return ae.StatusCode >= 500
+	}
+	var re *replyError
+	return errors.As(err, &re)
 }
+
+// outcomeError carries CreateConnection's verdict on its request's outcome,
+// which its last error (perhaps a look-up's) does not tell.
+type outcomeError struct {
+	err     error
+	unknown bool
+}
+
+func (e *outcomeError) Error() string { return e.err.Error() }
+func (e *outcomeError) Unwrap() error { return e.err }
 
 func asAPIError(err error) (*APIError, bool) {
 	var e *APIError

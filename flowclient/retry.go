@@ -2,6 +2,7 @@ package flowclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -57,6 +58,10 @@ func (p RetryPolicy) backoff(n int, err error) time.Duration {
 func retryAfterOf(err error) time.Duration {
 	if ae, ok := asAPIError(err); ok {
 		return ae.RetryAfter
+	}
+	var te *TokenError
+	if errors.As(err, &te) {
+		return te.RetryAfter
 	}
 	return 0
 }

@@ -62,12 +62,7 @@ func (c *Client) UpdateConnection(ctx context.Context, id, etag string, ops []Pa
 	}
 	var out Updated
 	err = c.withRetry(ctx, func() error {
-		req, err := c.newRequest(ctx, http.MethodPatch, path, nil, ops)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("If-Match", etag)
-		return c.do(req, &out)
+		return c.once(ctx, http.MethodPatch, path, nil, ops, &out, http.Header{"If-Match": {etag}})
 	})
 	if err != nil {
 		return Updated{}, redactError(err, secrets)

@@ -450,3 +450,167 @@ func TestDelete_InUse(t *testing.T) {
 	assert.Equal(t, "https://ns.adobe.com/aep/errors/FLOW-1418-400", body["type"])
 	assert.Len(t, srv.Connections(), 1)
 }
+
+func TestRedirectKnobs(t *testing.T) {
+	srv := flowtest.NewServer()
+	t.Cleanup(srv.Close)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	srv.RedirectNext(2, http.StatusTemporaryRedirect, "http://127.0.0.2:9/elsewhere")
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/connections", strings.NewReader(basicBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := noFollow.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode)
+		assert.Equal(t, "http://127.0.0.2:9/elsewhere", resp.Header.Get("Location"))
+	}
+	assert.Empty(t, srv.Connections(), "a redirected create is not acted on")
+	status, _, _ := call(t, srv, http.MethodGet, "/connections", "", nil)
+	assert.Equal(t, 200, status, "the knob is spent")
+
+	srv.RedirectTokenNext(1, http.StatusPermanentRedirect, "https://127.0.0.2:9/ims/token/v3")
+	resp, err := noFollow.PostForm(srv.TokenURL(), url.Values{"grant_type": {"client_credentials"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusPermanentRedirect, resp.StatusCode)
+	assert.Equal(t, "https://127.0.0.2:9/ims/token/v3", resp.Header.Get("Location"))
+
+	assert.Panics(t, func() { srv.RedirectNext(1, 200, "x") })
+}
+
+// imsToken gets a token from srv's IMS endpoint.
+func imsToken(t *testing.T, srv *flowtest.Server) (int, map[string]any, string) {
+	t.Helper()
+	resp, err := srv.HTTPClient().PostForm(srv.TokenURL(), url.Values{"grant_type": {"client_credentials"},
+		"client_id": {srv.ClientID()}, "client_secret": {srv.ClientSecret()}, "scope": {"openid"}})
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	return resp.StatusCode, body, resp.Header.Get("Content-Type")
+}
+
+func TestUnauthorizedNextRevokesIMSTokens(t *testing.T) {
+	srv := flowtest.NewServer()
+	t.Cleanup(srv.Close)
+	_, body, _ := imsToken(t, srv)
+	tok := "Bearer " + body["access_token"].(string)
+
+	srv.UnauthorizedNext(1)
+	status, _, reply := call(t, srv, http.MethodGet, "/connections", "", map[string]string{"Authorization": tok})
+	assert.Equal(t, 401, status)
+	assert.Equal(t, "401013", reply["error_code"])
+	status, _, _ = call(t, srv, http.MethodGet, "/connections", "", map[string]string{"Authorization": tok})
+	assert.Equal(t, 401, status, "the refused IMS token stays refused")
+
+	srv.UnauthorizedNext(1)
+	status, _, _ = call(t, srv, http.MethodGet, "/connections", "", nil)
+	assert.Equal(t, 401, status)
+	status, _, _ = call(t, srv, http.MethodGet, "/connections", "", nil)
+	assert.Equal(t, 200, status, "a static token stays valid")
+
+	_, body, _ = imsToken(t, srv)
+	tok = "Bearer " + body["access_token"].(string)
+	srv.RevokeTokens()
+	status, _, _ = call(t, srv, http.MethodGet, "/connections", "", map[string]string{"Authorization": tok})
+	assert.Equal(t, 401, status)
+}
+
+func TestTokenFaults(t *testing.T) {
+	srv := flowtest.NewServer()
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		fault flowtest.TokenFault
+		check func(t *testing.T, body map[string]any, ctype string)
+	}{
+		{flowtest.TokenNoAccessToken, func(t *testing.T, body map[string]any, ctype string) {
+			assert.NotContains(t, body, "access_token")
+			assert.Contains(t, body, "expires_in")
+		}},
+		{flowtest.TokenHTML, func(t *testing.T, body map[string]any, ctype string) {
+			assert.Nil(t, body)
+			assert.Contains(t, ctype, "text/html")
+		}},
+		{flowtest.TokenNotJSON, func(t *testing.T, body map[string]any, ctype string) {
+			assert.Nil(t, body)
+			assert.Equal(t, "application/json", ctype)
+		}},
+		{flowtest.TokenMalformed, func(t *testing.T, body map[string]any, ctype string) {
+			assert.Contains(t, body["access_token"], "\r\n")
+		}},
+	}
+	for _, tt := range tests {
+		srv.TokenFaultNext(1, tt.fault)
+		status, body, ctype := imsToken(t, srv)
+		assert.Equal(t, 200, status)
+		tt.check(t, body, ctype)
+	}
+	_, body, _ := imsToken(t, srv)
+	assert.NotEmpty(t, body["access_token"], "the knob is spent")
+	assert.Panics(t, func() { srv.TokenFaultNext(1, 0) })
+}
+
+func TestHoldCreate(t *testing.T) {
+	post := func(ctx context.Context, srv *flowtest.Server) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/connections", strings.NewReader(basicBody))
+		req.Header = http.Header{"Authorization": {"Bearer " + srv.Token()}, "X-Api-Key": {srv.APIKey()},
+			"X-Gw-Ims-Org-Id": {srv.Org()}, "X-Sandbox-Name": {"prod"}, "Content-Type": {"application/json"}}
+		return srv.HTTPClient().Do(req)
+	}
+	t.Run("released", func(t *testing.T) {
+		srv := flowtest.NewServer()
+		t.Cleanup(srv.Close)
+		release := make(chan struct{})
+		held := srv.HoldCreate(release)
+		done := make(chan int, 1)
+		go func() {
+			resp, err := post(context.Background(), srv)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		<-held
+		assert.Len(t, srv.Connections(), 1, "stored before the hold")
+		select {
+		case <-done:
+			t.Fatal("the reply was not held")
+		default:
+		}
+		close(release)
+		assert.Equal(t, http.StatusCreated, <-done)
+	})
+	t.Run("client goes away", func(t *testing.T) {
+		srv := flowtest.NewServer()
+		t.Cleanup(srv.Close)
+		held := srv.HoldCreate(make(chan struct{})) // never released
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-held; cancel() }()
+		_, err := post(ctx, srv)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Len(t, srv.Connections(), 1)
+		// Close returns: the handler saw the client go.
+	})
+	t.Run("close releases", func(t *testing.T) {
+		srv := flowtest.NewServer()
+		held := srv.HoldCreate(make(chan struct{})) // never released
+		errs := make(chan error, 1)
+		go func() {
+			resp, err := post(context.Background(), srv)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errs <- err
+		}()
+		<-held
+		srv.Close() // would wait forever for the held request otherwise
+		<-errs
+	})
+	assert.Panics(t, func() { flowtest.NewHandler().HoldCreate(nil) })
+}

@@ -27,5 +27,9 @@ func (s *Server) TokenURL() string { return s.ts.URL + TokenPath }
 // HTTPClient returns an HTTP client for the server.
 func (s *Server) HTTPClient() *http.Client { return s.ts.Client() }
 
-// Close shuts the server down, waiting for requests in flight.
-func (s *Server) Close() { s.ts.Close() }
+// Close shuts the server down, waiting for requests in flight. A reply held
+// by HoldCreate is released first, so that Close does not wait for it.
+func (s *Server) Close() {
+	s.shutdown()
+	s.ts.Close()
+}
