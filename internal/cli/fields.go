@@ -66,24 +66,86 @@ func (f *PasswordFlags) password(streams *IO) (string, []connstr.Warning, error)
 	}
 	switch {
 	case f.PasswordStdin:
-		b, err := io.ReadAll(io.LimitReader(streams.Stdin, connstr.MaxInputSize+1))
-		if err != nil {
-			return "", nil, fmt.Errorf("reading the password from standard input: %w", err)
-		}
-		return trimNewline(string(b)), nil, nil
+		pw, err := readSecret(streams.Stdin, "standard input")
+		return pw, nil, err
 	case f.PasswordFile != "":
-		b, err := os.ReadFile(f.PasswordFile)
-		if err != nil {
-			return "", nil, fmt.Errorf("reading the password file: %w", err)
-		}
-		return trimNewline(string(b)), nil, nil
+		return readPasswordFile(f.PasswordFile)
 	case f.Password != "":
 		return f.Password, []connstr.Warning{{Code: connstr.WarnPasswordOnCommandLine, Field: "password",
-			Message: "--password is visible to other users in ps; prefer --password-stdin, --password-file or $FLOWPG_PASSWORD"}}, nil
+			Message: "--password is visible to other users in ps; prefer --password-stdin, --password-file or $FLOWPG_PASSWORD"}}, checkSecret(f.Password, "--password")
 	}
 	// The environment is read here, not through a flag's env tag, so that a
 	// password from the environment never triggers the ps warning.
-	return os.Getenv("FLOWPG_PASSWORD"), nil, nil
+	pw := os.Getenv("FLOWPG_PASSWORD")
+	return pw, nil, checkSecret(pw, "$FLOWPG_PASSWORD")
+}
+
+// maxSecretSize bounds a password read from a file or standard input, as
+// connstr.MaxInputSize bounds a connection string.
+const maxSecretSize = 64 << 10
+
+// Warning codes of password files.
+const (
+	warnSecretFilePermissions = "password-file-permissions"
+	warnSecretFileSymlink     = "password-file-symlink"
+)
+
+// readPasswordFile reads a password file, bounded. Like psql with a .pgpass
+// file, it warns when others may read the file, or when it is reached
+// through a symlink, which someone else could redirect.
+func readPasswordFile(path string) (string, []connstr.Warning, error) {
+	var warns []connstr.Warning
+	if lst, err := os.Lstat(path); err == nil && lst.Mode()&os.ModeSymlink != 0 {
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+			warns = append(warns, connstr.Warning{Code: warnSecretFileSymlink, Field: "password",
+				Message: fmt.Sprintf("the password file %s is reached through a symlink, which whoever can change it could point elsewhere: give the file itself", path)})
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the password file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the password file: %w", err)
+	}
+	if st.IsDir() {
+		return "", nil, fmt.Errorf("the password file %s is a directory", path)
+	}
+	if st.Mode().IsRegular() && st.Mode().Perm()&0o077 != 0 {
+		warns = append(warns, connstr.Warning{Code: warnSecretFilePermissions, Field: "password",
+			Message: fmt.Sprintf("the password file %s can be read by other users (mode %04o): chmod 600 it", path, st.Mode().Perm())})
+	}
+	pw, err := readSecret(f, "the password file "+path)
+	return pw, warns, err
+}
+
+// readSecret reads a password: one line of at most maxSecretSize bytes,
+// without NUL bytes. One trailing line ending is dropped; more lines are an
+// error, never a silent choice of one.
+func readSecret(r io.Reader, from string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxSecretSize+3)) // + a line ending, + one byte to tell
+	if err != nil {
+		return "", fmt.Errorf("reading the password from %s: %w", from, err)
+	}
+	pw := trimNewline(string(b))
+	if len(pw) > maxSecretSize {
+		return "", fmt.Errorf("the password from %s is over %d bytes: that is not a password (is it the right file?)", from, maxSecretSize)
+	}
+	return pw, checkSecret(pw, from)
+}
+
+// checkSecret refuses a password no database takes: one with a NUL byte or
+// spanning several lines (a file or a paste of more than the password).
+func checkSecret(pw, from string) error {
+	switch {
+	case strings.IndexByte(pw, 0) >= 0:
+		return fmt.Errorf("the password from %s holds a NUL byte, which PostgreSQL cannot take", from)
+	case strings.ContainsAny(pw, "\r\n"):
+		return fmt.Errorf("the password from %s spans several lines: give exactly one line", from)
+	}
+	return nil
 }
 
 // trimNewline drops one trailing line ending.
