@@ -148,6 +148,10 @@ func (r *runner) resolve(ctx context.Context) ([]netip.Addr, Result) {
 	}
 	addrs := append(append([]netip.Addr(nil), v4...), v6...)
 
+	if len(addrs) == 0 && r.interrupted() {
+		res = interruptedStage(StageDNS)
+		return nil, res
+	}
 	if len(addrs) == 0 {
 		res.Status, res.Field = Fail, FieldServer
 		res.Message, res.Remediation = explainDNS(r.host, firstErr(err4, err6))

@@ -27,6 +27,7 @@ const (
 	KindCertificate    = "certificate"     // the server certificate was rejected
 	KindServer         = "server-error"    // the server answered with an error (SQLSTATE in the message)
 	KindConnect        = "connect"         // any other connection failure
+	KindInterrupted    = "interrupted"     // the caller stopped the run: no finding about the database
 )
 
 // failure is the plain-language diagnosis of a failed connection.
@@ -37,6 +38,20 @@ type failure struct {
 	message     string
 	remediation string
 	pgErr       *pgconn.PgError
+	// interrupted is an attempt the caller's interrupt cut short: its stage
+	// is reported as not finished, not failed.
+	interrupted bool
+}
+
+// stageOfPhase is the stage that reports a failure in phase p.
+func stageOfPhase(p phase) Stage {
+	switch p {
+	case phaseDial:
+		return StageTCP
+	case phaseSSLRequest, phaseHandshake:
+		return StageTLS
+	}
+	return StageAuth
 }
 
 // diagnose explains why c failed, from the phase its last attempt reached
@@ -55,6 +70,12 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 	err := a.err
 	if err == nil {
 		err = c.err
+	}
+	if r.interrupted() && a.pgErr == nil && a.certRejected == nil && !(a.sslAnswered && a.sslResponse != 'S') {
+		// What failed is what the interrupt cut: no finding about the
+		// database, whatever the error looks like.
+		return &failure{stage: stageOfPhase(a.phase()), kind: KindInterrupted, interrupted: true,
+			message: "not finished: the check was interrupted"}
 	}
 	switch a.phase() {
 	case phaseDial:

@@ -41,6 +41,9 @@ const (
 	Warn Status = "warn"
 	Fail Status = "fail"
 	Skip Status = "skip"
+	// Interrupted is the verdict of a run the caller stopped before it could
+	// prove anything (its context ended), when nothing had failed before.
+	Interrupted Status = "interrupted"
 )
 
 // Input fields a Result can blame. They are the names of AEP's basic
@@ -140,7 +143,7 @@ type Report struct {
 	// Target names the checked connection without its password:
 	// user@host:port/database.
 	Target  string
-	Verdict Status // Pass, Warn or Fail
+	Verdict Status // Pass, Warn, Fail or Interrupted
 	Checks  []Result
 	Timings Timings
 	// Audit holds one entry per sslmode, strictest last, when Options.Audit

@@ -18,6 +18,7 @@ import (
 type runner struct {
 	conn     connstr.Conn
 	opts     Options
+	parent   context.Context // the caller's: its end is an interrupt, not a failure
 	mode     connstr.SSLMode // the mode checked
 	own      connstr.SSLMode // the mode conn's TLS keys map to
 	libpq    string
@@ -57,10 +58,11 @@ type InputDetails struct {
 func Run(ctx context.Context, conn connstr.Conn, opts Options) *Report {
 	start := time.Now()
 	opts = opts.withDefaults()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
-	r := &runner{conn: conn, opts: opts, results: map[Stage]Result{}}
+	r := &runner{conn: conn, opts: opts, results: map[Stage]Result{}, parent: parent}
 	r.run(ctx)
 	r.timings.Total = time.Since(start)
 	return r.report()
@@ -76,6 +78,10 @@ func (r *runner) run(ctx context.Context) {
 	}
 
 	addrs, dns := r.resolve(ctx)
+	if dns.Kind == KindInterrupted {
+		r.set(dns)
+		return
+	}
 	if dns.Status != Fail {
 		r.set(r.classifyAddresses(addrs))
 	} else {
@@ -215,12 +221,16 @@ func (r *runner) report() *Report {
 		rep.Requested = &own
 	}
 	var failed Stage
+	interrupted := r.interrupted()
 	for _, id := range Stages {
 		res, ok := r.results[id]
 		if !ok {
 			res = Result{ID: id, Status: Skip, Message: "not run"}
-			if failed != "" {
+			switch {
+			case failed != "":
 				res.Message = fmt.Sprintf("skipped: the %s stage failed", failed)
+			case interrupted:
+				res.Message, res.Kind = "not run: the check was interrupted", KindInterrupted
 			}
 		}
 		if res.Status == Fail && failed == "" {
@@ -234,7 +244,21 @@ func (r *runner) report() *Report {
 		rep.Audit[i].Error = r.scrub(rep.Audit[i].Error)
 	}
 	rep.Verdict = verdict(rep.Checks)
+	if interrupted && rep.Verdict != Fail {
+		// Nothing failed before the interrupt, and nothing was proven after it.
+		rep.Verdict = Interrupted
+	}
 	return rep
+}
+
+// interrupted reports whether the caller's context ended: the run was
+// stopped (Ctrl-C, a signal, a caller's deadline), which is no finding about
+// the database. Options.Timeout is the run's own limit, and a timeout.
+func (r *runner) interrupted() bool { return r.parent != nil && r.parent.Err() != nil }
+
+// interruptedStage is the result of a stage the interrupt cut short.
+func interruptedStage(id Stage) Result {
+	return Result{ID: id, Status: Skip, Kind: KindInterrupted, Message: "not finished: the check was interrupted"}
 }
 
 // scrub removes the password from text that may have come from elsewhere.

@@ -183,6 +183,10 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 	r.timings.Queries = time.Since(start)
 
 	for _, q := range results {
+		if q.err != nil && r.interrupted() {
+			r.set(interruptedStage(StageServer))
+			return
+		}
 		if lost := sessionLost(q.err, r.timings.Queries); lost != nil {
 			// The server stage fails; privileges is skipped by report().
 			r.set(*lost)

@@ -115,7 +115,10 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 		case StageAuth:
 			res = r.authStage(c)
 		}
-		if idx == failedAt {
+		switch {
+		case idx == failedAt && f.interrupted:
+			res = interruptedStage(id)
+		case idx == failedAt:
 			res.Status, res.Field, res.Message, res.Remediation, res.Kind = Fail, f.field, f.message, f.remediation, f.kind
 		}
 		r.set(res)

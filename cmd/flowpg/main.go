@@ -3,16 +3,11 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
 
 	"github.com/flowpg/flowpg/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(cli.MainWithSignals(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

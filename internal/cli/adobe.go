@@ -21,7 +21,7 @@ import (
 // secret) come from the environment or the config file only, never from
 // flags, so they cannot show in ps.
 type AdobeFlags struct {
-	Config   string `name:"config" env:"AEP_CONFIG" type:"path" placeholder:"FILE" help:"Adobe settings from aepp's JSON config file (org_id, client_id, secret, sandbox-name, scopes); flags and AEP_* variables win over it."`
+	Config   string `name:"config" env:"AEP_CONFIG" placeholder:"FILE" help:"Adobe settings from aepp's JSON config file (org_id, client_id, secret, sandbox-name, scopes); flags and AEP_* variables win over it."`
 	FlowURL  string `name:"flow-url" env:"AEP_FLOW_URL" placeholder:"URL" help:"Flow Service base URL (default ${flowURL}; the emulator's for tests)."`
 	TokenURL string `name:"ims-token-url" env:"AEP_IMS_TOKEN_URL" placeholder:"URL" help:"Adobe IMS token URL (default ${imsURL})."`
 	ClientID string `name:"client-id" env:"AEP_CLIENT_ID" help:"OAuth server-to-server client id; the secret comes from $$AEP_CLIENT_SECRET or the config file."`
@@ -30,6 +30,11 @@ type AdobeFlags struct {
 	OrgID    string `name:"org-id" env:"AEP_ORG_ID" help:"IMS organization id (…@AdobeOrg)."`
 	Sandbox  string `name:"sandbox" env:"AEP_SANDBOX_NAME" help:"Sandbox name (x-sandbox-name)."`
 }
+
+// errNoCredentials is an incomplete set of Adobe settings: what a dry run
+// can do without (it names the missing ones in the request it prints), as
+// opposed to a setting that is wrong, such as a URL flowclient refuses.
+var errNoCredentials = errors.New("no Adobe credentials")
 
 // adobeSettings are AdobeFlags resolved: flags and variables over the config
 // file, defaults filled in.
@@ -112,11 +117,11 @@ func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client
 			return nil, err
 		}
 	case s.ClientID != "":
-		return nil, errors.New("no Adobe credentials: AEP_CLIENT_ID is set but AEP_CLIENT_SECRET is not (set it, put it in the --config file, or set AEP_ACCESS_TOKEN)")
+		return nil, fmt.Errorf("%w: AEP_CLIENT_ID is set but AEP_CLIENT_SECRET is not (set it, put it in the --config file, or set AEP_ACCESS_TOKEN)", errNoCredentials)
 	case s.Secret != "":
-		return nil, errors.New("no Adobe credentials: AEP_CLIENT_SECRET is set but AEP_CLIENT_ID is not")
+		return nil, fmt.Errorf("%w: AEP_CLIENT_SECRET is set but AEP_CLIENT_ID is not", errNoCredentials)
 	default:
-		return nil, errors.New("no Adobe credentials: set AEP_ACCESS_TOKEN, or AEP_CLIENT_ID and AEP_CLIENT_SECRET, or give aepp's config file with --config")
+		return nil, fmt.Errorf("%w: set AEP_ACCESS_TOKEN, or AEP_CLIENT_ID and AEP_CLIENT_SECRET, or give aepp's config file with --config", errNoCredentials)
 	}
 	var missing []string
 	for _, m := range []struct{ name, v string }{
@@ -127,7 +132,7 @@ func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing Adobe settings: %s", strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%w: missing %s", errNoCredentials, strings.Join(missing, ", "))
 	}
 	return flowclient.New(
 		flowclient.WithBaseURL(s.FlowURL),

@@ -49,6 +49,8 @@ func (s style) verdict(st preflight.Status) string {
 		return s.paint("1;32", "PASS")
 	case preflight.Warn:
 		return s.paint("1;33", "PASS with warnings")
+	case preflight.Interrupted:
+		return s.paint("1;33", "INTERRUPTED (nothing was proven)")
 	default:
 		return s.paint("1;31", "FAIL")
 	}

@@ -91,11 +91,13 @@ func failed(err error) error { return &ExitError{Code: ExitFailed, Err: err} }
 
 // Main runs flowpg with args (without the program name) and returns the exit
 // code. It never calls os.Exit.
+// Ending ctx interrupts the command as a signal does (see MainWithSignals);
+// clean-up then runs on a context that ctx's end does not end.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return run(ctx, args, &IO{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	return run(ctx, args, &IO{Stdin: stdin, Stdout: stdout, Stderr: stderr}, &Session{Cleanup: context.WithoutCancel(ctx)})
 }
 
-func run(ctx context.Context, args []string, streams *IO) int {
+func run(ctx context.Context, args []string, streams *IO, session *Session) int {
 	var root CLI
 	exitCode := -1
 	parser, err := kong.New(&root,
@@ -107,7 +109,7 @@ func run(ctx context.Context, args []string, streams *IO) int {
 		kong.Exit(func(code int) { exitCode = code }),
 		kong.Vars{"version": Version, "flowURL": flowclient.DefaultBaseURL, "imsURL": flowclient.DefaultIMSTokenURL},
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.Bind(streams),
+		kong.Bind(streams, session),
 	)
 	if err != nil {
 		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)

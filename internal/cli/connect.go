@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
@@ -67,7 +68,7 @@ failed, 2 invalid input or usage.`
 }
 
 // Run carries out the steps in the order Help describes.
-func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
+func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {
 	// 1. Parse, and the input rules: nothing is dialed or sent before them.
 	conn, warns, err := c.conn(streams)
 	if err != nil {
@@ -88,7 +89,7 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	// Missing Adobe settings are input errors too. Building the client sends
 	// nothing (tokens are fetched on first use).
 	client, credsErr := c.Adobe.client(ctx, streams)
-	if credsErr != nil && !c.DryRun {
+	if credsErr != nil && !(c.DryRun && errors.Is(credsErr, errNoCredentials)) {
 		return invalid(credsErr)
 	}
 
@@ -118,6 +119,10 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 		return invalid(err)
 	}
 	res.Report = rep
+	if rep.Verdict == preflight.Interrupted {
+		res.Status, res.Message = "interrupted", "interrupted during the pre-flight: nothing was sent to Adobe"
+		return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
+	}
 	if rep.Verdict == preflight.Fail {
 		res.Status = "preflight-failed"
 		res.Message = "the pre-flight failed, so nothing was sent to Adobe"
@@ -155,8 +160,8 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	if existing != nil {
 		switch {
 		case c.IfExists == "update":
-			if err := applyUpdate(ctx, client, reg, *existing, res); err != nil {
-				if res.Status == "conflict" {
+			if err := applyUpdate(ctx, session, client, reg, *existing, res); err != nil {
+				if res.Status == "conflict" || res.Status == "unknown" || res.Status == "not-updated" {
 					return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
 				}
 				return c.out().apiFailure(streams, g, res, "updating the connection", err)
@@ -175,18 +180,32 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	} else {
 		// 5. Create.
 		created, err := client.CreateConnection(ctx, body)
-		if err != nil {
+		if err != nil && flowclient.OutcomeUnknown(err) {
+			// The create may have reached Flow Service: settle it before
+			// saying anything.
+			if !c.settleCreate(session, client, res, err) {
+				return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
+			}
+		} else if err != nil {
 			return c.out().apiFailure(streams, g, res, "creating the connection", err)
+		} else {
+			res.Status, res.ID, res.Etag = "created", created.ID, created.Etag
 		}
-		res.Status, res.ID, res.Etag = "created", created.ID, created.Etag
 	}
 
-	// 6. Verify from Adobe's side.
+	// 6. Verify from Adobe's side, unless the run was interrupted: then what
+	// exists is said, and left for the user to verify or delete.
+	if ctx.Err() != nil {
+		return c.interruptedAfterWrite(streams, g, res)
+	}
 	if c.NoVerify {
 		res.Verify = &verifyResult{Skipped: true}
 		return c.out().finish(streams, g, res, nil)
 	}
 	res.Verify = verify(ctx, client, res.ID)
+	if ctx.Err() != nil {
+		return c.interruptedAfterWrite(streams, g, res)
+	}
 	if res.Verify.Error == "" {
 		return c.out().finish(streams, g, res, nil)
 	}
@@ -197,13 +216,58 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 		res.Message = "the update was applied but Adobe cannot use the connection now; flowpg cannot restore the previous settings (Flow Service never returns the stored password): fix the cause and update again"
 	}
 	if res.Status == "created" && !c.KeepOnVerifyFailure {
-		if err := client.DeleteConnection(ctx, res.ID); err != nil {
-			res.Message = "the connection could not be deleted after the failed verification: " + err.Error()
-		} else {
+		// The roll-back finishes even when an interrupt comes now; only a
+		// second one abandons it.
+		dctx, cancel := session.cleanupContext()
+		err := client.DeleteConnection(dctx, res.ID)
+		cancel()
+		switch {
+		case err != nil && session.Cleanup.Err() != nil:
+			res.Message = fmt.Sprintf("the roll-back was abandoned: connection %q (id %s) is left behind; delete it with: flowpg connections delete %s --yes", c.Name, res.ID, shellWord(c.Name))
+		case err != nil:
+			res.Message = fmt.Sprintf("the connection could not be deleted after the failed verification (%v): connection %q (id %s) is left behind; delete it with: flowpg connections delete %s --yes", err, c.Name, res.ID, shellWord(c.Name))
+		default:
 			res.Deleted = true
 		}
 	}
 	res.Status = "verify-failed"
+	return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
+}
+
+// settleCreate resolves a create whose outcome is unknown (the reply was
+// lost: a timeout, a reset, an interrupt) by looking the name up, with a
+// fresh, short deadline that an interrupt does not end. It reports whether
+// the connection exists, filling res either way: found, it continues as
+// created; not found, nothing was created; the look-up failing too, the
+// connection may exist, and res says how to see.
+func (c *ConnectCmd) settleCreate(session *Session, client *flowclient.Client, res *connectResult, createErr error) bool {
+	lctx, cancel := session.cleanupContext()
+	defer cancel()
+	found, err := client.FindConnectionByName(lctx, c.Name, flowclient.PostgreSQLSpecID)
+	switch {
+	case err != nil:
+		res.Status = "unknown"
+		res.Message = fmt.Sprintf("the create may have reached Flow Service (%v), and looking the name up failed too (%v): connection %q may exist; see with: flowpg connections show %s",
+			createErr, err, c.Name, shellWord(c.Name))
+		return false
+	case found == nil:
+		res.Status = "not-created"
+		res.Message = fmt.Sprintf("the create did not reach Flow Service (%v): no connection named %q exists, nothing was created", createErr, c.Name)
+		return false
+	}
+	res.Status, res.ID, res.Etag = "created", found.ID, found.Etag
+	res.Message = fmt.Sprintf("the create's reply was lost (%v), but the connection was found by name: it was created", createErr)
+	return true
+}
+
+// interruptedAfterWrite ends a run interrupted after it created or changed
+// the connection: what exists is said, with the commands that verify or
+// remove it.
+func (c *ConnectCmd) interruptedAfterWrite(streams *IO, g *Globals, res *connectResult) error {
+	what := res.Status
+	res.Status = "interrupted"
+	res.Message = strings.TrimSpace(res.Message + fmt.Sprintf("\ninterrupted: connection %q (id %s) was %s but not verified; verify it with: flowpg connections test %s; remove it with: flowpg connections delete %s --yes",
+		c.Name, res.ID, what, shellWord(c.Name), shellWord(c.Name)))
 	return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
 }
 

@@ -73,7 +73,7 @@ verification or an API call failed (or no such connection), 2 invalid input.`
 }
 
 // Run updates.
-func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
+func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {
 	client, err := c.Adobe.client(ctx, streams)
 	if err != nil {
 		return invalid(err)
@@ -107,6 +107,10 @@ func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO)
 	}
 	res.Report = rep
 	out := resultOutput{Format: c.Output, Curl: c.Curl, DiffShown: true}
+	if rep.Verdict == preflight.Interrupted {
+		res.Status, res.Message = "interrupted", "interrupted during the pre-flight: nothing was sent to Adobe, the connection is unchanged"
+		return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
+	}
 	if rep.Verdict == preflight.Fail {
 		res.Status = "preflight-failed"
 		res.Message = "the gate failed, so nothing was sent to Adobe: the connection is unchanged"
@@ -120,17 +124,29 @@ func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO)
 		res.Status, res.Request = "dry-run", &preview
 		return out.finish(streams, g, res, nil)
 	}
-	if err := applyUpdate(ctx, client, reg, *stored, res); err != nil {
-		if res.Status == "conflict" {
+	if err := applyUpdate(ctx, session, client, reg, *stored, res); err != nil {
+		if res.Status == "conflict" || res.Status == "unknown" || res.Status == "not-updated" {
 			return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
 		}
 		return out.apiFailure(streams, g, res, "updating the connection", err)
+	}
+	interrupted := func() error {
+		res.Status = "interrupted"
+		res.Message = strings.TrimSpace(res.Message + fmt.Sprintf("\ninterrupted: connection %q (id %s) was updated but not verified; verify it with: flowpg connections test %s",
+			stored.Name, res.ID, shellWord(stored.Name)))
+		return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
+	}
+	if ctx.Err() != nil {
+		return interrupted()
 	}
 	if c.NoVerify {
 		res.Verify = &verifyResult{Skipped: true}
 		return out.finish(streams, g, res, nil)
 	}
 	res.Verify = verify(ctx, client, res.ID)
+	if ctx.Err() != nil {
+		return interrupted()
+	}
 	if res.Verify.Error == "" {
 		return out.finish(streams, g, res, nil)
 	}
@@ -244,9 +260,18 @@ func writeUpdateHeader(w io.Writer, stored flowclient.Connection, diffs []fieldD
 // update is sent once more with the new etag; otherwise nothing is
 // overwritten, res becomes a conflict showing the new differences, and the
 // stale error is returned.
-func applyUpdate(ctx context.Context, client *flowclient.Client, reg registration, stored flowclient.Connection, res *connectResult) error {
+//
+// When the update's outcome is unknown (its reply was lost), the connection
+// is read again with a fresh, short deadline: an etag that changed means it
+// was changed, most likely by this update; res says which it is, as far as
+// can be told, and the error is returned.
+func applyUpdate(ctx context.Context, session *Session, client *flowclient.Client, reg registration, stored flowclient.Connection, res *connectResult) error {
 	ops := []flowclient.PatchOp{flowclient.ReplaceParams(reg.Params)}
 	up, err := client.UpdateConnection(ctx, stored.ID, stored.Etag, ops)
+	if err != nil && flowclient.OutcomeUnknown(err) {
+		settleUpdate(session, client, stored, res, err)
+		return err
+	}
 	if flowclient.IsStaleEtag(err) {
 		now, gerr := client.GetConnection(ctx, stored.ID)
 		if gerr != nil {
@@ -266,6 +291,26 @@ func applyUpdate(ctx context.Context, client *flowclient.Client, reg registratio
 	}
 	res.Status, res.ID, res.Etag = "updated", up.ID, up.Etag
 	return nil
+}
+
+// settleUpdate says what became of an update whose reply was lost.
+func settleUpdate(session *Session, client *flowclient.Client, stored flowclient.Connection, res *connectResult, updateErr error) {
+	lctx, cancel := session.cleanupContext()
+	defer cancel()
+	res.Status = "unknown"
+	now, err := client.GetConnection(lctx, stored.ID)
+	switch {
+	case err != nil:
+		res.Message = fmt.Sprintf("the update may have reached Flow Service (%v), and reading the connection again failed too (%v): see what it holds with: flowpg connections show %s",
+			updateErr, err, stored.ID)
+	case now.Etag == stored.Etag:
+		res.Status = "not-updated"
+		res.Message = fmt.Sprintf("the update did not reach Flow Service (%v): the connection is unchanged (etag %s)", updateErr, now.Etag)
+	default:
+		res.Etag = now.Etag
+		res.Message = fmt.Sprintf("the update's reply was lost (%v); the connection changed since it was read (etag %s, now %s), most likely by this update; verify it with: flowpg connections test %s",
+			updateErr, stored.Etag, now.Etag, stored.ID)
+	}
 }
 
 // sameRegistration reports whether two reads of a connection register the

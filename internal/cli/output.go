@@ -2,8 +2,6 @@ package cli
 
 import (
 	"errors"
-
-	"github.com/flowpg/flowpg/flowclient"
 )
 
 // errorDoc is the JSON document of a failure that has no document of its
@@ -34,17 +32,12 @@ func writeDoc(streams *IO, v any) error {
 // error on stderr, or as an errorDoc with -o json. A target no connection
 // matches is reported the same way, as not-found.
 func apiError(streams *IO, output, what string, err error) error {
-	info := errorInfo{Code: "api-error", Message: what + ": " + err.Error()}
+	var info errorInfo
 	var nf *errNotFound
-	var ae *flowclient.APIError
-	switch {
-	case errors.As(err, &nf):
-		info.Code, info.Message = "not-found", err.Error()
-	case errors.As(err, &ae):
-		info.APIError = &apiErrorInfo{Status: ae.StatusCode, Code: ae.Code, RequestID: ae.RequestID}
-		info.Meaning = ae.Meaning()
-	default:
-		info.APIError = &apiErrorInfo{}
+	if errors.As(err, &nf) {
+		info = errorInfo{Code: "not-found", Message: err.Error()}
+	} else {
+		info = describeAPIFailure(what, err)
 	}
 	if output == "json" {
 		if werr := writeJSON(streams.Stdout, errorDoc{info}); werr != nil {

@@ -99,13 +99,50 @@ func (o resultOutput) apiFailure(streams *IO, g *Globals, res *connectResult, wh
 	if errors.As(err, &ee) {
 		return err
 	}
-	res.Status, res.Message = "api-error", what+": "+err.Error()
-	res.APIError = &apiErrorInfo{}
-	var ae *flowclient.APIError
-	if errors.As(err, &ae) {
-		res.APIError = &apiErrorInfo{Status: ae.StatusCode, Code: ae.Code, RequestID: ae.RequestID}
+	if errors.Is(err, context.Canceled) {
+		res.Status, res.Message = "interrupted", "interrupted while "+what+": nothing was changed at Adobe"
+		return o.finish(streams, g, res, &ExitError{Code: ExitFailed})
+	}
+	info := describeAPIFailure(what, err)
+	res.Status, res.Message, res.APIError = "api-error", info.Message, info.APIError
+	if info.Meaning != "" {
+		res.Message += " (that is: " + info.Meaning + ")"
 	}
 	return o.finish(streams, g, res, &ExitError{Code: ExitFailed})
+}
+
+// describeAPIFailure words a failed call to Adobe, labelled by the call that
+// failed: a token request is IMS's, whichever Flow Service call needed the
+// token. A refused token says so, and never sends the reader to the network.
+func describeAPIFailure(what string, err error) errorInfo {
+	info := errorInfo{Code: "api-error", APIError: &apiErrorInfo{}}
+	var (
+		te *flowclient.TokenError
+		tr *flowclient.TokenRefusedError
+		re *flowclient.RedirectError
+		ae *flowclient.APIError
+	)
+	switch {
+	case errors.As(err, &te):
+		what = "getting a token from IMS"
+		info.APIError.Status = te.StatusCode
+		info.APIError.Code = te.Code
+	case errors.As(err, &tr) && tr.Static:
+		info.Meaning = "Adobe refused the access token in AEP_ACCESS_TOKEN: it may have expired (they last about 24 hours) or belong to another organization; get a new one, or use AEP_CLIENT_ID and AEP_CLIENT_SECRET so that flowpg fetches its own"
+	case errors.As(err, &tr):
+		info.Meaning = "Adobe refused the token IMS issued, twice: check that the credential's API key (AEP_API_KEY, or the client id), organization (AEP_ORG_ID) and product profile are those of this sandbox"
+	case errors.As(err, &re):
+		info.APIError.Status = re.StatusCode
+		info.Meaning = "Adobe's APIs do not redirect, so flowpg follows no redirect and re-sends nothing: check AEP_FLOW_URL and any proxy in between"
+	}
+	if errors.As(err, &ae) {
+		info.APIError = &apiErrorInfo{Status: ae.StatusCode, Code: ae.Code, RequestID: ae.RequestID}
+		if info.Meaning == "" {
+			info.Meaning = ae.Meaning()
+		}
+	}
+	info.Message = what + ": " + err.Error()
+	return info
 }
 
 // finish prints the result and returns exit.
@@ -139,7 +176,10 @@ func writeConnectText(w io.Writer, res *connectResult, o resultOutput) error {
 		} else {
 			b.WriteString(res.Request.String())
 		}
-	case "created", "reused", "updated", "verify-failed", "exists", "exists-differs", "conflict":
+	case "created", "reused", "updated", "verify-failed", "exists", "exists-differs", "conflict", "interrupted", "unknown":
+		if res.ID == "" {
+			break
+		}
 		fmt.Fprintf(&b, "connection %q (%s)\n  id:    %s\n  etag:  %s\n", res.Name, res.Status, res.ID, res.Etag)
 	}
 	if len(res.Differences) > 0 && (!o.DiffShown || res.Status == "conflict") {

@@ -174,15 +174,27 @@ func ownAddrs() (map[netip.Addr]bool, error) {
 }
 
 // Resolver returns the resolver a test gives the code under test. When next
-// is Hosts it is returned as is; otherwise every lookup fails t, naming the
+// is Hosts or Stall it is returned as is; otherwise every lookup fails t, naming the
 // host, and returns an error wrapping ErrOffMachine: no test of ours needs
 // the system's resolver, and asking it may send the query beyond this
 // machine.
 func Resolver(t testing.TB, next LookupResolver) LookupResolver {
-	if h, ok := next.(Hosts); ok {
-		return h
+	switch next.(type) {
+	case Hosts, Stall:
+		return next
 	}
 	return guardResolver{t: t}
+}
+
+// Stall is a fake resolver that never answers: each lookup waits for its
+// context to end, as one does whose queries go unanswered. It never touches
+// the network.
+type Stall struct{}
+
+// LookupNetIP waits for ctx to end and returns its error.
+func (Stall) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 type guardResolver struct{ t testing.TB }
