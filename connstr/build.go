@@ -44,8 +44,8 @@ func Build(c Conn) (string, []Warning) {
 		}
 		b.WriteString(value)
 	}
-	if c.Server != "" {
-		put("Server", c.Server)
+	if h := c.host(); h != "" {
+		put("Server", h)
 	}
 	if c.Database != "" {
 		put("Database", c.Database)
@@ -85,20 +85,12 @@ func Build(c Conn) (string, []Warning) {
 	for i, e := range c.Extra {
 		if !extraKeyOK(c.Extra, i) {
 			warns = append(warns, Warning{Code: WarnDiscarded, Field: e.Key,
-				Message: "extra key " + strconv.Quote(e.Key) + " cannot be written: it is empty, holds '=', ';', '{' or '}', or repeats a known or earlier key"})
+				Message: "extra key " + strconv.Quote(e.Key) + " cannot be written: it is empty, starts with '#', holds '=', ';', '{' or '}', or repeats a known or earlier key"})
 			continue
 		}
 		put(e.Key, e.Value)
 	}
-	out := b.String()
-	if strings.IndexByte(out, ';') < 0 && out != "" && c.Server == "" && c.Database == "" && c.Port == 0 &&
-		c.User == "" && c.Password == "" && c.Encryption == EncryptionUnset && c.ValidateServerCertificate == Unset &&
-		c.HostNameInCertificate == "" && c.TrustStore == "" && c.CryptoProtocolVersion == "" {
-		// A lone extra key could read as a libpq DSN (application_name=x);
-		// the trailing ';' keeps it DataDirect.
-		out += ";"
-	}
-	return out, warns
+	return b.String(), warns
 }
 
 func needsBraces(v string) bool {
@@ -113,7 +105,7 @@ func needsBraces(v string) bool {
 
 func extraKeyOK(extra []Property, i int) bool {
 	k := extra[i].Key
-	if k == "" || isSpace(k[0]) || isSpace(k[len(k)-1]) || strings.ContainsAny(k, "=;{}") ||
+	if k == "" || isSpace(k[0]) || isSpace(k[len(k)-1]) || k[0] == '#' || strings.ContainsAny(k, "=;{}") ||
 		strings.Contains(k, "://") || lookupDD(k) != nil {
 		return false
 	}

@@ -73,7 +73,9 @@ func probe(ctx context.Context, conn connstr.Conn, opts Options) ([]flowtest.Exp
 	if err := conn.Validate(); err != nil {
 		return nil, err
 	}
-	dsn := conn.LibPQ()
+	// Adobe's driver takes no libpq settings: dial with the connection alone.
+	conn.Extra = nil
+	dsn, _ := conn.LibPQ()
 	if opts.CAFile != "" {
 		// As in libpq, a root certificate makes require verify the chain too.
 		dsn += " sslrootcert='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(opts.CAFile) + "'"
