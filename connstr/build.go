@@ -12,12 +12,13 @@ import (
 //	HostNameInCertificate;TrustStore;CryptoProtocolVersion
 //
 // followed by the extra keys in order. Absent fields (empty, zero, Unset)
-// are left out. A value is brace-quoted when it contains ';', '{', '}' or
+// are left out. An IPv6 server is written without brackets, as DataDirect's
+// documentation writes it (HOST=2001:DB8:0:0:8:800:200C:417A). A value is brace-quoted when it contains ';', '{', '}' or
 // '=' or has leading or trailing whitespace, with '}' doubled inside; each
 // quoted value adds a brace-quoting warning, since AEP does not document
-// brace quoting. Extra keys that cannot be written back (empty, holding
-// '=', ';', '{' or '}', or colliding with a known key or an earlier extra)
-// are left out with a warning.
+// brace quoting. Extra keys that cannot be written back (empty, starting
+// with '#', holding '=', ';', '{' or '}', or colliding with a known key or
+// an earlier extra) are left out with a warning.
 //
 // Parse(Build(c)).Conn equals c (see Conn.Equal) for every value the
 // grammar can carry: any valid UTF-8 without NUL bytes, within MaxInputSize.

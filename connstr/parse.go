@@ -127,13 +127,37 @@ func (p Parsed) GoString() string {
 // SSL Mode is turned into DataDirect TLS keys with Conn.SetSSLMode. Without
 // an SSL Mode, Npgsql's default, Prefer, is used and a warning says so.
 //
+// In every form:
+//
+//   - the server must be one host AEP can dial over TCP, as Validate says:
+//     a port inside it ("db:5433"), whitespace, several hosts ("db1,db2"),
+//     a number that is not an IPv4 address ("256.1.1.1") or a Unix-socket
+//     path is an error naming the key, the byte and the fix; a bracketed
+//     IPv6 literal ("[2001:db8::1]") means the address inside, and
+//     Conn.Server holds it without brackets;
+//   - '#' is part of a value, never the start of a comment, as libpq and
+//     pgx read it (in a URL too: neither knows fragments), so a password
+//     may hold one; a key starting with '#' is an error saying so. (A file
+//     of connection strings may take whole lines starting with '#' as
+//     comments; that is the file's syntax, not this one's.)
+//   - a UTF-8 byte-order mark at the start is ignored; offsets still count
+//     from the start of s;
+//   - input that sets no field of Conn (foo=bar: no key flowpg knows; or
+//     only empty ones) is an error, not an empty success.
+//
 // Input over MaxInputSize, with a NUL byte or invalid UTF-8, or blank, is an
 // error. So is a libpq or URL string with a key that makes pgconn read a
-// local file (passfile, service, servicefile, sslrootcert, sslcert, sslkey).
-// For those two forms Conn holds only what the string says: PG* environment
+// local file (passfile, service, servicefile, sslrootcert, sslcert, sslkey;
+// matched exactly, as libpq does). sslrootcert=system names no file: libpq
+// 16 and pgx read it as the system's trusted roots with verify-full, so it
+// means Verify Full, and a weaker sslmode with it is an error. For those
+// two forms Conn holds only what the string says: PG* environment
 // variables, ~/.pgpass and ~/.postgresql files, and pgconn's defaults are
-// kept out (see parseLibPQ). Only host, port, dbname, user, password,
-// sslmode and run-time parameters (as Extra) are read from them. Errors are *ParseError and never contain a secret value.
+// kept out (see parseLibPQ). The string is read by libpq's grammar and
+// checked against what pgconn read; host, port, dbname, user, password and
+// sslmode set Conn's fields, and every other setting, libpq's (such as
+// connect_timeout or channel_binding) or a run-time parameter, is kept in
+// Conn.Extra. Errors are *ParseError and never contain a secret value.
 func Parse(s string) (*Parsed, error) {
 	if strings.HasPrefix(s, bom) {
 		p, err := parse(s[len(bom):])
