@@ -82,6 +82,9 @@ func checkServer(v string) (string, *serverFault) {
 	if v == "" {
 		return v, nil
 	}
+	if plainName(v) {
+		return v, checkHostName(v)
+	}
 	// The faults are checked in an order that names the likeliest mistake:
 	// a list before the spaces after its commas, a socket path before the
 	// characters in it.
@@ -147,7 +150,7 @@ func validIPv6(s string) bool {
 // is a plausible port number.
 func portFault(v string, colon int) *serverFault {
 	f := &serverFault{at: colon, kind: faultPort}
-	if p := v[colon+1:]; p != "" && len(p) <= 5 && strings.Trim(p, "0123456789") == "" {
+	if p := v[colon+1:]; p != "" && len(p) <= 5 && allDigits(p) {
 		f.port = p
 	}
 	return f
@@ -180,7 +183,7 @@ func checkHostName(v string) *serverFault {
 	}
 	// The last label decides: a number there makes the whole an IPv4
 	// address (as URL parsers read it), which must then be a valid one.
-	if strings.Trim(last, "0123456789") == "" || strings.HasPrefix(lowerASCII(last), "0x") {
+	if allDigits(last) || len(last) >= 2 && last[0] == '0' && lower(last[1]) == 'x' {
 		if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {
 			return &serverFault{at: 0, kind: faultNotIPv4}
 		}
@@ -188,12 +191,25 @@ func checkHostName(v string) *serverFault {
 	return nil
 }
 
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i := range b {
-		b[i] = lower(b[i])
+// plainName reports whether v holds only the bytes of a host name or an
+// IPv4 address, the common case, which needs only checkHostName.
+func plainName(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= lower(c) && lower(c) <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
 	}
-	return string(b)
+	return true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // host returns c.Server as AEP and libpq take it: a bracketed IPv6
