@@ -259,16 +259,16 @@ func libpqKey(k string) string {
 // lastWins keeps the last of repeated keys, as libpq does, in the order
 // of those last occurrences.
 func lastWins(props []Property) []Property {
-	out := props[:0:0]
+	last := make(map[string]int, len(props))
 	for i := range props {
-		later := false
-		for j := i + 1; j < len(props); j++ {
-			if libpqKey(props[j].Key) == libpqKey(props[i].Key) {
-				later = true
-				break
-			}
-		}
-		if !later {
+		last[libpqKey(props[i].Key)] = i
+	}
+	if len(last) == len(props) {
+		return props
+	}
+	out := make([]Property, 0, len(last))
+	for i := range props {
+		if last[libpqKey(props[i].Key)] == i {
 			out = append(out, props[i])
 		}
 	}
