@@ -142,6 +142,18 @@ func TestParse_ErrorNeverShowsPassword(t *testing.T) {
 		"postgres://u:hunter2@h:notaport/db",
 		"Host=h;Username=u;Password=\"hunter2;SSL Mode=Require",
 		"Host=h;Username=u;Password=hunter2;SSL Mode=Bogus",
+		// A mangled separator puts the password into the server's value.
+		"Server=h,Password=hunter2;Database=d",
+		"Server={h Password=hunter2};Database=d",
+		"Server=h:hunter2;Database=d",
+		"Server=h#Password=hunter2",
+		"host=h:hunter2 dbname=d",
+		"postgres://u:hunter2@h1:5432,h2/d",
+		"postgres://u:hunter2@[fe80::1%25eth0]/d",
+		"postgres://u:hunter2@h/d?sslrootcert=system&sslmode=require",
+		"host=h password=hunter2 connect_timeout=hunter2",
+		"host=h password='hunter2 dbname=d",
+		"postgres://u:hunter2%zz@h/d",
 	} {
 		t.Run(in, func(t *testing.T) {
 			_, err := Parse(in)
