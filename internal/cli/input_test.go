@@ -156,3 +156,19 @@ func TestConvert_LibPQToLibPQKeepsSettings(t *testing.T) {
 	assert.Equal(t, "host=db.example.com dbname=d sslmode=verify-full sslrootcert=system\n", out)
 	assert.Contains(t, errOut, "[sslrootcert-system]")
 }
+
+// TestInput_BadServerEchoMasksPassword: a mangled separator puts the
+// password inside the server's value; the caret echo still masks it.
+func TestInput_BadServerEchoMasksPassword(t *testing.T) {
+	for _, in := range []string{
+		"Server=db,Password=" + secret + ";Database=d",
+		"Server={db Password=" + secret + "};Database=d",
+		"host=db:5433 password=" + secret,
+		"postgres://u:" + secret + "@db1,db2/d",
+	} {
+		code, out, errOut := runFlowpg(t, in, "parse", "-")
+		assert.Equal(t, ExitInvalid, code, in)
+		assert.NotContains(t, out+errOut, secret, in)
+		assert.Contains(t, errOut, "^", in)
+	}
+}
