@@ -136,11 +136,26 @@ func FromBasicAuth(b BasicAuth) (Conn, []Warning, error) {
 // backslash escaped by a backslash. An IPv6 server is written bare
 // (host=2001:db8::1), as libpq wants it.
 //
-// Extra keys that are libpq keywords naming no file (application_name,
-// connect_timeout, channel_binding, target_session_attrs, gssencmode,
-// keepalives, sslcompression, …; see CarriedByLibPQ) are written, in
-// order; every other extra, and TrustStore and CryptoProtocolVersion, is
-// left out with a warning naming it. The warnings include Conn.SSLMode's.
+// Extra keys that are libpq keywords naming no file and holding no secret
+// are written, in order:
+//
+//	hostaddr application_name fallback_application_name connect_timeout
+//	client_encoding options keepalives keepalives_idle keepalives_interval
+//	keepalives_count tcp_user_timeout replication channel_binding
+//	require_auth target_session_attrs load_balance_hosts gssencmode gsslib
+//	gssdelegation krbsrvname sslcompression sslsni sslnegotiation
+//	sslcertmode ssl_min_protocol_version ssl_max_protocol_version
+//	min_protocol_version max_protocol_version requirepeer sslrootcert
+//
+// sslrootcert only as sslrootcert=system with Verify Full, and
+// sslnegotiation=direct only with Require or stronger: libpq refuses them
+// otherwise. A value pgconn rejects (connect_timeout=soon, a
+// min_protocol_version above max_protocol_version) is left out too, so
+// that the output reads back. Each key is read by psql versions that know
+// it; pgx sends those it does not know (keepalives, …) to the server as
+// run-time parameters, as it would for the input. Every other extra, and
+// TrustStore and CryptoProtocolVersion, is left out with a discarded
+// warning naming it. The warnings include Conn.SSLMode's.
 func (c Conn) LibPQ() (string, []Warning) {
 	mode, warns := c.SSLMode()
 	extras, more := c.pgExtras(mode, "a libpq DSN")
@@ -239,15 +254,7 @@ func uriEncode(s string) string {
 	return b.String()
 }
 
-// CarriedByLibPQ reports whether LibPQ and URL write an extra key: a libpq
-// keyword that names no file and holds no secret, that is not one of the
-// settings Conn has fields for, and that psql and pgx both read
-// (pgx sends the ones it does not know, such as keepalives, to the server
-// as run-time parameters). sslrootcert is carried only as
-// sslrootcert=system with Verify Full, and sslnegotiation=direct only with
-// Require or stronger: libpq refuses them otherwise.
-func CarriedByLibPQ(key string) bool { return libpqCarried[key] }
-
+// libpqCarried are the extra keys LibPQ and URL write (see LibPQ).
 var libpqCarried = map[string]bool{
 	"hostaddr": true, "application_name": true, "fallback_application_name": true,
 	"connect_timeout": true, "client_encoding": true, "options": true,
