@@ -297,8 +297,8 @@ func (c Conn) pgExtras(mode SSLMode, form string) ([]Property, []Warning) {
 		switch {
 		case !libpqKeywords[e.Key]:
 			drop(e.Key, "it is not a libpq keyword, and psql refuses other keys")
-		case !libpqCarried[e.Key] && (e.Key == "host" || e.Key == "port" || e.Key == "dbname" ||
-			e.Key == "user" || e.Key == "password" || e.Key == "sslmode" || e.Key == "requiressl"):
+		case e.Key == "host" || e.Key == "port" || e.Key == "dbname" || e.Key == "user" ||
+			e.Key == "password" || e.Key == "sslmode" || e.Key == "requiressl":
 			drop(e.Key, "it would override the connection's own setting")
 		case !libpqCarried[e.Key]:
 			drop(e.Key, "it names a local file or holds a secret")
