@@ -28,6 +28,7 @@ export TESTCONTAINERS_HOST_OVERRIDE := localhost
 FUZZ_TARGETS := \
 	./connstr:FuzzParse \
 	./connstr:FuzzRoundTrip \
+	./connstr:FuzzBuild \
 	./connstr:FuzzDetect \
 	./flowclient:FuzzDecodeError
 

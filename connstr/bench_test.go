@@ -41,3 +41,25 @@ func BenchmarkPgconnParseConfig(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseLibPQ and BenchmarkParseURL measure the libpq and URL
+// paths, which run pgconn.ParseConfig besides flowpg's own scan.
+func BenchmarkParseLibPQ(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(benchLibPQ); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseURL(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(benchURL); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const benchURL = "postgres://aep_reader:s3cret%21@db.example.com:5432/sales?sslmode=verify-ca&application_name=etl"

@@ -12,12 +12,13 @@ import (
 //	HostNameInCertificate;TrustStore;CryptoProtocolVersion
 //
 // followed by the extra keys in order. Absent fields (empty, zero, Unset)
-// are left out. A value is brace-quoted when it contains ';', '{', '}' or
+// are left out. An IPv6 server is written without brackets, as DataDirect's
+// documentation writes it (HOST=2001:DB8:0:0:8:800:200C:417A). A value is brace-quoted when it contains ';', '{', '}' or
 // '=' or has leading or trailing whitespace, with '}' doubled inside; each
 // quoted value adds a brace-quoting warning, since AEP does not document
-// brace quoting. Extra keys that cannot be written back (empty, holding
-// '=', ';', '{' or '}', or colliding with a known key or an earlier extra)
-// are left out with a warning.
+// brace quoting. Extra keys that cannot be written back (empty, starting
+// with '#', holding '=', ';', '{' or '}', or colliding with a known key or
+// an earlier extra) are left out with a warning.
 //
 // Parse(Build(c)).Conn equals c (see Conn.Equal) for every value the
 // grammar can carry: any valid UTF-8 without NUL bytes, within MaxInputSize.
@@ -44,8 +45,8 @@ func Build(c Conn) (string, []Warning) {
 		}
 		b.WriteString(value)
 	}
-	if c.Server != "" {
-		put("Server", c.Server)
+	if h := c.host(); h != "" {
+		put("Server", h)
 	}
 	if c.Database != "" {
 		put("Database", c.Database)
@@ -85,20 +86,12 @@ func Build(c Conn) (string, []Warning) {
 	for i, e := range c.Extra {
 		if !extraKeyOK(c.Extra, i) {
 			warns = append(warns, Warning{Code: WarnDiscarded, Field: e.Key,
-				Message: "extra key " + strconv.Quote(e.Key) + " cannot be written: it is empty, holds '=', ';', '{' or '}', or repeats a known or earlier key"})
+				Message: "extra key " + strconv.Quote(e.Key) + " cannot be written: it is empty, starts with '#', holds '=', ';', '{' or '}', or repeats a known or earlier key"})
 			continue
 		}
 		put(e.Key, e.Value)
 	}
-	out := b.String()
-	if strings.IndexByte(out, ';') < 0 && out != "" && c.Server == "" && c.Database == "" && c.Port == 0 &&
-		c.User == "" && c.Password == "" && c.Encryption == EncryptionUnset && c.ValidateServerCertificate == Unset &&
-		c.HostNameInCertificate == "" && c.TrustStore == "" && c.CryptoProtocolVersion == "" {
-		// A lone extra key could read as a libpq DSN (application_name=x);
-		// the trailing ';' keeps it DataDirect.
-		out += ";"
-	}
-	return out, warns
+	return b.String(), warns
 }
 
 func needsBraces(v string) bool {
@@ -113,7 +106,7 @@ func needsBraces(v string) bool {
 
 func extraKeyOK(extra []Property, i int) bool {
 	k := extra[i].Key
-	if k == "" || isSpace(k[0]) || isSpace(k[len(k)-1]) || strings.ContainsAny(k, "=;{}") ||
+	if k == "" || isSpace(k[0]) || isSpace(k[len(k)-1]) || k[0] == '#' || strings.ContainsAny(k, "=;{}") ||
 		strings.Contains(k, "://") || lookupDD(k) != nil {
 		return false
 	}

@@ -28,7 +28,6 @@ func TestBuild(t *testing.T) {
 		{"inner space not quoted", Conn{Database: "my db"}, "Database=my db", nil},
 		{"bad extras left out", Conn{Server: "h", Extra: []Property{{Key: "Server", Value: "x"}, {Key: "a=b", Value: "x"}, {Key: "", Value: "x"}, {Key: "SSL Mode", Value: "x"}, {Key: "ok", Value: "1"}, {Key: "OK", Value: "2"}}},
 			"Server=h;ok=1", []string{WarnDiscarded, WarnDiscarded, WarnDiscarded, WarnDiscarded, WarnDiscarded}},
-		{"lone libpq-looking extra keeps DataDirect", Conn{Extra: []Property{{Key: "application_name", Value: "x"}}}, "application_name=x;", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,9 +127,11 @@ func TestConn_LibPQAndURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.libpq, tt.in.LibPQ())
-			assert.Equal(t, tt.url, tt.in.URL())
-			for _, s := range []string{tt.in.LibPQ(), tt.in.URL()} {
+			dsn, _ := tt.in.LibPQ()
+			u, _ := tt.in.URL()
+			assert.Equal(t, tt.libpq, dsn)
+			assert.Equal(t, tt.url, u)
+			for _, s := range []string{dsn, u} {
 				cfg, err := pgconn.ParseConfig(s)
 				require.NoError(t, err, s)
 				assert.Equal(t, tt.in.Server, cfg.Host)
@@ -143,6 +144,97 @@ func TestConn_LibPQAndURL(t *testing.T) {
 				require.NoError(t, err, s)
 				assert.True(t, tt.in.Equal(p.Conn), "%s: %#v", s, p.Conn)
 			}
+		})
+	}
+}
+
+// TestConn_LibPQKeepsLibPQSettings: libpq to libpq (and URL) keeps every
+// setting libpq knows that names no file; pgx and Parse read them back.
+func TestConn_LibPQKeepsLibPQSettings(t *testing.T) {
+	in := "host=db.example.com port=5433 dbname=sales user=aep password='p w' sslmode=verify-full " +
+		"channel_binding=require target_session_attrs=read-write connect_timeout=10 gssencmode=disable " +
+		"keepalives=1 keepalives_idle=30 keepalives_interval=5 keepalives_count=3 sslcompression=0 " +
+		"application_name='nightly etl' options='-c search_path=sales'"
+	p, err := Parse(in)
+	require.NoError(t, err)
+	require.Len(t, p.Conn.Extra, 11)
+	dsn, warns := p.Conn.LibPQ()
+	assert.Equal(t, "host=db.example.com port=5433 dbname=sales user=aep password='p w' sslmode=verify-full "+
+		"channel_binding=require target_session_attrs=read-write connect_timeout=10 gssencmode=disable "+
+		"keepalives=1 keepalives_idle=30 keepalives_interval=5 keepalives_count=3 sslcompression=0 "+
+		"application_name='nightly etl' options='-c search_path=sales'", dsn)
+	assert.NotContains(t, codes(warns), WarnDiscarded)
+	u, warns := p.Conn.URL()
+	assert.Equal(t, "postgres://aep:p%20w@db.example.com:5433/sales?sslmode=verify-full&channel_binding=require&target_session_attrs=read-write&"+
+		"connect_timeout=10&gssencmode=disable&keepalives=1&keepalives_idle=30&keepalives_interval=5&keepalives_count=3&sslcompression=0&"+
+		"application_name=nightly%20etl&options=-c%20search_path%3Dsales", u)
+	assert.NotContains(t, codes(warns), WarnDiscarded)
+	for _, s := range []string{dsn, u} {
+		cfg, err := pgconn.ParseConfig(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, "require", cfg.ChannelBinding)
+		assert.Equal(t, int64(10), int64(cfg.ConnectTimeout.Seconds()))
+		assert.NotNil(t, cfg.ValidateConnect, "target_session_attrs")
+		assert.Equal(t, "nightly etl", cfg.RuntimeParams["application_name"])
+		assert.Equal(t, "-c search_path=sales", cfg.RuntimeParams["options"])
+		assert.Equal(t, "1", cfg.RuntimeParams["keepalives"])
+		q, err := Parse(s)
+		require.NoError(t, err)
+		assert.True(t, p.Conn.Equal(q.Conn), "%s:\n%#v\n%#v", s, q.Conn, p.Conn)
+	}
+}
+
+// TestConn_LibPQWarnsForWhatItDrops: whatever LibPQ and URL cannot carry
+// is a warning naming it.
+func TestConn_LibPQWarnsForWhatItDrops(t *testing.T) {
+	p, err := Parse("Server=h;Database=d;EncryptionMethod=1;TrustStore=/ca.pem;CryptoProtocolVersion=TLSv1.3;" +
+		"LoginTimeout=5;dbname=other;sslcert=/c.pem;sslcrl=/crl.pem;connect_timeout=soon;" +
+		"min_protocol_version=3.2;max_protocol_version=3.0;application_name=a")
+	require.NoError(t, err)
+	for _, out := range []func() (string, []Warning){p.Conn.LibPQ, p.Conn.URL} {
+		s, warns := out()
+		for _, key := range []string{"TrustStore", "CryptoProtocolVersion", "LoginTimeout", "dbname", "sslcert", "sslcrl", "connect_timeout", "max_protocol_version"} {
+			assert.True(t, warnedDiscarded(key, warns), "%s: %s", key, s)
+			assert.NotContains(t, s, "=/c.pem")
+		}
+		for _, kept := range []string{"min_protocol_version", "application_name"} {
+			assert.False(t, warnedDiscarded(kept, warns), kept)
+			assert.Contains(t, s, kept+"=")
+		}
+		q, err := Parse(s)
+		require.NoError(t, err, s)
+		assert.Len(t, q.Conn.Extra, 2, s)
+	}
+	// sslnegotiation=direct needs Require or stronger.
+	p, err = Parse("host=h sslmode=require sslnegotiation=direct")
+	require.NoError(t, err)
+	dsn, warns := p.Conn.LibPQ()
+	assert.Equal(t, "host=h sslmode=require sslnegotiation=direct", dsn)
+	assert.Empty(t, warns)
+	p.Conn.SetSSLMode(SSLPrefer)
+	dsn, warns = p.Conn.LibPQ()
+	assert.Equal(t, "host=h sslmode=prefer", dsn)
+	assert.True(t, warnedDiscarded("sslnegotiation", warns))
+}
+
+// TestRoundTrip_Examples runs the round-trip property of FuzzRoundTrip on
+// inputs that each stress one conversion.
+func TestRoundTrip_Examples(t *testing.T) {
+	for _, in := range append(append([]string{}, roundTripSeeds...),
+		"Server=[::1];Database=d;Port=5433",
+		"Server=2001:db8::1;UID=u;Password={ p; }",
+		"postgres://u@h/a+b?application_name=a+b",
+		"postgres://u:p@h/d?ssl=true&sslmode=disable",
+		"postgres://u:p@h/d?sslmode=disable&ssl=true",
+		"host=h user= dbname=d",
+		"Server=h;Database=d;Password=a#b;options={-c a=b}",
+		"\uFEFFServer=h;Database=d",
+		"DAtABAse=sslCert=",
+	) {
+		t.Run(in, func(t *testing.T) {
+			p, err := Parse(in)
+			require.NoError(t, err)
+			checkRoundTrip(t, in, p.Conn)
 		})
 	}
 }

@@ -3,10 +3,10 @@ package connstr
 import (
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // BasicAuth is the params object of AEP's "Basic Authentication" auth spec
@@ -98,7 +98,7 @@ func (c Conn) BasicAuthIn(v Vocabulary) (BasicAuth, Registered, []Warning) {
 			Message: fmt.Sprintf("basic authentication cannot carry %q; it is left out", e.Key)})
 	}
 	return BasicAuth{
-		Server:   c.Server,
+		Server:   c.host(),
 		Port:     strconv.Itoa(c.PortOrDefault()),
 		Database: c.Database,
 		Username: c.User,
@@ -108,12 +108,18 @@ func (c Conn) BasicAuthIn(v Vocabulary) (BasicAuth, Registered, []Warning) {
 }
 
 // FromBasicAuth converts AEP's basic authentication params to a Conn. The
-// port must be empty (absent) or a number in 1–65535. The sslMode is read
+// server is checked as Validate checks it (an empty one passes), and a
+// bracketed IPv6 literal gives the address inside; a bad server is a
+// FieldError. The port must be empty (absent) or a number in 1–65535. The sslMode is read
 // by ParseSSLMode, so every spelling works; its DataDirect keys are set by
 // Conn.SetSSLMode, with its warnings. "false", as in AEP's AWS example,
 // means Disable and "true" means Require; both warn.
 func FromBasicAuth(b BasicAuth) (Conn, []Warning, error) {
-	c := Conn{Server: b.Server, Database: b.Database, User: b.Username, Password: b.Password}
+	host, f := checkServer(b.Server)
+	if f != nil {
+		return Conn{}, nil, FieldError{Field: "server", Message: f.message("server", "port")}
+	}
+	c := Conn{Server: host, Database: b.Database, User: b.Username, Password: b.Password}
 	if p := strings.TrimSpace(b.Port); p != "" {
 		port, ok := parsePort(p)
 		if !ok {
@@ -139,14 +145,39 @@ func FromBasicAuth(b BasicAuth) (Conn, []Warning, error) {
 }
 
 // LibPQ returns c as a libpq keyword/value DSN (host, port, dbname, user,
-// password, sslmode), which pgconn.ParseConfig and libpq read back. Values
-// are single-quoted when empty or holding whitespace, a quote, a backslash,
-// ';', '=', '{' or '}' (so that Parse cannot mistake the DSN for the
-// DataDirect form), with quote and backslash escaped by a backslash. sslmode is
-// always written, from Conn.SSLMode, because libpq's default (prefer)
-// differs from DataDirect's (no encryption). Extra keys are left out: libpq
-// would send unknown ones to the server as run-time parameters.
-func (c Conn) LibPQ() string {
+// password, sslmode, then the extras it can carry), which psql,
+// pgconn.ParseConfig and Parse read back. sslmode is always written, from
+// Conn.SSLMode, because libpq's default (prefer) differs from DataDirect's
+// (no encryption). Values are single-quoted when empty or holding
+// whitespace, a quote, a backslash, ';', '=', '{' or '}' (so that Parse
+// cannot mistake the DSN for the DataDirect form), with quote and
+// backslash escaped by a backslash. An IPv6 server is written bare
+// (host=2001:db8::1), as libpq wants it.
+//
+// Extra keys that are libpq keywords naming no file and holding no secret
+// are written, in order:
+//
+//	hostaddr application_name fallback_application_name connect_timeout
+//	client_encoding options keepalives keepalives_idle keepalives_interval
+//	keepalives_count tcp_user_timeout replication channel_binding
+//	require_auth target_session_attrs load_balance_hosts gssencmode gsslib
+//	gssdelegation krbsrvname sslcompression sslsni sslnegotiation
+//	sslcertmode ssl_min_protocol_version ssl_max_protocol_version
+//	min_protocol_version max_protocol_version requirepeer sslrootcert
+//
+// sslrootcert only as sslrootcert=system with Verify Full, and
+// sslnegotiation=direct only with Require or stronger: libpq refuses them
+// otherwise. A value pgconn rejects (connect_timeout=soon, a
+// min_protocol_version above max_protocol_version) is left out too, so
+// that the output reads back. Each key is read by psql versions that know
+// it; pgx sends those it does not know (keepalives, …) to the server as
+// run-time parameters, as it would for the input. Every other extra, and
+// TrustStore and CryptoProtocolVersion, is left out with a discarded
+// warning naming it. The warnings include Conn.SSLMode's.
+func (c Conn) LibPQ() (string, []Warning) {
+	mode, warns := c.SSLMode()
+	extras, more := c.pgExtras(mode, "a libpq DSN")
+	warns = append(warns, more...)
 	var b strings.Builder
 	put := func(k, v string) {
 		if b.Len() > 0 {
@@ -167,8 +198,8 @@ func (c Conn) LibPQ() string {
 		}
 		b.WriteByte('\'')
 	}
-	if c.Server != "" {
-		put("host", c.Server)
+	if h := c.host(); h != "" {
+		put("host", h)
 	}
 	if c.Port != 0 {
 		put("port", strconv.Itoa(c.Port))
@@ -182,35 +213,148 @@ func (c Conn) LibPQ() string {
 	if c.Password != "" {
 		put("password", c.Password)
 	}
-	mode, _ := c.SSLMode()
 	put("sslmode", mode.LibPQ())
+	for _, e := range extras {
+		put(e.Key, e.Value)
+	}
+	return b.String(), warns
+}
+
+// URL returns c as a postgres:// URL, with sslmode and then the extras
+// LibPQ carries as query parameters, in order; an IPv6 server is
+// bracketed. Every byte of the user, password, database and query but
+// letters, digits and "-._~" is percent-encoded, the one escape libpq and
+// pgx decode alike (neither reads '+' as a space). Like LibPQ, it warns for
+// everything it leaves out.
+func (c Conn) URL() (string, []Warning) {
+	mode, warns := c.SSLMode()
+	extras, more := c.pgExtras(mode, "a URL")
+	warns = append(warns, more...)
+	var b strings.Builder
+	b.WriteString("postgres://")
+	if c.User != "" || c.Password != "" {
+		b.WriteString(uriEncode(c.User))
+		if c.Password != "" {
+			b.WriteByte(':')
+			b.WriteString(uriEncode(c.Password))
+		}
+		b.WriteByte('@')
+	}
+	if h := c.host(); strings.Contains(h, ":") {
+		b.WriteString("[" + h + "]")
+	} else {
+		b.WriteString(uriEncode(h))
+	}
+	if c.Port != 0 {
+		b.WriteString(":" + strconv.Itoa(c.Port))
+	}
+	b.WriteString("/" + uriEncode(c.Database) + "?sslmode=" + mode.LibPQ())
+	for _, e := range extras {
+		b.WriteString("&" + uriEncode(e.Key) + "=" + uriEncode(e.Value))
+	}
+	return b.String(), warns
+}
+
+// uriEncode percent-encodes every byte but letters, digits and "-._~".
+func uriEncode(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= lower(c) && lower(c) <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
 	return b.String()
 }
 
-// URL returns c as a postgres:// URL, escaped with net/url, with sslmode
-// as a query parameter (always written, as for LibPQ). Extra keys are left
-// out.
-func (c Conn) URL() string {
-	u := url.URL{Scheme: "postgres", Host: c.Server}
-	if strings.Contains(c.Server, ":") {
-		u.Host = "[" + c.Server + "]"
+// libpqCarried are the extra keys LibPQ and URL write (see LibPQ).
+var libpqCarried = map[string]bool{
+	"hostaddr": true, "application_name": true, "fallback_application_name": true,
+	"connect_timeout": true, "client_encoding": true, "options": true,
+	"keepalives": true, "keepalives_idle": true, "keepalives_interval": true,
+	"keepalives_count": true, "tcp_user_timeout": true, "replication": true,
+	"channel_binding": true, "require_auth": true, "target_session_attrs": true,
+	"load_balance_hosts": true, "gssencmode": true, "gsslib": true,
+	"gssdelegation": true, "krbsrvname": true, "sslcompression": true,
+	"sslsni": true, "sslnegotiation": true, "sslcertmode": true,
+	"ssl_min_protocol_version": true, "ssl_max_protocol_version": true,
+	"min_protocol_version": true, "max_protocol_version": true,
+	"requirepeer": true, "sslrootcert": true,
+}
+
+// pgconnChecks are the carried keys whose values pgconn checks when it
+// parses (the others it passes to the server as they are).
+var pgconnChecks = map[string]bool{
+	"connect_timeout": true, "channel_binding": true, "require_auth": true,
+	"target_session_attrs": true, "sslnegotiation": true, "sslcertmode": true,
+	"sslsni": true, "min_protocol_version": true, "max_protocol_version": true,
+	"krbsrvname": true, "sslrootcert": true,
+}
+
+// pgExtras picks the extras LibPQ and URL write, and warns for the rest.
+func (c Conn) pgExtras(mode SSLMode, form string) ([]Property, []Warning) {
+	var out []Property
+	var warns []Warning
+	drop := func(key, why string) {
+		warns = append(warns, Warning{Code: WarnDiscarded, Field: key,
+			Message: fmt.Sprintf("%q is not carried to %s: %s", key, form, why)})
 	}
-	if c.Port != 0 {
-		u.Host = net.JoinHostPort(c.Server, strconv.Itoa(c.Port))
+	if c.TrustStore != "" {
+		drop("TrustStore", "give the file as sslrootcert where it exists")
 	}
-	if c.User != "" || c.Password != "" {
-		if c.Password != "" {
-			u.User = url.UserPassword(c.User, c.Password)
-		} else {
-			u.User = url.User(c.User)
+	if c.CryptoProtocolVersion != "" {
+		drop("CryptoProtocolVersion", "libpq's nearest settings are ssl_min_protocol_version and ssl_max_protocol_version")
+	}
+	checked := false
+	for _, e := range c.Extra {
+		switch {
+		case !libpqKeywords[e.Key]:
+			drop(e.Key, "it is not a libpq keyword, and psql refuses other keys")
+		case e.Key == "host" || e.Key == "port" || e.Key == "dbname" || e.Key == "user" ||
+			e.Key == "password" || e.Key == "sslmode" || e.Key == "requiressl":
+			drop(e.Key, "it would override the connection's own setting")
+		case !libpqCarried[e.Key]:
+			drop(e.Key, "it names a local file or holds a secret")
+		case e.Key == "sslrootcert" && (e.Value != "system" || mode != SSLVerifyFull):
+			drop(e.Key, "only sslrootcert=system with sslmode verify-full is carried")
+		case e.Key == "sslnegotiation" && e.Value == "direct" && mode < SSLRequire:
+			drop(e.Key, "sslnegotiation=direct needs sslmode require or stronger")
+		default:
+			checked = checked || pgconnChecks[e.Key]
+			out = append(out, e)
 		}
 	}
-	if c.Database != "" {
-		u.Path = "/" + c.Database
-	} else {
-		u.Path = "/"
+	if !checked {
+		return out, warns
 	}
-	mode, _ := c.SSLMode()
-	u.RawQuery = url.Values{"sslmode": {mode.LibPQ()}}.Encode()
-	return u.String()
+	// pgconn rejects some values (connect_timeout=abc) and pairs
+	// (min_protocol_version above max_protocol_version) of the settings it
+	// reads: leave those out rather than write what would not read back.
+	base := probe + "sslmode=" + mode.LibPQ() + " "
+	try := func(ps []Property) bool {
+		var b strings.Builder
+		b.WriteString(base)
+		for _, e := range ps {
+			b.WriteString(e.Key + "='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(e.Value) + "' ")
+		}
+		_, err := pgconn.ParseConfig(b.String())
+		return err == nil
+	}
+	if try(out) {
+		return out, warns
+	}
+	kept := out[:0:0]
+	for _, e := range out {
+		if pgconnChecks[e.Key] && !try(append(kept, e)) {
+			drop(e.Key, "pgx does not accept its value (or its value with the settings before it)")
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept, warns
 }

@@ -56,12 +56,17 @@ func (e *ValidationError) Error() string {
 // Validate checks that c holds what AEP requires: a server, a port in
 // 1–65535 (0 means DefaultPort), a database, a user and a password (AEP's
 // basic authentication requires one, and a string without one cannot log
-// in), and an EncryptionMethod PostgreSQL supports. It returns nil or a
-// *ValidationError naming every bad field.
+// in), and an EncryptionMethod PostgreSQL supports. The server must be one
+// host AEP can dial over TCP: a host name, an IPv4 address or an IPv6
+// address (bracketed or not), with no port, no spaces, no list of hosts
+// and no Unix-socket path; each fault is named with its fix. It returns
+// nil or a *ValidationError naming every bad field.
 func (c Conn) Validate() error {
 	var errs []FieldError
 	if strings.TrimSpace(c.Server) == "" {
 		errs = append(errs, FieldError{"server", "required"})
+	} else if _, f := checkServer(c.Server); f != nil {
+		errs = append(errs, FieldError{"server", f.message("Server", "Port")})
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, FieldError{"port", fmt.Sprintf("%d is out of range 1-65535", c.Port)})

@@ -2,6 +2,7 @@ package connstr
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -126,14 +127,51 @@ func (p Parsed) GoString() string {
 // SSL Mode is turned into DataDirect TLS keys with Conn.SetSSLMode. Without
 // an SSL Mode, Npgsql's default, Prefer, is used and a warning says so.
 //
+// In every form:
+//
+//   - the server must be one host AEP can dial over TCP, as Validate says:
+//     a port inside it ("db:5433"), whitespace, several hosts ("db1,db2"),
+//     a number that is not an IPv4 address ("256.1.1.1") or a Unix-socket
+//     path is an error naming the key, the byte and the fix; a bracketed
+//     IPv6 literal ("[2001:db8::1]") means the address inside, and
+//     Conn.Server holds it without brackets;
+//   - '#' is part of a value, never the start of a comment, as libpq and
+//     pgx read it (in a URL too: neither knows fragments), so a password
+//     may hold one; a key starting with '#' is an error saying so. (A file
+//     of connection strings may take whole lines starting with '#' as
+//     comments; that is the file's syntax, not this one's.)
+//   - a UTF-8 byte-order mark at the start is ignored; offsets still count
+//     from the start of s;
+//   - input that sets no field of Conn (foo=bar: no key flowpg knows; or
+//     only empty ones) is an error, not an empty success.
+//
 // Input over MaxInputSize, with a NUL byte or invalid UTF-8, or blank, is an
 // error. So is a libpq or URL string with a key that makes pgconn read a
-// local file (passfile, service, servicefile, sslrootcert, sslcert, sslkey).
-// For those two forms Conn holds only what the string says: PG* environment
+// local file (passfile, service, servicefile, sslrootcert, sslcert, sslkey;
+// matched exactly, as libpq does). sslrootcert=system names no file: libpq
+// 16 and pgx read it as the system's trusted roots with verify-full, so it
+// means Verify Full, and a weaker sslmode with it is an error. For those
+// two forms Conn holds only what the string says: PG* environment
 // variables, ~/.pgpass and ~/.postgresql files, and pgconn's defaults are
-// kept out (see parseLibPQ). Only host, port, dbname, user, password,
-// sslmode and run-time parameters (as Extra) are read from them. Errors are *ParseError and never contain a secret value.
+// kept out (see parseLibPQ). The string is read by libpq's grammar and
+// checked against what pgconn read; host, port, dbname, user, password and
+// sslmode set Conn's fields, and every other setting, libpq's (such as
+// connect_timeout or channel_binding) or a run-time parameter, is kept in
+// Conn.Extra. Errors are *ParseError and never contain a secret value.
 func Parse(s string) (*Parsed, error) {
+	if strings.HasPrefix(s, bom) {
+		p, err := parse(s[len(bom):])
+		shiftOffsets(p, err, len(bom))
+		return p, err
+	}
+	return parse(s)
+}
+
+// bom is the UTF-8 byte-order mark, which Windows editors put at the start
+// of a file.
+const bom = "\uFEFF"
+
+func parse(s string) (*Parsed, error) {
 	if err := checkInput(s); err != nil {
 		return nil, err
 	}
@@ -144,6 +182,29 @@ func Parse(s string) (*Parsed, error) {
 		return parseLibPQ(s)
 	}
 	return parseSemicolon(s)
+}
+
+// shiftOffsets moves the offsets of a result or an error by n bytes, so
+// that they count from the start of the input as given.
+func shiftOffsets(p *Parsed, err error, n int) {
+	shift := func(o *int) {
+		if *o >= 0 {
+			*o += n
+		}
+	}
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		shift(&pe.Offset)
+	}
+	if p == nil {
+		return
+	}
+	for _, props := range [][]Property{p.Properties, p.Conn.Extra} {
+		for i := range props {
+			shift(&props[i].Offset)
+			shift(&props[i].ValueOffset)
+		}
+	}
 }
 
 func checkInput(s string) error {
@@ -394,20 +455,20 @@ func parseSemicolon(s string) (*Parsed, error) {
 		// grammar misreads.
 		if p2, err2 := tokenize(s, true, nil); err2 == nil && looksNpgsql(p2) {
 			p.Properties = p2
-			return interpretNpgsql(p)
+			return interpretNpgsql(p, s)
 		}
 		return nil, err
 	}
 	p.Properties = props
 	// interpretDD tells, on the way, whether the keys are Npgsql's, so the
 	// common DataDirect case looks each key up once.
-	q, npgsql, err := interpretDD(p)
+	q, npgsql, err := interpretDD(p, s)
 	if npgsql || err != nil && looksNpgsql(props) {
 		p.Conn, p.Warnings = Conn{}, nil
 		if p.Properties, err = tokenize(s, true, props[:0]); err != nil {
 			return nil, err
 		}
-		return interpretNpgsql(p)
+		return interpretNpgsql(p, s)
 	}
 	return q, err
 }
@@ -428,6 +489,10 @@ func tokenize(s string, quotes bool, props []Property) ([]Property, error) {
 			continue
 		}
 		keyStart := i
+		if s[i] == '#' {
+			// The key is not quoted: a "comment" can hold anything.
+			return nil, &ParseError{Offset: keyStart, Msg: "a key cannot start with '#': '#' does not start a comment in a connection string"}
+		}
 		semi := strings.IndexByte(s[i:], ';')
 		if semi < 0 {
 			semi = n
@@ -554,19 +619,23 @@ func addExtra(p *Parsed, props []Property, i int, form string, index *map[string
 		(*index)[strings.ToLower(pr.Key)] = len(p.Conn.Extra)
 	}
 	p.Conn.Extra = append(p.Conn.Extra, *pr)
-	p.Warnings = append(p.Warnings, Warning{Code: WarnUnknownKey, Field: pr.Key,
-		Message: fmt.Sprintf("unknown %s key %q kept as written; AEP may reject or ignore it", form, pr.Key)})
+	msg := fmt.Sprintf("unknown %s key %q kept as written; AEP may reject or ignore it", form, pr.Key)
+	if (form == "libpq" || form == "URL") && libpqCarried[pr.Key] {
+		msg = fmt.Sprintf("libpq setting %q kept as written (libpq and URL output carry it); AEP's DataDirect driver does not know it and basic authentication cannot carry it", pr.Key)
+	}
+	p.Warnings = append(p.Warnings, Warning{Code: WarnUnknownKey, Field: pr.Key, Message: msg})
 	return nil
 }
 
 // interpretDD reads DataDirect properties into p. It also reports whether
 // the keys look like Npgsql's (see looksNpgsql); on an error, that report
 // may be incomplete.
-func interpretDD(p *Parsed) (*Parsed, bool, error) {
+func interpretDD(p *Parsed, s string) (*Parsed, bool, error) {
 	p.Format = FormatDataDirect
 	props := p.Properties
 	var seen [nDDFields]int // index+1 of the property that set the field
 	var index map[string]int
+	known := -1 // index of the first known key
 	host, user, ddOnly, npgsqlOnly := false, false, false, false
 	for i := range props {
 		pr := &props[i]
@@ -578,6 +647,9 @@ func interpretDD(p *Parsed) (*Parsed, bool, error) {
 			}
 			continue
 		}
+		if known < 0 {
+			known = i
+		}
 		ddOnly = ddOnly || a.ddOnly
 		host = host || a.f == fServer && len(pr.Key) == 4
 		user = user || a.f == fUser && len(pr.Key) == 8
@@ -585,7 +657,7 @@ func interpretDD(p *Parsed) (*Parsed, bool, error) {
 			return nil, false, dupError(&props[seen[a.f]-1], pr)
 		}
 		seen[a.f] = i + 1
-		if err := setField(&p.Conn, a.f, pr); err != nil {
+		if err := setField(&p.Conn, a.f, pr, s); err != nil {
 			return nil, false, err
 		}
 		if a.misspelled {
@@ -593,14 +665,64 @@ func interpretDD(p *Parsed) (*Parsed, bool, error) {
 				Message: fmt.Sprintf("%q read as ValidateServerCertificate", pr.Key)})
 		}
 	}
-	return p, npgsqlOnly || host && user && !ddOnly, nil
+	npgsql := npgsqlOnly || host && user && !ddOnly
+	if !npgsql && p.Conn.fieldsEmpty() {
+		return nil, false, nothingKnown(props, known)
+	}
+	return p, npgsql, nil
 }
 
-func setField(c *Conn, f field, pr *Property) error {
+// nothingKnown is the error for input that sets no field of Conn: it has
+// no key flowpg knows (a typo, or not a connection string at all), or
+// only empty ones. known is the index of the first known key, or -1.
+func nothingKnown(props []Property, known int) error {
+	switch {
+	case len(props) == 0:
+		return &ParseError{Offset: 0, Msg: "no key=value pair: nothing to connect to"}
+	case known < 0:
+		return &ParseError{Offset: props[0].Offset, Msg: "no key flowpg knows: a connection string names at least one of Server, Port, Database, UID, Password or EncryptionMethod (or the libpq, URL or Npgsql equivalent)"}
+	}
+	return &ParseError{Offset: props[known].Offset, Key: props[known].Key, Msg: "every key flowpg knows is empty: nothing to connect to"}
+}
+
+// fieldsEmpty reports whether c sets no field but Extra.
+func (c Conn) fieldsEmpty() bool {
+	return c.Server == "" && c.Port == 0 && c.Database == "" && c.User == "" && c.Password == "" &&
+		c.Encryption == EncryptionUnset && c.ValidateServerCertificate == Unset &&
+		c.HostNameInCertificate == "" && c.TrustStore == "" && c.CryptoProtocolVersion == ""
+}
+
+// valueStart is the offset of the first byte of pr's decoded value in s:
+// past its opening brace or quote, if any.
+func valueStart(pr *Property, s string) int {
+	o := pr.ValueOffset
+	if o >= 0 && o < len(s) && (s[o] == '{' || s[o] == '"' || s[o] == '\'') {
+		o++
+	}
+	return o
+}
+
+// serverError reports a bad Server value at the byte that is wrong, where
+// the value can be found in s; portKey is the form's port key.
+func serverError(pr *Property, f *serverFault, s, portKey string) error {
+	off := pr.ValueOffset
+	if st := valueStart(pr, s); st >= 0 && st+f.at <= len(s) && strings.HasPrefix(s[st:], pr.Value) {
+		off = st + f.at
+	} else if off < 0 {
+		off = pr.Offset
+	}
+	return &ParseError{Offset: off, Key: pr.Key, Msg: f.message(pr.Key, portKey)}
+}
+
+func setField(c *Conn, f field, pr *Property, s string) error {
 	v := pr.Value
 	switch f {
 	case fServer:
-		c.Server = v
+		h, bad := checkServer(v)
+		if bad != nil {
+			return serverError(pr, bad, s, "Port")
+		}
+		c.Server = h
 	case fPort:
 		port, ok := parsePort(v)
 		if !ok {
@@ -658,7 +780,7 @@ func parsePort(s string) (int, bool) {
 	return n, n >= 1 && n <= 65535
 }
 
-func interpretNpgsql(p *Parsed) (*Parsed, error) {
+func interpretNpgsql(p *Parsed, s string) (*Parsed, error) {
 	p.Format = FormatNpgsql
 	props := p.Properties
 	var seen [nFields]int
@@ -696,10 +818,13 @@ func interpretNpgsql(p *Parsed) (*Parsed, error) {
 				return nil, &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: fmt.Sprintf("Trust Server Certificate %q must be true or false", pr.Value)}
 			}
 		default:
-			if err := setField(&p.Conn, a.f, pr); err != nil {
+			if err := setField(&p.Conn, a.f, pr, s); err != nil {
 				return nil, err
 			}
 		}
+	}
+	if seen == [nFields]int{} {
+		return nil, nothingKnown(props, -1)
 	}
 	if trust && mode >= SSLVerifyCA {
 		pr := &props[seen[fTrustServerCert]-1]

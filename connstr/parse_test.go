@@ -82,7 +82,16 @@ func TestParse_Errors(t *testing.T) {
 		msg    string
 	}{
 		{"empty", "", 0, "", "empty connection string"},
-		{"blank", " ;  ", -1, "", ""}, // blank of content: no keys at all is fine? see below
+		{"no pair", " ;  ", 0, "", "no key=value pair"},
+		{"no key flowpg knows", "foo=bar", 0, "", "no key flowpg knows"},
+		{"no key flowpg knows, several", " foo=bar;LoginTimeout=5", 1, "", "no key flowpg knows"},
+		{"only empty known keys", "Foo=1;Server=;Password={}", 6, "Server", "every key flowpg knows is empty"},
+		{"libpq with no key flowpg knows", "application_name=x connect_timeout=5", 0, "", "no key flowpg knows"},
+		{"libpq with only an empty known key", "dbname='' application_name=x", 0, "dbname", "every key flowpg knows is empty"},
+		{"URL with nothing", "postgres://", 0, "", "the URL names no host"},
+		{"URL with only extras", "postgresql:///?application_name=x", 15, "", "no key flowpg knows"},
+		{"npgsql with no key flowpg knows", "Pooling=false;Command Timeout=5", 0, "", "no key flowpg knows"},
+		{"comment before the string", "# prod\nServer=h", 0, "", "'#' does not start a comment"},
 		{"too big", "Server=" + strings.Repeat("a", MaxInputSize), MaxInputSize, "", "over the 65536-byte limit"},
 		{"NUL", "Server=h;Password=a\x00b", 19, "", "NUL byte"},
 		{"invalid UTF-8", "Server=h\xff", 8, "", "invalid UTF-8"},
@@ -110,12 +119,6 @@ func TestParse_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.offset == -1 {
-				p, err := Parse(tt.in)
-				require.NoError(t, err, "no keys at all is syntactically fine; Validate rejects it")
-				assert.Error(t, p.Conn.Validate())
-				return
-			}
 			_, err := Parse(tt.in)
 			require.Error(t, err)
 			var pe *ParseError
@@ -139,6 +142,18 @@ func TestParse_ErrorNeverShowsPassword(t *testing.T) {
 		"postgres://u:hunter2@h:notaport/db",
 		"Host=h;Username=u;Password=\"hunter2;SSL Mode=Require",
 		"Host=h;Username=u;Password=hunter2;SSL Mode=Bogus",
+		// A mangled separator puts the password into the server's value.
+		"Server=h,Password=hunter2;Database=d",
+		"Server={h Password=hunter2};Database=d",
+		"Server=h:hunter2;Database=d",
+		"Server=h#Password=hunter2",
+		"host=h:hunter2 dbname=d",
+		"postgres://u:hunter2@h1:5432,h2/d",
+		"postgres://u:hunter2@[fe80::1%25eth0]/d",
+		"postgres://u:hunter2@h/d?sslrootcert=system&sslmode=require",
+		"host=h password=hunter2 connect_timeout=hunter2",
+		"host=h password='hunter2 dbname=d",
+		"postgres://u:hunter2%zz@h/d",
 	} {
 		t.Run(in, func(t *testing.T) {
 			_, err := Parse(in)
@@ -166,7 +181,7 @@ func TestParse_Detect(t *testing.T) {
 		{"libpq allow", "host=h sslmode=allow", FormatLibPQ, Conn{Server: "h", Encryption: EncryptionRequestSSL}, []string{WarnAllowOrderReversed}},
 		{"libpq prefer", "host=h sslmode=prefer", FormatLibPQ, Conn{Server: "h", Encryption: EncryptionRequestSSL, ValidateServerCertificate: False}, nil},
 		{"libpq verify-ca", "host=h sslmode=verify-ca", FormatLibPQ, Conn{Server: "h", Encryption: EncryptionSSL, ValidateServerCertificate: True}, nil},
-		{"libpq runtime param", "host=h application_name=etl", FormatLibPQ, Conn{Server: "h", Extra: []Property{{Key: "application_name", Value: "etl", Offset: 7, ValueOffset: -1}}}, []string{WarnUnknownKey}},
+		{"libpq runtime param", "host=h application_name=etl", FormatLibPQ, Conn{Server: "h", Extra: []Property{{Key: "application_name", Value: "etl", Offset: 7, ValueOffset: 24}}}, []string{WarnUnknownKey}},
 		{"libpq localhost is kept", "host=localhost port=5432", FormatLibPQ, Conn{Server: "localhost", Port: 5432}, nil},
 		{"url", "postgres://u:p%40ss@db.example.com:5433/sales?sslmode=require",
 			FormatURL, Conn{Server: "db.example.com", Port: 5433, Database: "sales", User: "u", Password: "p@ss", Encryption: EncryptionSSL, ValidateServerCertificate: False}, nil},
@@ -317,5 +332,135 @@ func TestParse_RejectsFileKeys(t *testing.T) {
 			require.ErrorAs(t, err, &pe)
 			assert.Contains(t, pe.Msg, "local file")
 		})
+	}
+}
+
+func TestParse_FileKeysExactly(t *testing.T) {
+	for _, in := range []string{
+		"host=h sslrootcert=SYSTEM", // libpq spells system in lower case; this names a file
+		"host=h sslrootcert='system' sslkey=/k",
+		"postgres://h/d?sslrootcert=system%2F",
+		"postgres://h/d?sslrootcert=system&sslcert=/c",
+	} {
+		_, err := Parse(in)
+		var pe *ParseError
+		require.ErrorAs(t, err, &pe, in)
+		assert.Contains(t, pe.Msg, "local file", in)
+	}
+	// A file key's name inside a value names no file.
+	for in, db := range map[string]string{
+		"host=h dbname='sslcert=x'":         "sslcert=x",
+		"postgres://h/sslcert%3Dx":          "sslcert=x",
+		"Server=h;Database={passfile=/etc}": "passfile=/etc",
+		"host=h dbname=d SSLCERT=x":         "d", // not libpq's key: a run-time parameter
+	} {
+		p, err := Parse(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, db, p.Conn.Database, in)
+	}
+}
+
+// TestParse_SystemRoots: sslrootcert=system names no file: libpq 16+ and
+// pgx read it as the system's roots with verify-full, and so does Parse.
+func TestParse_SystemRoots(t *testing.T) {
+	for _, in := range []string{
+		"host=db.example.com dbname=d sslrootcert=system",
+		"host=db.example.com dbname=d sslrootcert='system' sslmode=verify-full",
+		"postgres://db.example.com/d?sslrootcert=system",
+		"postgres://db.example.com/d?sslmode=verify-full&sslrootcert=system",
+	} {
+		t.Run(in, func(t *testing.T) {
+			p, err := Parse(in)
+			require.NoError(t, err)
+			mode, _ := p.Conn.SSLMode()
+			assert.Equal(t, SSLVerifyFull, mode)
+			assert.Contains(t, codes(p.Warnings), WarnSystemRoots)
+			assert.NotContains(t, codes(p.Warnings), WarnUnknownKey)
+			assert.Equal(t, []Property{{Key: "sslrootcert", Value: "system", Offset: p.Conn.Extra[0].Offset, ValueOffset: p.Conn.Extra[0].ValueOffset}}, p.Conn.Extra)
+			// libpq to libpq keeps it; DataDirect and basic auth carry Verify Full.
+			dsn, warns := p.Conn.LibPQ()
+			assert.Contains(t, dsn, "sslmode=verify-full sslrootcert=system")
+			assert.NotContains(t, codes(warns), WarnDiscarded)
+			b, _ := p.Conn.BasicAuth(StyleTutorial)
+			assert.Equal(t, "Verify Full", b.SSLMode)
+		})
+	}
+	for _, in := range []string{
+		"host=h dbname=d sslrootcert=system sslmode=require",
+		"postgres://h/d?sslrootcert=system&sslmode=verify-ca",
+	} {
+		_, err := Parse(in)
+		var pe *ParseError
+		require.ErrorAs(t, err, &pe, in)
+		assert.Equal(t, "sslmode", pe.Key)
+		assert.Contains(t, pe.Msg, "sslrootcert=system needs sslmode=verify-full")
+	}
+	// In a DataDirect string it is an unknown key; LibPQ carries it only with Verify Full.
+	p, err := Parse("Server=h;Database=d;EncryptionMethod=1;sslrootcert=system")
+	require.NoError(t, err)
+	dsn, warns := p.Conn.LibPQ()
+	assert.NotContains(t, dsn, "sslrootcert")
+	assert.True(t, warnedDiscarded("sslrootcert", warns))
+}
+
+// TestParse_ByteOrderMark: a UTF-8 BOM at the start is ignored in every
+// form; offsets still count from the start of the input as given.
+func TestParse_ByteOrderMark(t *testing.T) {
+	for _, in := range []string{
+		"Server=h;Database=d",
+		"Host=h;Database=d;Username=u;SSL Mode=Disable",
+		"host=h dbname=d",
+		"postgres://h/d",
+	} {
+		p, err := Parse("\uFEFF" + in)
+		require.NoError(t, err, in)
+		q, err := Parse(in)
+		require.NoError(t, err)
+		assert.Equal(t, q.Format, p.Format, in)
+		assert.True(t, q.Conn.Equal(p.Conn), in)
+		for i := range p.Properties {
+			assert.Equal(t, q.Properties[i].Offset+3, p.Properties[i].Offset, in)
+		}
+	}
+	p, err := Parse("\uFEFFServer=h;Foo=1")
+	require.NoError(t, err)
+	assert.Equal(t, 12, p.Conn.Extra[0].Offset)
+	_, err = Parse("\uFEFFServer=h;Port=x")
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 3+14, pe.Offset)
+	_, err = Parse("\uFEFF")
+	require.ErrorAs(t, err, &pe)
+	assert.Contains(t, pe.Msg, "empty")
+	_, err = Parse("Server=\uFEFFh")
+	assert.Error(t, err, "only a leading BOM is ignored")
+}
+
+// TestParse_Hash: '#' is part of the value in every form, never a
+// comment; a key cannot start with '#'.
+func TestParse_Hash(t *testing.T) {
+	for _, in := range []string{
+		"Server=h;Database=d;Password=a#b",
+		"Server=h;Database=d;Password=a #b",
+		"Server=h;Database=d;Password={a#b}",
+		"Host=h;Database=d;Username=u;Password=a#b;SSL Mode=Disable",
+		"host=h dbname=d password=a#b",
+		"host=h dbname=d password='a #b'",
+		"postgres://u:a%23b@h/d",
+		"postgres://u:a#b@h/d",
+		"postgres://u@h/d?password=a#b",
+	} {
+		p, err := Parse(in)
+		require.NoError(t, err, in)
+		assert.True(t, strings.HasPrefix(p.Conn.Password, "a") && strings.HasSuffix(p.Conn.Password, "#b"), in)
+	}
+	p, err := Parse("postgres://u@h/sales#prod")
+	require.NoError(t, err)
+	assert.Equal(t, "sales#prod", p.Conn.Database, "libpq and pgx read no URL fragment")
+	for _, in := range []string{"# prod\nServer=h", "Server=h;#comment", "Server=h;  # x=1"} {
+		_, err := Parse(in)
+		var pe *ParseError
+		require.ErrorAs(t, err, &pe, in)
+		assert.Contains(t, pe.Msg, "'#' does not start a comment", in)
 	}
 }

@@ -2,8 +2,6 @@ package connstr
 
 import (
 	"errors"
-	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -93,19 +91,15 @@ func detectForm(s string) (Format, int) {
 	return FormatDataDirect, 0
 }
 
-// probe holds two sentinel prefixes. Later keys override earlier ones in a
-// libpq DSN, so a setting the input leaves out keeps the prefix's value, and
-// one it sets overrides it. Prefixes also override the PG* environment and
-// libpq's defaults (~/.postgresql/root.crt turning require into verify-ca,
-// the OS user, ~/.pgpass), which is how Parse keeps only what the input
-// says. A setting is absent when both probes show their own sentinel; two
-// probes make that exact even when the input repeats a sentinel's value.
-var probes = [2]string{
-	"host=flowpg.probe.a port=1 dbname=a user=a password=a sslmode=disable application_name=a timezone=a options=a " + probeCommon,
-	"host=flowpg.probe.b port=2 dbname=b user=b password=b sslmode=verify-full application_name=b timezone=b options=b " + probeCommon,
-}
-
-const probeCommon = "passfile='' sslrootcert='' sslcert='' sslkey='' sslcertmode=allow sslnegotiation=postgres target_session_attrs=any "
+// probe is a prefix for pgconn. Later keys override earlier ones in a
+// libpq DSN, so whatever the input leaves out keeps the probe's value and
+// not one from the PG* environment or libpq's defaults (~/.pgpass,
+// ~/.postgresql/root.crt turning require into verify-ca, the OS user).
+// What the input sets is read by scanLibPQ and checked against what
+// pgconn made of it.
+const probe = "host=flowpg.probe port=1 dbname=probe user=probe password=probe sslmode=disable " +
+	"passfile='' sslrootcert='' sslcert='' sslkey='' sslcertmode=allow sslnegotiation=postgres " +
+	"target_session_attrs=any connect_timeout=0 channel_binding=prefer require_auth='' "
 
 // pgxError turns a pgconn parse failure into a ParseError without quoting
 // the input, which could hold a password.
@@ -157,113 +151,225 @@ func multiHost(cfg *pgconn.Config) bool {
 // fileKeys are the libpq keys that make pgconn read a local file. Parse
 // rejects them: a pasted string must not make flowpg read (or hang on)
 // /dev/zero or a FIFO, and the file would be this machine's, not AEP's.
+// sslrootcert=system names no file (libpq 16 and pgx read it as "the
+// system's trusted roots") and is accepted.
 var fileKeys = [...]string{"passfile", "servicefile", "service", "sslrootcert", "sslcert", "sslkey"}
 
-// checkFileKeys finds a file key followed by '=' anywhere in s, ignoring
-// case, and for URLs after percent-decoding. It may reject a string that
-// merely mentions one inside a value; that errs on the safe side.
-func checkFileKeys(s string, isURL bool) error {
-	t := strings.ToLower(s)
-	if isURL {
-		if u, err := url.PathUnescape(t); err == nil {
-			t = u
-		}
-	}
-	for _, k := range fileKeys {
-		for from := 0; ; {
-			i := strings.Index(t[from:], k)
-			if i < 0 {
-				break
-			}
-			i += from
-			from = i + len(k)
-			if j := skipSpace(t, i+len(k)); j < len(t) && t[j] == '=' {
-				off := i
-				if isURL {
-					off = -1
-				}
-				return &ParseError{Offset: off, Key: k, Msg: "names a local file; flowpg does not read files named in a connection string"}
+// checkFileKeys rejects a file key among the keys of a libpq or URL
+// string, before pgconn sees it. Keys are matched exactly, as pgconn and
+// libpq match them.
+func checkFileKeys(props []Property) error {
+	for i := range props {
+		pr := &props[i]
+		for _, k := range fileKeys {
+			if pr.Key == k && !(k == "sslrootcert" && pr.Value == "system") {
+				return &ParseError{Offset: pr.Offset, Key: k, Msg: "names a local file; flowpg does not read files named in a connection string"}
 			}
 		}
 	}
 	return nil
 }
 
+// scanLibPQ lists the key=value pairs of a libpq keyword/value string in
+// order, with their offsets, by the grammar libpq and pgconn share: pairs
+// separated by whitespace; a value is single-quoted or runs to the next
+// whitespace; a backslash takes the next byte literally; "user=" with an
+// empty value is skipped (pgconn does so). pgconn decides what the string
+// means and parseLibPQ checks that the two agree; the scan adds what
+// pgconn does not report: where each key is written, and the settings it
+// consumes without exposing their text (connect_timeout, channel_binding,
+// sslrootcert=system, …).
+func scanLibPQ(s string) ([]Property, error) {
+	var props []Property
+	i := skipSpace(s, 0)
+	for i < len(s) {
+		keyStart := i
+		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
+			i++
+		}
+		key := s[keyStart:i]
+		i = skipSpace(s, i)
+		switch {
+		case key == "":
+			return nil, &ParseError{Offset: keyStart, Msg: "'=' without a key"}
+		case i == len(s) || s[i] != '=':
+			return nil, &ParseError{Offset: keyStart, Msg: "a libpq key must be followed by '='"}
+		}
+		i = skipSpace(s, i+1)
+		valStart := i
+		var raw string
+		if i < len(s) && s[i] == '\'' {
+			j := i + 1
+			for ; j < len(s) && s[j] != '\''; j++ {
+				if s[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(s) {
+				return nil, &ParseError{Offset: valStart, Key: key, Msg: "unterminated quoted value"}
+			}
+			raw, i = s[i+1:j], j+1
+		} else {
+			j := i
+			for ; j < len(s) && !isSpace(s[j]); j++ {
+				if s[j] == '\\' {
+					j++
+				}
+			}
+			j = min(j, len(s))
+			raw, i = s[i:j], j
+		}
+		i = skipSpace(s, i)
+		v := unescapeLibPQ(raw)
+		if key == "user" && v == "" {
+			continue
+		}
+		props = append(props, Property{Key: key, Value: v, Offset: keyStart, ValueOffset: valStart})
+	}
+	return props, nil
+}
+
+// unescapeLibPQ drops each backslash and keeps the byte after it.
+func unescapeLibPQ(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+			if i == len(s) {
+				break
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// libpqKey is the key pgconn files a libpq key under: dbname and database
+// are one setting.
+func libpqKey(k string) string {
+	if k == "database" {
+		return "dbname"
+	}
+	return k
+}
+
+// lastWins keeps the last of repeated keys, as libpq does, in the order
+// of those last occurrences.
+func lastWins(props []Property) []Property {
+	last := make(map[string]int, len(props))
+	for i := range props {
+		last[libpqKey(props[i].Key)] = i
+	}
+	if len(last) == len(props) {
+		return props
+	}
+	out := make([]Property, 0, len(last))
+	for i := range props {
+		if last[libpqKey(props[i].Key)] == i {
+			out = append(out, props[i])
+		}
+	}
+	return out
+}
+
 func parseLibPQ(s string) (*Parsed, error) {
-	if err := checkFileKeys(s, false); err != nil {
+	// The scan comes first: pgconn reads the files some keys name.
+	scanned, err := scanLibPQ(s)
+	if err != nil {
 		return nil, err
 	}
-	var cfg, base [2]*pgconn.Config
-	for i, pre := range probes {
-		var err error
-		if cfg[i], err = pgconn.ParseConfig(pre + s); err != nil {
-			return nil, pgxError("libpq connection string", err)
-		}
-		if base[i], err = pgconn.ParseConfig(pre); err != nil {
-			return nil, pgxError("libpq connection string", err)
-		}
+	if err := checkFileKeys(scanned); err != nil {
+		return nil, err
 	}
-	if multiHost(cfg[0]) {
-		return nil, &ParseError{Offset: -1, Key: "host", Msg: "several hosts: AEP takes one"}
+	cfg, err := pgconn.ParseConfig(probe + s)
+	if err != nil {
+		return nil, pgxError("libpq connection string", err)
 	}
-	p := &Parsed{Format: FormatLibPQ}
-	type kv struct{ key, value string }
-	var found []kv
-	differs := func(get func(*pgconn.Config) string) (string, bool) {
-		a, b := get(cfg[0]), get(cfg[1])
-		return a, a != get(base[0]) || b != get(base[1])
-	}
-	if v, ok := differs(func(c *pgconn.Config) string { return c.Host }); ok {
-		found = append(found, kv{"host", v})
-	}
-	if v, ok := differs(func(c *pgconn.Config) string { return strconv.Itoa(int(c.Port)) }); ok {
-		found = append(found, kv{"port", v})
-	}
-	if v, ok := differs(func(c *pgconn.Config) string { return c.Database }); ok {
-		found = append(found, kv{"dbname", v})
-	}
-	if v, ok := differs(func(c *pgconn.Config) string { return c.User }); ok {
-		found = append(found, kv{"user", v})
-	}
-	if v, ok := differs(func(c *pgconn.Config) string { return c.Password }); ok {
-		found = append(found, kv{"password", v})
-	}
-	if v, ok := differs(func(c *pgconn.Config) string { return sslModeOf(c).LibPQ() }); ok {
-		found = append(found, kv{"sslmode", v})
-	}
-	for k, v := range cfg[0].RuntimeParams {
-		if bv, ok := base[0].RuntimeParams[k]; !ok || bv != v || cfg[1].RuntimeParams[k] != base[1].RuntimeParams[k] {
-			found = append(found, kv{k, v})
-		}
-	}
-	for _, e := range found {
-		off := keyOffset(s, e.key)
-		p.Properties = append(p.Properties, Property{Key: e.key, Value: e.value, Offset: off, ValueOffset: -1})
-	}
-	sort.SliceStable(p.Properties, func(i, j int) bool {
-		a, b := p.Properties[i].Offset, p.Properties[j].Offset
-		return a >= 0 && (b < 0 || a < b)
-	})
+	p := &Parsed{Format: FormatLibPQ, Properties: lastWins(scanned)}
 	var index map[string]int
 	for i := range p.Properties {
-		if err := applyPG(p, p.Properties, i, "libpq", &index); err != nil {
+		if err := applyPG(p, s, p.Properties, i, "libpq", &index); err != nil {
 			return nil, err
 		}
+		if err := agrees(cfg, &p.Properties[i]); err != nil {
+			return nil, err
+		}
+	}
+	if multiHost(cfg) {
+		return nil, &ParseError{Offset: -1, Key: "host", Msg: "several hosts: AEP takes one"}
+	}
+	mode, err := finishPG(p)
+	if err != nil {
+		return nil, err
+	}
+	if want := mode; sslModeOf(cfg) != want && !(want == SSLModeUnset && sslModeOf(cfg) == SSLDisable) {
+		return nil, &ParseError{Offset: -1, Key: "sslmode", Msg: "flowpg and pgconn read the sslmode of this string differently"}
 	}
 	return p, nil
 }
 
-// applyPG sets the Conn field a libpq or URL property names.
-func applyPG(p *Parsed, props []Property, i int, form string, index *map[string]int) error {
+// agrees checks that pgconn read a setting of a libpq string as scanLibPQ
+// did. They follow one grammar; this keeps them honest.
+func agrees(cfg *pgconn.Config, pr *Property) error {
+	var got string
+	switch libpqKey(pr.Key) {
+	case "host":
+		got = cfg.Host
+		if pr.Value == "" || strings.IndexByte(pr.Value, ',') >= 0 {
+			return nil // pgconn's default host, or a list
+		}
+	case "port":
+		if n, ok := parsePort(pr.Value); pr.Value == "" || ok && n == int(cfg.Port) {
+			return nil // pgconn's default port, or the same number
+		}
+		got = strconv.Itoa(int(cfg.Port))
+	case "dbname":
+		got = cfg.Database
+	case "user":
+		if pr.Value == "" {
+			return nil // pgconn's default user
+		}
+		got = cfg.User
+	case "password":
+		if pr.Value == "" {
+			return nil // pgconn may read ~/.pgpass
+		}
+		got = cfg.Password
+	default:
+		v, ok := cfg.RuntimeParams[pr.Key]
+		if !ok {
+			return nil // a setting pgconn consumes
+		}
+		got = v
+	}
+	if got != pr.Value {
+		return &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "flowpg and pgconn read this value differently"}
+	}
+	return nil
+}
+
+// applyPG sets the Conn field a libpq or URL property names; s is the
+// input, for positions.
+func applyPG(p *Parsed, s string, props []Property, i int, form string, index *map[string]int) error {
 	pr := &props[i]
 	if !utf8.ValidString(pr.Key+pr.Value) || strings.IndexByte(pr.Key+pr.Value, 0) >= 0 {
 		// Percent-decoding can produce bytes no connection string may carry.
 		return &ParseError{Offset: pr.Offset, Msg: "a key or value decodes to invalid UTF-8 or a NUL byte"}
 	}
-	switch pr.Key {
+	switch libpqKey(pr.Key) {
 	case "host":
-		p.Conn.Server = pr.Value
+		h, bad := checkServer(pr.Value)
+		if bad != nil {
+			return serverError(pr, bad, s, "port")
+		}
+		p.Conn.Server = h
 	case "port":
+		if pr.Value == "" {
+			return nil // libpq's default port: absent
+		}
 		port, ok := parsePort(pr.Value)
 		if !ok {
 			return &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: "port is not a number in 1-65535"}
@@ -277,147 +383,305 @@ func applyPG(p *Parsed, props []Property, i int, form string, index *map[string]
 		p.Conn.Password = pr.Value
 	case "sslmode":
 		m, err := ParseSSLMode(pr.Value)
-		if err != nil {
+		if err != nil || m == SSLModeUnset {
 			return &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: "sslmode is not disable, allow, prefer, require, verify-ca or verify-full"}
 		}
 		p.Warnings = append(p.Warnings, p.Conn.SetSSLMode(m)...)
+	case "sslrootcert":
+		// checkFileKeys let only the word system through.
+		if err := addExtra(p, props, i, form, index); err != nil {
+			return err
+		}
+		p.Warnings[len(p.Warnings)-1] = Warning{Code: WarnSystemRoots, Field: pr.Key,
+			Message: "sslrootcert=system: libpq 16+ and pgx verify the certificate against the system's trusted roots with verify-full, as AEP, which trusts public roots only, does with Verify Full"}
 	default:
 		return addExtra(p, props, i, form, index)
 	}
 	return nil
 }
 
-// keyOffset finds where key= is written in a libpq DSN, or -1.
-func keyOffset(s, key string) int {
-	for from := 0; from < len(s); {
-		i := strings.Index(s[from:], key)
-		if i < 0 {
-			return -1
+// finishPG applies the rules that tie settings of a libpq or URL string
+// together, and returns the sslmode the string sets (SSLModeUnset if none).
+//   - sslrootcert=system makes libpq 16 and pgx verify the host name: it
+//     means Verify Full, and a weaker sslmode with it is an error (libpq
+//     refuses it; pgx ignores it).
+//   - sslnegotiation=direct needs require or stronger (libpq refuses a
+//     weaker one; pgx reads prefer as require).
+//   - A string that sets no field of Conn is an error.
+func finishPG(p *Parsed) (SSLMode, error) {
+	var mode SSLMode
+	var modeProp, known *Property
+	system, direct := -1, -1
+	for i := range p.Properties {
+		pr := &p.Properties[i]
+		switch libpqKey(pr.Key) {
+		case "sslmode":
+			mode, _ = ParseSSLMode(pr.Value)
+			modeProp = pr
+		case "sslrootcert":
+			system = i
+		case "sslnegotiation":
+			if pr.Value == "direct" {
+				direct = i
+			}
 		}
-		i += from
-		j := skipSpace(s, i+len(key))
-		if (i == 0 || isSpace(s[i-1])) && j < len(s) && s[j] == '=' {
-			return i
+		switch libpqKey(pr.Key) {
+		case "host", "port", "dbname", "user", "password", "sslmode":
+			if known == nil {
+				known = pr
+			}
 		}
-		from = i + 1
 	}
-	return -1
+	if system >= 0 {
+		switch {
+		case modeProp == nil:
+			mode = SSLVerifyFull
+			p.Warnings = append(p.Warnings, p.Conn.SetSSLMode(mode)...)
+		case mode != SSLVerifyFull:
+			return 0, &ParseError{Offset: modeProp.Offset, Key: modeProp.Key,
+				Msg: "sslrootcert=system needs sslmode=verify-full: libpq refuses a weaker sslmode with it, and pgx uses verify-full whatever sslmode says"}
+		}
+	}
+	if direct >= 0 && mode < SSLRequire {
+		pr := &p.Properties[direct]
+		return 0, &ParseError{Offset: pr.Offset, Key: pr.Key,
+			Msg: "sslnegotiation=direct needs sslmode=require, verify-ca or verify-full: libpq refuses a weaker sslmode with it, and pgx reads prefer as require"}
+	}
+	if p.Conn.fieldsEmpty() {
+		if known == nil {
+			return 0, nothingKnown(p.Properties, -1)
+		}
+		return 0, &ParseError{Offset: known.Offset, Key: known.Key, Msg: "every key flowpg knows is empty: nothing to connect to"}
+	}
+	return mode, nil
 }
 
 // parseURL parses a postgres:// URL with pgconn, and reads which parts the
-// URL sets with net/url: pgconn fills in whatever it leaves out from the
+// URL sets with scanURL: pgconn fills in whatever it leaves out from the
 // environment and defaults, and those must not reach Conn.
 func parseURL(s string, start int) (*Parsed, error) {
-	if err := checkFileKeys(s, true); err != nil {
+	// pgconn wants the scheme in lower case, as libpq does; the rest is untouched.
+	schemeEnd := start + strings.Index(s[start:], "://") + 3
+	// The scan comes first: pgconn reads the files some keys name.
+	props, err := scanURL(s, schemeEnd)
+	if err != nil {
 		return nil, err
 	}
-	s = s[start:]
-	// pgconn wants the scheme in lower case, as libpq does; the rest is untouched.
-	schemeEnd := strings.Index(s, "://") + 3
-	pgs := strings.ToLower(s[:schemeEnd]) + s[schemeEnd:]
+	if err := checkFileKeys(props); err != nil {
+		return nil, err
+	}
+	pgs := strings.ToLower(s[start:schemeEnd]) + s[schemeEnd:]
 	cfg, err := pgconn.ParseConfig(pgs)
 	if err != nil {
 		return nil, pgxError("postgres:// URL", err)
 	}
+	p := &Parsed{Format: FormatURL, Properties: sslAlias(lastWins(props))}
+	var index map[string]int
+	for i := range p.Properties {
+		if err := applyPG(p, s, p.Properties, i, "URL", &index); err != nil {
+			return nil, err
+		}
+		if err := agrees(cfg, &p.Properties[i]); err != nil {
+			return nil, err
+		}
+	}
 	if multiHost(cfg) {
 		return nil, &ParseError{Offset: start, Key: "host", Msg: "several hosts: AEP takes one"}
 	}
-	u, err := url.Parse(pgs)
-	if err != nil {
-		return nil, &ParseError{Offset: start, Msg: "not a valid URL"}
+	if len(p.Properties) == 0 {
+		return nil, &ParseError{Offset: start, Msg: "the URL names no host, port, database, user, password or sslmode: nothing to connect to"}
 	}
-	p := &Parsed{Format: FormatURL}
-	add := func(key, value, raw string) {
-		off := -1
-		if raw != "" {
-			if i := strings.Index(s[schemeEnd:], raw); i >= 0 {
-				off = start + schemeEnd + i
-			}
-		}
-		p.Properties = append(p.Properties, Property{Key: key, Value: value, Offset: off, ValueOffset: off})
-	}
-	offs := urlOffsets(s[schemeEnd:])
-	if u.User != nil {
-		if u.User.Username() != "" {
-			add("user", cfg.User, "")
-		}
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			add("password", cfg.Password, "")
-		}
-	}
-	if h := u.Hostname(); h != "" {
-		add("host", cfg.Host, "")
-	}
-	if u.Port() != "" {
-		add("port", strconv.Itoa(int(cfg.Port)), "")
-	}
-	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
-		add("dbname", cfg.Database, "")
-	}
-	for i := range p.Properties {
-		o := start + schemeEnd + offs[p.Properties[i].Key]
-		p.Properties[i].Offset, p.Properties[i].ValueOffset = o, o
-	}
-	if u.RawQuery != "" {
-		for _, kv := range strings.Split(u.RawQuery, "&") {
-			if kv == "" {
-				continue
-			}
-			rk, rv, _ := strings.Cut(kv, "=")
-			k, err1 := url.QueryUnescape(rk)
-			v, err2 := url.QueryUnescape(rv)
-			if err1 != nil || err2 != nil {
-				return nil, &ParseError{Offset: -1, Msg: "bad escape in URL query"}
-			}
-			if k == "ssl" && v == "true" {
-				k, v = "sslmode", "require"
-			}
-			// A query parameter overrides the same part of the URL.
-			kept := p.Properties[:0]
-			for _, q := range p.Properties {
-				if q.Key != k {
-					kept = append(kept, q)
-				}
-			}
-			p.Properties = kept
-			add(k, v, kv)
-		}
-	}
-	var index map[string]int
-	for i := range p.Properties {
-		if p.Properties[i].Key == "hostaddr" {
-			continue
-		}
-		if err := applyPG(p, p.Properties, i, "URL", &index); err != nil {
-			return nil, err
-		}
+	if _, err := finishPG(p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// urlOffsets finds where each part of a URL (after "scheme://") starts,
-// following libpq's layout: [user[:password]@]host[:port][/dbname][?query].
-func urlOffsets(rest string) map[string]int {
-	offs := map[string]int{}
-	hostStart := 0
-	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
-		offs["user"] = 0
-		if c := strings.IndexByte(rest[:i], ':'); c >= 0 {
-			offs["password"] = c + 1
+// scanURL lists the parts of a postgres:// URL that s sets, from offset
+// rest (just past "://"), as properties named like libpq keys, in order,
+// with their offsets. It follows libpq's URI grammar, which pgconn
+// implements too (and which is not RFC 3986's): [user[:password]@] ends at
+// the first '@' before any '/'; then host[:port]; then /dbname up to '?';
+// then '&'-separated key=value pairs. Each part is percent-decoded, %XX
+// only ('+' is a plus and '#' is part of the value). parseURL checks that
+// pgconn read the same.
+func scanURL(s string, rest int) ([]Property, error) {
+	var props []Property
+	add := func(key, raw string, at int) error {
+		v, ok := uriDecode(raw)
+		if !ok {
+			return &ParseError{Offset: at, Key: key, Msg: "bad percent-encoding, or a space that is not %20"}
 		}
-		hostStart = i + 1
+		props = append(props, Property{Key: key, Value: v, Offset: at, ValueOffset: at})
+		return nil
 	}
-	offs["host"] = hostStart
-	end := len(rest)
-	if i := strings.IndexAny(rest[hostStart:], "/?"); i >= 0 {
-		end = hostStart + i
+	p := s[rest:]
+	at := func() int { return len(s) - len(p) }
+	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
+		user, password, hasPassword := strings.Cut(p[:i], ":")
+		if user != "" {
+			if err := add("user", user, at()); err != nil {
+				return nil, err
+			}
+		}
+		if hasPassword && password != "" {
+			if err := add("password", password, at()+len(user)+1); err != nil {
+				return nil, err
+			}
+		}
+		p = p[i+1:]
 	}
-	hostPort := rest[hostStart:end]
-	if c := strings.LastIndexByte(hostPort, ':'); c >= 0 && c > strings.LastIndexByte(hostPort, ']') {
-		offs["port"] = hostStart + c + 1
+	hostAt, portAt := at(), -1
+	var host, port strings.Builder
+	for {
+		if strings.HasPrefix(p, "[") {
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				return nil, &ParseError{Offset: at(), Key: "host", Msg: "'[' without ']'"}
+			}
+			host.WriteString(p[1:end])
+			p = p[end+1:]
+		} else {
+			i := strings.IndexAny(p, ":/?,")
+			if i < 0 {
+				i = len(p)
+			}
+			host.WriteString(p[:i])
+			p = p[i:]
+		}
+		if strings.HasPrefix(p, ":") {
+			p = p[1:]
+			if portAt < 0 {
+				portAt = at()
+			}
+			i := strings.IndexAny(p, "/?,")
+			if i < 0 {
+				i = len(p)
+			}
+			port.WriteString(p[:i])
+			p = p[i:]
+		}
+		if !strings.HasPrefix(p, ",") {
+			break
+		}
+		p = p[1:]
+		host.WriteByte(',')
+		port.WriteByte(',')
 	}
-	if end < len(rest) && rest[end] == '/' {
-		offs["dbname"] = end + 1
+	if host.Len() > 0 {
+		if err := add("host", host.String(), hostAt); err != nil {
+			return nil, err
+		}
 	}
-	return offs
+	if port.Len() > 0 && strings.Trim(port.String(), ", ") != "" {
+		if err := add("port", port.String(), portAt); err != nil {
+			return nil, err
+		}
+	}
+	if strings.HasPrefix(p, "/") {
+		p = p[1:]
+		db := p
+		p = ""
+		if i := strings.IndexByte(db, '?'); i >= 0 {
+			db, p = db[:i], db[i:]
+		}
+		if db != "" {
+			if err := add("dbname", db, at()-len(db)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if strings.HasPrefix(p, "?") {
+		p = p[1:]
+		for p != "" {
+			pairAt := at()
+			pair := p
+			if i := strings.IndexByte(p, '&'); i >= 0 {
+				pair, p = p[:i], p[i+1:]
+			} else {
+				p = ""
+			}
+			rk, rv, ok := strings.Cut(pair, "=")
+			if !ok || strings.IndexByte(rv, '=') >= 0 {
+				return nil, &ParseError{Offset: pairAt, Msg: "a URL query parameter needs exactly one '='"}
+			}
+			k, ok := uriDecode(rk)
+			if !ok {
+				return nil, &ParseError{Offset: pairAt, Msg: "bad percent-encoding in a URL query key"}
+			}
+			if err := add(k, rv, pairAt); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return props, nil
+}
+
+// sslAlias reads ssl=true, pgx's and JDBC's alias, as pgx does: when the
+// last ssl is true and comes after the last sslmode, it is
+// sslmode=require; otherwise a true ssl is dropped.
+func sslAlias(props []Property) []Property {
+	ssl, mode := -1, -1
+	for i := range props {
+		switch props[i].Key {
+		case "ssl":
+			ssl = i
+		case "sslmode":
+			mode = i
+		}
+	}
+	if ssl < 0 || props[ssl].Value != "true" {
+		return props
+	}
+	out := props[:0]
+	for i, pr := range props {
+		switch {
+		case i == ssl && ssl > mode:
+			pr.Key, pr.Value = "sslmode", "require"
+		case i == ssl, i == mode && ssl > mode:
+			continue
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+// uriDecode decodes a URL part as libpq does: %XX only (not %00), leading
+// and trailing spaces dropped, no other space.
+func uriDecode(raw string) (string, bool) {
+	raw = strings.Trim(raw, " ")
+	if strings.IndexByte(raw, ' ') >= 0 {
+		return "", false
+	}
+	if strings.IndexByte(raw, '%') < 0 {
+		return raw, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '%' {
+			b.WriteByte(raw[i])
+			continue
+		}
+		if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+			return "", false
+		}
+		c := unhex(raw[i+1])<<4 | unhex(raw[i+2])
+		if c == 0 {
+			return "", false
+		}
+		b.WriteByte(c)
+		i += 2
+	}
+	return b.String(), true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= lower(c) && lower(c) <= 'f'
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return lower(c) - 'a' + 10
 }

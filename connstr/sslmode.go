@@ -45,6 +45,9 @@ const (
 	// WarnDiscarded: a setting that cannot be carried by the output form was
 	// left out.
 	WarnDiscarded = "discarded"
+	// WarnSystemRoots: sslrootcert=system was read as Verify Full against
+	// the system's trusted roots.
+	WarnSystemRoots = "sslrootcert-system"
 )
 
 // SSLModeStyle selects the spelling of sslMode values for AEP.

@@ -63,6 +63,8 @@ type faultRow struct {
 	// knobs just before the first create reaches it, so that the fault hits
 	// the one call that is not idempotent.
 	onCreate func(h *flowtest.Handler)
+	// apiTimeout is connect's --api-timeout; zero means a minute.
+	apiTimeout time.Duration
 	// wantConnStatus is connect's JSON status; wantHTTP, when set, the HTTP
 	// status of the failed call; wantErr, when set, text of the sentinel
 	// error the failure wraps; wantConns how many connections Flow Service
@@ -173,6 +175,51 @@ func TestFaultMatrix(t *testing.T) {
 			onCreate: func(h *flowtest.Handler) { h.MalformedNext(1) },
 			timeout:  10 * time.Second, deadline: 40 * time.Second,
 			wantConnStatus: "api-error", wantConns: 0, maxPosts: 1, wantExit: cli.ExitFailed,
+		},
+		{
+			// A 401 from the gateway refused the request: a new IMS token,
+			// the same create once more.
+			name:     "flow/401 once on create",
+			onCreate: func(h *flowtest.Handler) { h.UnauthorizedNext(1) },
+			timeout:  10 * time.Second, deadline: 40 * time.Second,
+			wantConnStatus: "created", wantConns: 1, maxPosts: 2, wantExit: cli.ExitOK,
+		},
+		{
+			name:     "flow/every token revoked",
+			onCreate: func(h *flowtest.Handler) { h.RevokeTokens() },
+			timeout:  10 * time.Second, deadline: 40 * time.Second,
+			wantConnStatus: "created", wantConns: 1, maxPosts: 2, wantExit: cli.ExitOK,
+		},
+		{
+			name:     "flow/401 on every try",
+			onCreate: func(h *flowtest.Handler) { h.UnauthorizedNext(100) },
+			timeout:  10 * time.Second, deadline: 40 * time.Second,
+			wantConnStatus: "api-error", wantHTTP: http.StatusUnauthorized, wantConns: 0, maxPosts: 2, wantExit: cli.ExitFailed,
+		},
+		{
+			// Adobe's APIs do not redirect: nothing is followed, nothing
+			// re-sent, and a 302 is no GET that "has no id".
+			name:     "flow/302 on create",
+			onCreate: func(h *flowtest.Handler) { h.RedirectNext(1, http.StatusFound, "http://127.0.0.2:9/elsewhere") },
+			timeout:  10 * time.Second, deadline: 40 * time.Second,
+			wantConnStatus: "api-error", wantHTTP: http.StatusFound, wantConns: 0, maxPosts: 1, wantExit: cli.ExitFailed,
+		},
+		{
+			name: "flow/307 to a Location with userinfo and a query",
+			onCreate: func(h *flowtest.Handler) {
+				h.RedirectNext(1, http.StatusTemporaryRedirect, "https://u:S3NT1NEL-location@127.0.0.2:9/x?token=S3NT1NEL-query")
+			},
+			timeout: 10 * time.Second, deadline: 40 * time.Second,
+			wantConnStatus: "api-error", wantHTTP: http.StatusTemporaryRedirect, wantConns: 0, maxPosts: 1, wantExit: cli.ExitFailed,
+		},
+		{
+			// The create's reply comes after --api-timeout: the name is
+			// looked up with a fresh deadline, found, and verified.
+			name:       "flow/create reply held past the API timeout",
+			onCreate:   func(h *flowtest.Handler) { h.HoldCreate(make(chan struct{})) },
+			apiTimeout: 2 * time.Second,
+			timeout:    10 * time.Second, deadline: 40 * time.Second,
+			wantConnStatus: "created", wantConns: 1, maxPosts: 1, wantExit: cli.ExitOK,
 		},
 		{
 			name:     "flow/reply to create too large",
@@ -338,14 +385,19 @@ func runFlowRow(ctx context.Context, t *testing.T, pg *pgtest.Server, row faultR
 	conn := fmt.Sprintf("Server=%s;Port=%d;Database=%s;UID=%s;Password=%s;EncryptionMethod=1;ValidateServerCertificate=1",
 		pg.Host, pg.Port, pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword)
 	name := "fault-" + strings.NewReplacer(" ", "-", "/", "-").Replace(row.name)
+	apiTimeout := row.apiTimeout
+	if apiTimeout == 0 {
+		apiTimeout = time.Minute
+	}
 	code, out, errOut, elapsed := runFlowpg(ctx, conn, "connect", "-", "--name", name, "-o", "json",
 		"--allow-private-address", "--ca-file", pg.CAFile, "--assume-adobe-trusts-ca", "--timeout", row.timeout.String(),
-		"--flow-url", srv.URL+flowtest.BasePath, "--ims-token-url", srv.URL+flowtest.TokenPath)
+		"--flow-url", srv.URL+flowtest.BasePath, "--ims-token-url", srv.URL+flowtest.TokenPath, "--api-timeout", apiTimeout.String())
 
 	assert.Less(t, elapsed, row.deadline+hangMargin, "connect outlived its deadline")
 	assert.Equal(t, row.wantExit, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	assert.NotContains(t, out+errOut, pgtest.ScramPassword)
 	assert.NotContains(t, out+errOut, flowtest.DefaultClientSecret)
+	assert.NotContains(t, out+errOut, "S3NT1NEL")
 
 	// Never a duplicate, whatever the fault.
 	stored := h.Connections()

@@ -238,6 +238,25 @@ func TestRun_InvalidInput(t *testing.T) {
 	requireFailAt(t, rep, preflight.StageInput, preflight.FieldDatabase)
 }
 
+// TestRun_BadServerIsInputFailure: a server AEP cannot dial fails the
+// input stage, blaming the server with the fix, before anything is dialed.
+func TestRun_BadServerIsInputFailure(t *testing.T) {
+	t.Parallel()
+	for server, fix := range map[string]string{
+		"db.example.com:5433": "put the port in Port=",
+		"[::1]:5433":          "put the port in Port=",
+		"db example.com":      "whitespace",
+		"db1,db2":             "several hosts",
+		"256.1.1.1":           "not an IPv4 address",
+		"/var/run/postgresql": "Unix-socket",
+	} {
+		c := connstr.Conn{Server: server, Database: "d", User: "u", Password: "secret-sentinel-pw"}
+		rep := runCheck(t, c, preflight.Options{})
+		requireFailAt(t, rep, preflight.StageInput, preflight.FieldServer)
+		require.Contains(t, rep.Check(preflight.StageInput).Message, fix, server)
+	}
+}
+
 func TestRun_BadCAFileIsInputFailure(t *testing.T) {
 	t.Parallel()
 	c := connstr.Conn{Server: "127.0.0.1", Database: "d", User: "u", Password: "secret-sentinel-pw"}

@@ -39,7 +39,7 @@ func measureParse(p plan, logf func(string, ...any)) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	dsn := parsed.Conn.LibPQ() // the equivalent libpq DSN, by flowpg's own conversion
+	dsn, _ := parsed.Conn.LibPQ() // the equivalent libpq DSN, by flowpg's own conversion
 	ours := testing.Benchmark(func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -29,6 +29,8 @@ type AdobeFlags struct {
 	APIKey   string `name:"api-key" env:"AEP_API_KEY" help:"x-api-key (defaults to the client id)."`
 	OrgID    string `name:"org-id" env:"AEP_ORG_ID" help:"IMS organization id (…@AdobeOrg)."`
 	Sandbox  string `name:"sandbox" env:"AEP_SANDBOX_NAME" help:"Sandbox name (x-sandbox-name)."`
+
+	APITimeout time.Duration `name:"api-timeout" default:"60s" help:"Time limit for one call to Adobe (a create whose reply does not come in time is then looked up by name)."`
 }
 
 // errNoCredentials is an incomplete set of Adobe settings: what a dry run
@@ -100,7 +102,10 @@ func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Timeout: 60 * time.Second}
+	if a.APITimeout <= 0 {
+		return nil, errors.New("--api-timeout must be positive")
+	}
+	hc := &http.Client{Timeout: a.APITimeout}
 	if testNet.dialer != nil {
 		hc.Transport = &http.Transport{DialContext: testNet.dialer.DialContext}
 	}

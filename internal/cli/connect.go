@@ -161,7 +161,7 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *
 		switch {
 		case c.IfExists == "update":
 			if err := applyUpdate(ctx, session, client, reg, *existing, res); err != nil {
-				if res.Status == "conflict" || res.Status == "unknown" || res.Status == "not-updated" {
+				if res.Status == "conflict" || res.Outcome != "" {
 					return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
 				}
 				return c.out().apiFailure(streams, g, res, "updating the connection", err)
@@ -183,7 +183,7 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *
 		if err != nil && flowclient.OutcomeUnknown(err) {
 			// The create may have reached Flow Service: settle it before
 			// saying anything.
-			if !c.settleCreate(session, client, res, err) {
+			if !c.settleCreate(ctx, session, client, res, err) {
 				return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
 			}
 		} else if err != nil {
@@ -239,25 +239,30 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *
 // fresh, short deadline that an interrupt does not end. It reports whether
 // the connection exists, filling res either way: found, it continues as
 // created; not found, nothing was created; the look-up failing too, the
-// connection may exist, and res says how to see.
-func (c *ConnectCmd) settleCreate(session *Session, client *flowclient.Client, res *connectResult, createErr error) bool {
+// connection may exist, and res says how to see. Outcome records which.
+func (c *ConnectCmd) settleCreate(ctx context.Context, session *Session, client *flowclient.Client, res *connectResult, createErr error) bool {
 	lctx, cancel := session.cleanupContext()
 	defer cancel()
 	found, err := client.FindConnectionByName(lctx, c.Name, flowclient.PostgreSQLSpecID)
-	switch {
-	case err != nil:
-		res.Status = "unknown"
-		res.Message = fmt.Sprintf("the create may have reached Flow Service (%v), and looking the name up failed too (%v): connection %q may exist; see with: flowpg connections show %s",
-			createErr, err, c.Name, shellWord(c.Name))
-		return false
-	case found == nil:
-		res.Status = "not-created"
-		res.Message = fmt.Sprintf("the create did not reach Flow Service (%v): no connection named %q exists, nothing was created", createErr, c.Name)
+	if found != nil {
+		res.Status, res.ID, res.Etag, res.Outcome = "created", found.ID, found.Etag, "created"
+		res.Message = fmt.Sprintf("the create's reply was lost (%v), but the connection was found by name: it was created", createErr)
+		return true
+	}
+	info := describeAPIFailure("creating the connection", createErr)
+	res.Status, res.APIError = "api-error", info.APIError
+	if ctx.Err() != nil {
+		res.Status, res.APIError = "interrupted", nil
+	}
+	if err != nil {
+		res.Outcome = "may-exist"
+		res.Message = fmt.Sprintf("%s; the create may have reached Flow Service, and looking the name up failed too (%v): connection %q may exist; see with: flowpg connections show %s",
+			info.Message, err, c.Name, shellWord(c.Name))
 		return false
 	}
-	res.Status, res.ID, res.Etag = "created", found.ID, found.Etag
-	res.Message = fmt.Sprintf("the create's reply was lost (%v), but the connection was found by name: it was created", createErr)
-	return true
+	res.Outcome = "not-created"
+	res.Message = fmt.Sprintf("%s; no connection named %q exists: nothing was created", info.Message, c.Name)
+	return false
 }
 
 // interruptedAfterWrite ends a run interrupted after it created or changed

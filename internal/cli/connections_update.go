@@ -125,7 +125,7 @@ func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO,
 		return out.finish(streams, g, res, nil)
 	}
 	if err := applyUpdate(ctx, session, client, reg, *stored, res); err != nil {
-		if res.Status == "conflict" || res.Status == "unknown" || res.Status == "not-updated" {
+		if res.Status == "conflict" || res.Outcome != "" {
 			return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
 		}
 		return out.apiFailure(streams, g, res, "updating the connection", err)
@@ -269,7 +269,7 @@ func applyUpdate(ctx context.Context, session *Session, client *flowclient.Clien
 	ops := []flowclient.PatchOp{flowclient.ReplaceParams(reg.Params)}
 	up, err := client.UpdateConnection(ctx, stored.ID, stored.Etag, ops)
 	if err != nil && flowclient.OutcomeUnknown(err) {
-		settleUpdate(session, client, stored, res, err)
+		settleUpdate(ctx, session, client, stored, res, err)
 		return err
 	}
 	if flowclient.IsStaleEtag(err) {
@@ -293,23 +293,30 @@ func applyUpdate(ctx context.Context, session *Session, client *flowclient.Clien
 	return nil
 }
 
-// settleUpdate says what became of an update whose reply was lost.
-func settleUpdate(session *Session, client *flowclient.Client, stored flowclient.Connection, res *connectResult, updateErr error) {
+// settleUpdate says what became of an update whose reply was lost, in
+// res.Outcome: not-updated (the etag is the one read), changed (it is not:
+// most likely this update), or unknown (reading it again failed too).
+func settleUpdate(ctx context.Context, session *Session, client *flowclient.Client, stored flowclient.Connection, res *connectResult, updateErr error) {
 	lctx, cancel := session.cleanupContext()
 	defer cancel()
-	res.Status = "unknown"
+	info := describeAPIFailure("updating the connection", updateErr)
+	res.Status, res.APIError = "api-error", info.APIError
+	if ctx.Err() != nil {
+		res.Status, res.APIError = "interrupted", nil
+	}
 	now, err := client.GetConnection(lctx, stored.ID)
 	switch {
 	case err != nil:
-		res.Message = fmt.Sprintf("the update may have reached Flow Service (%v), and reading the connection again failed too (%v): see what it holds with: flowpg connections show %s",
-			updateErr, err, stored.ID)
+		res.Outcome = "unknown"
+		res.Message = fmt.Sprintf("%s; the update may have reached Flow Service, and reading the connection again failed too (%v): see what it holds with: flowpg connections show %s",
+			info.Message, err, stored.ID)
 	case now.Etag == stored.Etag:
-		res.Status = "not-updated"
-		res.Message = fmt.Sprintf("the update did not reach Flow Service (%v): the connection is unchanged (etag %s)", updateErr, now.Etag)
+		res.Outcome = "not-updated"
+		res.Message = fmt.Sprintf("%s; the update did not reach Flow Service: the connection is unchanged (etag %s)", info.Message, now.Etag)
 	default:
-		res.Etag = now.Etag
-		res.Message = fmt.Sprintf("the update's reply was lost (%v); the connection changed since it was read (etag %s, now %s), most likely by this update; verify it with: flowpg connections test %s",
-			updateErr, stored.Etag, now.Etag, stored.ID)
+		res.Outcome, res.Etag = "changed", now.Etag
+		res.Message = fmt.Sprintf("%s; the reply was lost, and the connection changed since it was read (etag %s, now %s), most likely by this update: verify it with: flowpg connections test %s",
+			info.Message, stored.Etag, now.Etag, stored.ID)
 	}
 }
 

@@ -103,26 +103,13 @@ func convertTo(conn connstr.Conn, to string, style connstr.SSLModeStyle) (string
 		}
 		return b.String(), warns, nil
 	case "libpq":
-		_, warns := conn.SSLMode()
-		return conn.LibPQ() + "\n", append(warns, extrasDropped(conn, "a libpq DSN")...), nil
+		s, warns := conn.LibPQ()
+		return s + "\n", warns, nil
 	case "url":
-		_, warns := conn.SSLMode()
-		return conn.URL() + "\n", append(warns, extrasDropped(conn, "a URL")...), nil
+		s, warns := conn.URL()
+		return s + "\n", warns, nil
 	}
 	return "", nil, fmt.Errorf("unknown output form %q (want connstr, basic, libpq or url)", to)
-}
-
-func extrasDropped(conn connstr.Conn, form string) []connstr.Warning {
-	var warns []connstr.Warning
-	for _, e := range conn.Extra {
-		warns = append(warns, connstr.Warning{Code: connstr.WarnDiscarded, Field: e.Key,
-			Message: fmt.Sprintf("%q is not carried to %s", e.Key, form)})
-	}
-	if conn.TrustStore != "" {
-		warns = append(warns, connstr.Warning{Code: connstr.WarnDiscarded, Field: "TrustStore",
-			Message: "TrustStore is not carried to " + form + "; pass it as sslrootcert if the file exists here"})
-	}
-	return warns
 }
 
 // readBasicJSON reads AEP's basic authentication, as the auth object or as

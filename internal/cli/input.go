@@ -18,7 +18,10 @@ type Input struct {
 
 // read returns the connection string, reading stdin when asked. Input is
 // bounded to connstr.MaxInputSize so a runaway pipe cannot exhaust memory.
+// A UTF-8 byte-order mark at the start, which Windows editors write, is
+// dropped, so that a basic-authentication JSON object is still seen as one.
 func (in Input) read(streams *IO) (string, error) {
+	const bom = "\uFEFF" // local: the name is short, and other files read input too
 	switch in.String {
 	case "":
 		return "", invalid(errors.New("no connection string: pass it as an argument, as - on standard input, or in FLOWPG_CONNECTION_STRING"))
@@ -28,9 +31,9 @@ func (in Input) read(streams *IO) (string, error) {
 			return "", invalid(fmt.Errorf("reading standard input: %w", err))
 		}
 		// A pasted string usually ends with one newline; nothing else is trimmed.
-		return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
+		return strings.TrimPrefix(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), bom), nil
 	default:
-		return in.String, nil
+		return strings.TrimPrefix(in.String, bom), nil
 	}
 }
 

@@ -14,7 +14,11 @@ import (
 
 // connectResult is the outcome printed by connect.
 type connectResult struct {
-	Status       string              `json:"status"` // created, reused, dry-run, preflight-failed, verify-failed, exists, exists-differs, api-error
+	Status string `json:"status"` // created, reused, updated, dry-run, preflight-failed, verify-failed, exists, exists-differs, conflict, api-error, interrupted
+	// Outcome settles a write whose reply was lost: for a create, created
+	// (found by name afterwards), not-created or may-exist (the look-up
+	// failed too); for an update, changed, not-updated or unknown.
+	Outcome      string              `json:"outcome,omitempty"`
 	ID           string              `json:"id,omitempty"`
 	Etag         string              `json:"etag,omitempty"`
 	Name         string              `json:"name"`
@@ -176,7 +180,7 @@ func writeConnectText(w io.Writer, res *connectResult, o resultOutput) error {
 		} else {
 			b.WriteString(res.Request.String())
 		}
-	case "created", "reused", "updated", "verify-failed", "exists", "exists-differs", "conflict", "interrupted", "unknown":
+	case "created", "reused", "updated", "verify-failed", "exists", "exists-differs", "conflict", "interrupted", "api-error":
 		if res.ID == "" {
 			break
 		}

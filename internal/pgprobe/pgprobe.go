@@ -84,9 +84,12 @@ func probe(ctx context.Context, conn connstr.Conn, roots *x509.CertPool, opts Op
 	if err := conn.Validate(); err != nil {
 		return nil, err
 	}
+	// Adobe's driver takes no libpq settings: dial with the connection alone.
 	// The keys after the DSN keep this machine's files and PG* variables out:
 	// Adobe has neither.
-	cfg, err := pgx.ParseConfig(conn.LibPQ() + " sslrootcert='' sslcert='' sslkey='' passfile='' target_session_attrs=any")
+	conn.Extra = nil
+	dsn, _ := conn.LibPQ()
+	cfg, err := pgx.ParseConfig(dsn + " sslrootcert='' sslcert='' sslkey='' passfile='' target_session_attrs=any")
 	if err != nil {
 		// pgx redacts the password in its parse errors, and the DSN is not echoed.
 		return nil, fmt.Errorf("pgprobe: the stored connection is not a valid PostgreSQL configuration: %w", err)
