@@ -21,10 +21,6 @@ const (
 	ExitInvalid = 2 // invalid input or usage
 )
 
-// Version is flowpg's version, set at build time with
-// -ldflags "-X github.com/flowpg/flowpg/internal/cli.Version=v1.2.3".
-var Version = "dev"
-
 // CLI is the root of flowpg's command tree. Each command lives in a file
 // named after it.
 type CLI struct {
@@ -44,6 +40,8 @@ type Globals struct {
 	// NO_COLOR is read by newStyle, not through an env tag: no-color.org says
 	// any non-empty value counts, and a bool flag would reject most of them.
 	NoColor bool `help:"Disable colour even on a terminal (so does a non-empty $$NO_COLOR)."`
+
+	ShowVersion kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
 // IO carries the streams and environment of one invocation. Commands receive
@@ -92,7 +90,7 @@ func run(ctx context.Context, args []string, streams *IO) int {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Writers(streams.Stdout, streams.Stderr),
 		kong.Exit(func(code int) { exitCode = code }),
-		kong.Vars{"version": Version, "flowURL": flowclient.DefaultBaseURL, "imsURL": flowclient.DefaultIMSTokenURL},
+		kong.Vars{"version": currentBuild().text(), "flowURL": flowclient.DefaultBaseURL, "imsURL": flowclient.DefaultIMSTokenURL},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(streams),
 	)
