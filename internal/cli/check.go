@@ -18,7 +18,7 @@ import (
 type CheckCmd struct {
 	Input
 
-	Output      string        `short:"o" enum:"text,json" default:"text" help:"Output format: text or json (JSON Lines with --file)."`
+	Output      string        `short:"o" enum:"text,json,junit" default:"text" help:"Output format: text, json (JSON Lines with --file) or junit (JUnit XML, one test case per target)."`
 	Timeout     time.Duration `default:"15s" help:"Time limit for one whole check, audit included."`
 	Audit       bool          `help:"Also try every sslMode in parallel and recommend the strictest that works."`
 	CAFile      string        `name:"ca-file" type:"path" placeholder:"PEM" help:"CA certificates to verify the server with, instead of the system roots."`
@@ -42,6 +42,7 @@ Examples:
   echo "$CONN" | flowpg check - --audit
   flowpg check - -o json --table public.orders --ca-file corp-ca.pem < conn.txt
   flowpg check --file targets.txt --concurrency 32 -o json > results.jsonl
+  flowpg check --file targets.txt -o junit > flowpg-junit.xml
 
 A password given as an argument is visible to other users in ps: prefer
 standard input (-) or $FLOWPG_CONNECTION_STRING.
@@ -64,24 +65,29 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	}
 	s, err := c.read(streams)
 	if err != nil {
-		return err
+		return c.inputError(streams, "connection string", err)
 	}
 	parsed, err := connstr.Parse(s)
 	if err != nil {
-		return invalid(err)
+		return c.inputError(streams, "connection string", invalid(err))
 	}
 	if c.String != "-" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") && parsed.Conn.Password != "" {
 		fmt.Fprintln(streams.Stderr, "flowpg: warning: the password was passed on the command line, where ps shows it; use - (standard input) or $FLOWPG_CONNECTION_STRING")
 	}
 	rep := preflight.Run(ctx, parsed.Conn, c.options(parsed.Warnings))
 
-	if c.Output == "json" {
+	switch c.Output {
+	case "json":
 		enc := json.NewEncoder(streams.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
-	} else {
+	case "junit":
+		if err := writeJUnit(streams.Stdout, []junitCase{junitReportCase(rep.Target, rep)}); err != nil {
+			return err
+		}
+	default:
 		style := newStyle(streams.Stdout, g.NoColor)
 		if err := renderText(streams.Stdout, rep, style); err != nil {
 			return err
