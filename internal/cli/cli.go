@@ -33,6 +33,9 @@ type CLI struct {
 	Build   BuildCmd   `cmd:"" help:"Build AEP's connection string (or another form) from flags."`
 	Connect ConnectCmd `cmd:"" help:"Register the connection with Flow Service after the pre-flight passes, then verify it from Adobe's side."`
 	// Commands are added here, one line each, in the order they appear in help.
+
+	// Last in help: it sets up the shell, not a connection.
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script for bash, zsh or fish."`
 }
 
 // Globals are the flags every command shares.
@@ -97,6 +100,9 @@ func run(ctx context.Context, args []string, streams *IO) int {
 	if err != nil {
 		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
 		return ExitInvalid
+	}
+	if completing() {
+		return completeLine(parser, streams)
 	}
 	kctx, err := parser.Parse(args)
 	if exitCode >= 0 { // --help or kong-level exit
