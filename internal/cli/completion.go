@@ -25,8 +25,8 @@ type CompletionCmd struct {
 // Help is shown by flowpg completion --help.
 func (CompletionCmd) Help() string {
 	return `Prints a script to source in your shell. It completes commands, flags, the
-values of flags such as -o, and file names for --file and --ca-file. The script
-names this binary by its absolute path.
+values of flags such as -o, and file names for flags that take a path. The
+script names this binary by its absolute path.
 
 Install:
   bash  echo 'source <(flowpg completion bash)' >> ~/.bashrc
