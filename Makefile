@@ -2,6 +2,8 @@
 #
 #   make demo    run the whole product once on an embedded default
 #   make test    every test: unit and integration (real PostgreSQL in Docker), with -race
+#   make release static binaries for every platform in dist/, with SHA256SUMS
+#   make image   the container image flowpg.local/flowpg, FROM scratch
 #
 # The integration tests need a Docker engine and the offline PostgreSQL images;
 # `make test` and `make demo` install/start the engine (root on Debian) and build
@@ -16,8 +18,12 @@ PKGS         := ./...
 FUZZTIME     ?= 100000x
 TEST_TIMEOUT ?= 40m
 BIN          := bin/flowpg
-VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS      := -X github.com/flowpg/flowpg/internal/cli.Version=$(VERSION)
+# Go records the module version and the commit in the binary itself (flowpg
+# version reads them), so VERSION is only for trees without git, where Go can
+# record neither: make build VERSION=v1.2.3.
+VERSION      ?=
+LDFLAGS      := $(if $(VERSION),-X github.com/flowpg/flowpg/internal/cli.Version=$(VERSION))
+export VERSION
 
 # testcontainers-go on these machines: Ryuk's image can't be pulled, and a
 # /.dockerenv file would make it dial the default gateway (TESTING.md).
@@ -32,15 +38,32 @@ FUZZ_TARGETS := \
 	./connstr:FuzzDetect \
 	./flowclient:FuzzDecodeError
 
-.PHONY: all build test unit docker images demo bench fuzz lint fmt deps clean
+.PHONY: all build release release-check image test unit docker images demo bench fuzz lint fmt deps clean
 
 all: lint test
 
 deps:
 	$(GO) mod download
 
+# -buildvcs=true: some machines set GOFLAGS=-buildvcs=false, which would
+# leave flowpg version without a commit.
 build: deps
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flowpg
+	$(GO) build -buildvcs=true -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flowpg
+
+## release: static, reproducible binaries for linux, darwin and windows on
+## amd64 and arm64 in dist/, with dist/SHA256SUMS. Nothing is published.
+release: deps
+	bash scripts/release.sh binaries dist
+
+## release-check: verify dist/SHA256SUMS, then rebuild elsewhere with an empty
+## build cache and require the same bytes.
+release-check: deps
+	bash scripts/release.sh check dist
+
+## image: flowpg.local/flowpg FROM scratch: the static binary, the host's
+## public CA roots and a non-root user. Nothing is pulled.
+image: deps docker
+	bash scripts/release.sh image
 
 ## docker: make sure a Docker engine answers (installs docker.io as root on Debian).
 docker:
@@ -50,13 +73,15 @@ docker:
 images: docker
 	bash integration/build-images.sh
 
-## test: every test, unit and integration, with the race detector.
-test: deps images
+## test: every test, unit and integration, with the race detector. The image
+## is rebuilt first: integration/image_test.go runs it.
+test: deps images image
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
-## unit: the tests that need no Docker (integration tests skip loudly without it).
+## unit: the tests that need no Docker: -short skips every test that starts a
+## container.
 unit: deps
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -short -count=1 $(PKGS)
 
 ## demo: the product end to end on an embedded default: a TLS PostgreSQL with
 ## sample tables and the in-memory Flow Service, then flowpg check and connect.
@@ -88,4 +113,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

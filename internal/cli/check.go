@@ -20,7 +20,7 @@ type CheckCmd struct {
 	GateFlags     `embed:""`
 	RegisterFlags `embed:""`
 
-	Output      string `short:"o" enum:"text,json" default:"text" help:"Output format: text or json (JSON Lines with --file)."`
+	Output      string `short:"o" enum:"text,json,junit" default:"text" help:"Output format: text, json (JSON Lines with --file) or junit (JUnit XML, one test case per target)."`
 	Audit       bool   `help:"Also try every sslMode in parallel and recommend the strictest that works."`
 	File        string `name:"file" type:"path" placeholder:"TARGETS" help:"Check every connection string in this file, one per line (# comments and blank lines skipped; - reads standard input)."`
 	Concurrency int    `default:"16" help:"With --file, how many targets to check at once."`
@@ -47,6 +47,7 @@ Examples:
   echo "$CONN" | flowpg check - --audit
   flowpg check - -o json --table public.orders --ca-file corp-ca.pem < conn.txt
   flowpg check --file targets.txt --concurrency 32 -o json > results.jsonl
+  flowpg check --file targets.txt -o junit > flowpg-junit.xml
 
 A password given as an argument is visible to other users in ps: prefer
 standard input (-) or $FLOWPG_CONNECTION_STRING.
@@ -73,11 +74,11 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	}
 	s, err := c.read(streams)
 	if err != nil {
-		return err
+		return c.inputError(streams, "connection string", err)
 	}
 	parsed, err := connstr.Parse(s)
 	if err != nil {
-		return invalid(err)
+		return c.inputError(streams, "connection string", invalid(err))
 	}
 	if c.String != "-" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") && parsed.Conn.Password != "" {
 		fmt.Fprintln(streams.Stderr, "flowpg: warning: the password was passed on the command line, where ps shows it; use - (standard input) or $FLOWPG_CONNECTION_STRING")
@@ -88,13 +89,18 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	}
 	rep := preflight.Run(ctx, parsed.Conn, opts)
 
-	if c.Output == "json" {
+	switch c.Output {
+	case "json":
 		enc := json.NewEncoder(streams.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
-	} else {
+	case "junit":
+		if err := writeJUnit(streams.Stdout, []junitCase{junitReportCase(rep.Target, rep)}); err != nil {
+			return err
+		}
+	default:
 		style := newStyle(streams.Stdout, g.NoColor)
 		if err := renderText(streams.Stdout, rep, style); err != nil {
 			return err

@@ -47,14 +47,14 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 	} else {
 		f, err := os.Open(c.File)
 		if err != nil {
-			return invalid(fmt.Errorf("reading --file: %w", err))
+			return c.inputError(streams, "--file", invalid(fmt.Errorf("reading --file: %w", err)))
 		}
 		defer f.Close()
 		r = f
 	}
 	targets, err := readTargets(r)
 	if err != nil {
-		return invalid(err)
+		return c.inputError(streams, "--file", invalid(err))
 	}
 
 	// Checks run concurrently; results are written in input order, each as
@@ -95,22 +95,33 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 	if c.Output == "json" {
 		enc = json.NewEncoder(streams.Stdout)
 	}
+	var cases []junitCase // JUnit's counts come first, so its cases are written at the end
 	for _, t := range targets {
 		<-t.done
-		if enc == nil {
-			continue
-		}
-		rec := batchLine{Line: t.line, Target: t.target, Report: t.report}
-		if t.err != nil {
-			rec.Error = t.err.Error()
-		}
-		if err := enc.Encode(rec); err != nil {
-			return failed(err)
+		switch c.Output {
+		case "json":
+			rec := batchLine{Line: t.line, Target: t.target, Report: t.report}
+			if t.err != nil {
+				rec.Error = t.err.Error()
+			}
+			if err := enc.Encode(rec); err != nil {
+				return failed(err)
+			}
+		case "junit":
+			cases = append(cases, c.junitCase(t))
+		default:
+			continue // the summary needs the report
 		}
 		t.report = nil // written; the exit code is all that is still needed
 	}
 	progress.done()
-	if enc == nil {
+	switch c.Output {
+	case "json":
+	case "junit":
+		if err := writeJUnit(streams.Stdout, cases); err != nil {
+			return failed(err)
+		}
+	default:
 		if err := renderSummary(streams.Stdout, targets, newStyle(streams.Stdout, g.NoColor)); err != nil {
 			return failed(err)
 		}

@@ -220,6 +220,23 @@ func TestCheck_RealServer(t *testing.T) {
 
 	code, _, _ = runFlowpg(t, strings.Replace(in, pgtest.ScramPassword, "wrong-pw-sentinel", 1), "check", "-", "--ca-file", s.CAFile)
 	require.Equal(t, ExitFailed, code)
+
+	// JUnit: a pass with the loopback warning in system-out, then the wrong
+	// password as a failure of the auth stage that blames the password.
+	code, out, _ = runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile, "-o", "junit")
+	require.Equal(t, ExitOK, code, out)
+	cases := parseJUnit(t, out)
+	require.Len(t, cases, 1)
+	require.Nil(t, cases[0].Failure)
+	require.Nil(t, cases[0].Error)
+	require.Contains(t, cases[0].SystemOut, "warning: address: AEP cannot reach this")
+	code, out, _ = runFlowpg(t, strings.Replace(in, pgtest.ScramPassword, "wrong-pw-sentinel", 1), "check", "-", "--ca-file", s.CAFile, "-o", "junit")
+	require.Equal(t, ExitFailed, code)
+	require.NotContains(t, out, "wrong-pw-sentinel")
+	cases = parseJUnit(t, out)
+	require.NotNil(t, cases[0].Failure)
+	require.Equal(t, "auth", cases[0].Failure.Type)
+	require.Contains(t, cases[0].Failure.Message, "; field: password; fix: ")
 }
 
 // TestCheck_BatchBlackHoleEndsAtTimeout: targets that never answer cost one

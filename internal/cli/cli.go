@@ -22,10 +22,6 @@ const (
 	ExitInvalid = 2 // invalid input or usage
 )
 
-// Version is flowpg's version, set at build time with
-// -ldflags "-X github.com/flowpg/flowpg/internal/cli.Version=v1.2.3".
-var Version = "dev"
-
 // CLI is the root of flowpg's command tree. Each command lives in a file
 // named after it.
 type CLI struct {
@@ -40,6 +36,9 @@ type CLI struct {
 	Connections ConnectionsCmd `cmd:"" help:"Keep registered base connections working: list, show, test, update (password rotation), delete."`
 	Allowlist   AllowlistCmd   `cmd:"" help:"Print the addresses AEP connects from, as CIDRs, pg_hba.conf lines or firewall commands."`
 	// Commands are added here, one line each, in the order they appear in help.
+
+	// Last in help: it sets up the shell, not a connection.
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script for bash, zsh or fish."`
 }
 
 // Globals are the flags every command shares.
@@ -47,6 +46,8 @@ type Globals struct {
 	// NO_COLOR is read by newStyle, not through an env tag: no-color.org says
 	// any non-empty value counts, and a bool flag would reject most of them.
 	NoColor bool `help:"Disable colour even on a terminal (so does a non-empty $$NO_COLOR)."`
+
+	ShowVersion kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
 // IO carries the streams and environment of one invocation. Commands receive
@@ -107,13 +108,16 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Writers(streams.Stdout, streams.Stderr),
 		kong.Exit(func(code int) { exitCode = code }),
-		kong.Vars{"version": Version, "flowURL": flowclient.DefaultBaseURL, "imsURL": flowclient.DefaultIMSTokenURL},
+		kong.Vars{"version": currentBuild().text(), "flowURL": flowclient.DefaultBaseURL, "imsURL": flowclient.DefaultIMSTokenURL},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(streams, session),
 	)
 	if err != nil {
 		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
 		return ExitInvalid
+	}
+	if completing() {
+		return completeLine(parser, streams)
 	}
 	kctx, err := parser.Parse(args)
 	if exitCode >= 0 { // --help or kong-level exit

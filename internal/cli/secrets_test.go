@@ -133,6 +133,10 @@ func TestSecretSweep(t *testing.T) {
 		{"check syntax error", badSyntax, []string{"check", "-"}, 2},
 		{"check batch text", "", append([]string{"check", "--file", targets, "--timeout", "5s"}, ca...), 2},
 		{"check batch json", "", append([]string{"check", "--file", targets, "-o", "json", "--timeout", "5s"}, ca...), 2},
+		{"check pass junit", good, append([]string{"check", "-", "-o", "junit", "--audit"}, ca...), 0},
+		{"check wrong password junit", wrongPW, append([]string{"check", "-", "-o", "junit"}, ca...), 1},
+		{"check syntax error junit", badSyntax, []string{"check", "-", "-o", "junit"}, 2},
+		{"check batch junit", "", append([]string{"check", "--file", targets, "-o", "junit", "--timeout", "5s"}, ca...), 2},
 	}
 
 	fs := flowtest.NewServer(
