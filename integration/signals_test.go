@@ -134,6 +134,27 @@ func TestSignals(t *testing.T) {
 		}
 	})
 
+	t.Run("during check --file", func(t *testing.T) {
+		px, err := faultproxy.New(net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)), faultproxy.Options{BlackHole: true})
+		require.NoError(t, err)
+		t.Cleanup(func() { px.Close() })
+		_, port, _ := net.SplitHostPort(px.Addr)
+		var lines []string
+		for _, db := range []string{"one", "two", "three"} {
+			lines = append(lines, fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=%s;UID=u;Password=sig-Pa55;EncryptionMethod=1", port, db))
+		}
+		file := filepath.Join(t.TempDir(), "targets.txt")
+		require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o600))
+		p := startFlowpg(t, "http://127.0.0.1:1", "", "check", "--file", file, "--concurrency", "1", "--timeout", "30s")
+		time.Sleep(time.Second)
+		code := p.signal(t, syscall.SIGTERM)
+		out := p.stdout.String()
+		assert.Equal(t, 143, code, "stdout:\n%s\nstderr:\n%s", out, p.stderr.String())
+		assert.Contains(t, out, "1 interrupted, 2 not checked")
+		assert.Contains(t, out, "The run was interrupted")
+		assert.NotContains(t, out, "✗")
+	})
+
 	t.Run("during the create", func(t *testing.T) {
 		for _, s := range sigs {
 			t.Run(s.name, func(t *testing.T) {

@@ -101,12 +101,18 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 			return dialer.DialContext(ctx, network, address)
 		}
 		a := obs.begin(address)
+		obs.enter(StageTCP)
 		c, err := dialer.DialContext(ctx, network, address)
 		a.mu.Lock()
 		a.dialEnd, a.dialErr = time.Now(), err
 		a.mu.Unlock()
 		if err != nil {
 			return nil, err
+		}
+		if mode == "disable" || mode == "allow" { // plaintext first
+			obs.enter(StageAuth)
+		} else {
+			obs.enter(StageTLS)
 		}
 		return a.wire(c), nil
 	}
@@ -126,6 +132,7 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		a.mu.Lock()
 		a.authStart = time.Now()
 		a.mu.Unlock()
+		obs.enter(StageAuth)
 		return &msgConn{Conn: conn, a: a}, nil
 	}
 
@@ -203,9 +210,15 @@ func (r *runner) handshake(ctx context.Context, a *attempt, tc *tls.Conn, cfg *t
 type attemptsKey struct{}
 
 // connect makes one pgconn connection in mode, observing every dial.
-func (r *runner) connect(ctx context.Context, mode string, addrs []netip.Addr) *connResult {
+//
+// phases, when given, is told of the stage each step of the first attempt
+// begins (Options.Progress): only the checked connection passes it.
+func (r *runner) connect(ctx context.Context, mode string, addrs []netip.Addr, phases ...func(Stage)) *connResult {
 	res := &connResult{mode: mode, start: time.Now()}
 	obs := &observer{}
+	if len(phases) > 0 {
+		obs.phase = phases[0]
+	}
 	cfg, err := r.pgconnConfig(mode, addrs, obs)
 	if err != nil {
 		res.err, res.end = err, time.Now()

@@ -93,6 +93,19 @@ func (a *attempt) phase() phase {
 type observer struct {
 	mu       sync.Mutex
 	attempts []*attempt
+	// phase, when set, is told of each stage an attempt begins (entered
+	// drops repeats: a fallback attempt goes through the same stages).
+	phase   func(Stage)
+	entered Stage
+}
+
+// enter tells phase that a stage began, once per stage in a row.
+func (o *observer) enter(s Stage) {
+	if o.phase == nil || o.entered == s {
+		return
+	}
+	o.entered = s
+	o.phase(s)
 }
 
 func (o *observer) begin(address string) *attempt {

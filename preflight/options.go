@@ -23,6 +23,18 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// Event is a step of a running check, for Options.Progress.
+type Event struct {
+	// Target names the checked connection, as Report.Target; it is set on
+	// the first event only, before any stage runs.
+	Target string
+	// Stage is the stage the event is about; "" on the first event.
+	Stage Stage
+	// Result is the stage's final result; nil when the stage has only
+	// started.
+	Result *Result
+}
+
 // Policy says how a finding that matters only to a remote client counts
 // towards the verdict.
 type Policy int8
@@ -88,6 +100,13 @@ type Options struct {
 	// InputWarnings are remarks from parsing the connection string
 	// (connstr.Parsed.Warnings); the input stage reports them with its own.
 	InputWarnings []connstr.Warning
+
+	// Progress, when set, is told of the run as it goes, on the goroutine
+	// that called Run: first the target, then each stage as it starts (for
+	// the stages that wait on the network) and as it finishes, in the order
+	// of Stages, once each, with the result the report will hold. A renderer
+	// streams the report with it, so that a hang shows where it hangs.
+	Progress func(Event)
 
 	// Dialer opens TCP connections; nil means a *net.Dialer.
 	Dialer Dialer

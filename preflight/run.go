@@ -28,6 +28,7 @@ type runner struct {
 
 	results map[Stage]Result
 	timings Timings
+	emitted int // how many stages Options.Progress was told of, in order
 	audit   []AuditResult
 	ownRes  *AuditResult // conn's own mode, when another is checked
 	rec     connstr.SSLMode
@@ -63,12 +64,44 @@ func Run(ctx context.Context, conn connstr.Conn, opts Options) *Report {
 	defer cancel()
 
 	r := &runner{conn: conn, opts: opts, results: map[Stage]Result{}, parent: parent}
+	if opts.Progress != nil {
+		opts.Progress(Event{Target: r.scrub(r.target())})
+	}
 	r.run(ctx)
 	r.timings.Total = time.Since(start)
 	return r.report()
 }
 
-func (r *runner) set(res Result) { r.results[res.ID] = res }
+// set records a stage's result, and tells Options.Progress of every
+// result now final in the order of Stages.
+func (r *runner) set(res Result) {
+	r.results[res.ID] = res
+	for r.emitted < len(Stages) {
+		next, ok := r.results[Stages[r.emitted]]
+		if !ok {
+			return
+		}
+		r.emit(next)
+	}
+}
+
+// emit tells Options.Progress of a finished stage, scrubbed as the report
+// will be.
+func (r *runner) emit(res Result) {
+	r.emitted++
+	if r.opts.Progress == nil {
+		return
+	}
+	res.Message, res.Remediation = r.scrub(res.Message), r.scrub(res.Remediation)
+	r.opts.Progress(Event{Stage: res.ID, Result: &res})
+}
+
+// started tells Options.Progress that a stage waiting on the network began.
+func (r *runner) started(id Stage) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(Event{Stage: id})
+	}
+}
 
 func (r *runner) run(ctx context.Context) {
 	in := r.input()
@@ -77,6 +110,7 @@ func (r *runner) run(ctx context.Context) {
 		return
 	}
 
+	r.started(StageDNS)
 	addrs, dns := r.resolve(ctx)
 	if dns.Kind == KindInterrupted {
 		r.set(dns)
@@ -117,7 +151,7 @@ func (r *runner) run(ctx context.Context) {
 		go func() { defer wg.Done(); own = r.connectAndClose(ctx, r.own.LibPQ(), addrs) }()
 	}
 
-	main := r.connect(ctx, r.libpq, addrs)
+	main := r.connect(ctx, r.libpq, addrs, r.started)
 	wg.Wait()
 	ok := r.connectionStages(main, probe)
 	if ok {
@@ -239,6 +273,13 @@ func (r *runner) report() *Report {
 		res.Message = r.scrub(res.Message)
 		res.Remediation = r.scrub(res.Remediation)
 		rep.Checks = append(rep.Checks, res)
+	}
+	for r.emitted < len(rep.Checks) {
+		r.emitted++
+		if r.opts.Progress != nil {
+			res := rep.Checks[r.emitted-1]
+			r.opts.Progress(Event{Stage: res.ID, Result: &res})
+		}
 	}
 	for i := range rep.Audit {
 		rep.Audit[i].Error = r.scrub(rep.Audit[i].Error)

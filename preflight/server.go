@@ -162,6 +162,7 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 		}{assertQuery, [][]byte{[]byte(textArray(schemas)), []byte(textArray(names))}, []uint32{1009, 1009}})
 	}
 
+	r.started(StageServer)
 	start := time.Now()
 	results := make([]queryResult, len(queries))
 	pl := c.conn.StartPipeline(ctx)

@@ -53,8 +53,12 @@ A password given as an argument is visible to other users in ps: prefer
 standard input (-) or $FLOWPG_CONNECTION_STRING.
 
 Exit codes: 0 every check passed (warnings allowed), 1 a check failed,
-2 invalid input. With --file: 2 when any line cannot be parsed (the other
-lines are still checked), else 1 when any target failed.`
+2 invalid input; 130 or 143 when interrupted (SIGINT, SIGTERM). With --file,
+each target is one of: pass, warn, fail, invalid (the line does not parse,
+or lacks a field AEP requires), interrupted (stopped while it ran) or not
+checked (the run was stopped before it began); the summary counts them, and
+the exit code is 2 when any line is invalid (the other lines are still
+checked), else 1 when any failed, was interrupted or not checked, else 0.`
 }
 
 // Run checks one connection string, or a file of them.
@@ -87,6 +91,12 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	if err != nil {
 		return invalid(err)
 	}
+	var stream *textReport
+	if c.Output == "text" {
+		// The report streams as the check runs: a hang shows where.
+		stream = newTextReport(streams.Stdout, newStyle(streams.Stdout, g.NoColor), isTerminal(streams.Stdout))
+		opts.Progress = stream.progress
+	}
 	rep := preflight.Run(ctx, parsed.Conn, opts)
 
 	switch c.Output {
@@ -101,8 +111,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 			return err
 		}
 	default:
-		style := newStyle(streams.Stdout, g.NoColor)
-		if err := renderText(streams.Stdout, rep, style); err != nil {
+		if err := stream.finish(rep); err != nil {
 			return err
 		}
 	}

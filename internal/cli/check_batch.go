@@ -28,14 +28,45 @@ type batchTarget struct {
 	warns  []connstr.Warning
 	err    error // the line could not be parsed
 	report *preflight.Report
-	exit   int           // the target's exit code: ExitOK, ExitFailed or ExitInvalid
-	done   chan struct{} // closed once report and exit are set
+	class  string        // the summary's class: see batchClass
+	done   chan struct{} // closed once report and class are set
+}
+
+// The classes of a batch's targets, in the summary's order. Each maps to an
+// exit code (batchExit): invalid input is 2; fail, interrupted and
+// not-checked are 1; pass and warn are 0.
+const (
+	classPass        = "pass"
+	classWarn        = "warn"
+	classFail        = "fail"
+	classInvalid     = "invalid"     // the line cannot be checked: it does not parse, or lacks a required field
+	classInterrupted = "interrupted" // the run was stopped while the check ran
+	classNotChecked  = "not checked" // the run was stopped before the check began
+)
+
+var batchClasses = []string{classPass, classWarn, classFail, classInvalid, classInterrupted, classNotChecked}
+
+// batchClass classifies a finished target.
+func batchClass(t *batchTarget) string {
+	switch {
+	case t.err != nil:
+		return classInvalid
+	case t.report == nil:
+		return classNotChecked
+	case t.report.Verdict == preflight.Interrupted:
+		return classInterrupted
+	}
+	if in := t.report.Check(preflight.StageInput); in != nil && in.Status == preflight.Fail {
+		return classInvalid
+	}
+	return string(t.report.Verdict)
 }
 
 // batchLine is one JSON Lines record of a batch.
 type batchLine struct {
 	Line   int               `json:"line"`
 	Target string            `json:"target,omitempty"`
+	Class  string            `json:"class"`
 	Error  string            `json:"error,omitempty"`
 	Report *preflight.Report `json:"report,omitempty"`
 }
@@ -69,13 +100,19 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 	go func() {
 		sem := make(chan struct{}, c.Concurrency)
 		for _, t := range targets {
-			if t.err != nil {
-				t.exit = ExitInvalid
+			if t.err == nil {
+				// Once the run is stopped, no check begins.
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+				}
+			}
+			if t.err != nil || ctx.Err() != nil {
+				t.class = batchClass(t)
 				progress.step()
 				close(t.done)
 				continue
 			}
-			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; progress.step(); close(t.done) }()
 				opts, err := c.options(t.conn, t.warns)
@@ -84,9 +121,7 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 				}
 				t.report = preflight.Run(ctx, t.conn, opts)
 				t.report.Target = t.target
-				if ee, ok := exitFor(t.report).(*ExitError); ok {
-					t.exit = ee.Code
-				}
+				t.class = batchClass(t)
 			}()
 		}
 	}()
@@ -100,7 +135,7 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 		<-t.done
 		switch c.Output {
 		case "json":
-			rec := batchLine{Line: t.line, Target: t.target, Report: t.report}
+			rec := batchLine{Line: t.line, Target: t.target, Class: t.class, Report: t.report}
 			if t.err != nil {
 				rec.Error = t.err.Error()
 			}
@@ -122,7 +157,7 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 			return failed(err)
 		}
 	default:
-		if err := renderSummary(streams.Stdout, targets, newStyle(streams.Stdout, g.NoColor)); err != nil {
+		if err := renderSummary(streams.Stdout, targets, ctx.Err() != nil, newStyle(streams.Stdout, g.NoColor)); err != nil {
 			return failed(err)
 		}
 	}
@@ -138,7 +173,11 @@ func readTargets(r io.Reader) ([]*batchTarget, error) {
 	n := 0
 	for sc.Scan() {
 		n++
-		line := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if n == 1 {
+			text = strings.TrimPrefix(text, "\uFEFF") // a byte-order mark an editor wrote
+		}
+		line := strings.TrimSpace(text)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -167,11 +206,17 @@ func maskTarget(c connstr.Conn) string {
 }
 
 // batchExit: 2 when any line is invalid (the file needs fixing, even though
-// the valid lines were checked), else 1 when any target failed.
+// the valid lines were checked), else 1 when any target failed, was
+// interrupted or not checked, else 0.
 func batchExit(targets []*batchTarget) error {
 	code := ExitOK // the codes are ordered: ok < failed < invalid
 	for _, t := range targets {
-		code = max(code, t.exit)
+		switch t.class {
+		case classInvalid:
+			code = ExitInvalid
+		case classFail, classInterrupted, classNotChecked:
+			code = max(code, ExitFailed)
+		}
 	}
 	if code == ExitOK {
 		return nil
@@ -179,19 +224,23 @@ func batchExit(targets []*batchTarget) error {
 	return &ExitError{Code: code}
 }
 
-// renderSummary writes one row per target and the totals.
-func renderSummary(w io.Writer, targets []*batchTarget, s style) error {
+// renderSummary writes one row per target and the totals, by class; it
+// says when the run was interrupted.
+func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s style) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LINE\tTARGET\tRESULT\tSTAGE\tFIELD\tMESSAGE\tTOTAL")
 	counts := map[string]int{}
 	for _, t := range targets {
-		if t.err != nil {
-			counts["invalid"]++
+		counts[t.class]++
+		switch {
+		case t.err != nil:
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", t.line, t.target, s.status(preflight.Fail)+" invalid", "input", "", oneLine(t.err.Error()))
+			continue
+		case t.report == nil:
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\t\t%s\t\n", t.line, t.target, s.status(preflight.Skip)+" not checked", "the run was interrupted before this check began")
 			continue
 		}
 		rep := t.report
-		counts[string(rep.Verdict)]++
 		stage, field, msg := "", "", ""
 		if f := rep.Failed(); f != nil {
 			stage, field, msg = string(f.ID), f.Field, f.Message
@@ -203,12 +252,32 @@ func renderSummary(w io.Writer, targets []*batchTarget, s style) error {
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%s\t%s\t%s\n", t.line, t.target, s.status(rep.Verdict), rep.Verdict, stage, field, oneLine(msg), fmtMillis(rep.Timings.Total))
+		mark := s.status(rep.Verdict)
+		if t.class == classInterrupted {
+			mark, field, msg = s.status(preflight.Skip), "", "not finished: the run was interrupted"
+			for _, c := range rep.Checks {
+				if c.Kind == preflight.KindInterrupted {
+					stage = string(c.ID)
+					break
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%s\t%s\t%s\n", t.line, t.target, mark, t.class, stage, field, oneLine(msg), fmtMillis(rep.Timings.Total))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d targets: %d pass, %d warn, %d fail, %d invalid\n", len(targets), counts["pass"], counts["warn"], counts["fail"], counts["invalid"])
+	var parts []string
+	for _, c := range batchClasses {
+		if n := counts[c]; n > 0 || c != classInterrupted && c != classNotChecked {
+			parts = append(parts, fmt.Sprintf("%d %s", n, c))
+		}
+	}
+	line := fmt.Sprintf("\n%d targets: %s\n", len(targets), strings.Join(parts, ", "))
+	if interrupted {
+		line += "The run was interrupted: the targets not checked were not tried, and those interrupted proved nothing.\n"
+	}
+	_, err := io.WriteString(w, line)
 	return err
 }
 

@@ -50,6 +50,7 @@ type junitCase struct {
 	Line      int           `xml:"line,attr,omitempty"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitProblem `xml:"skipped,omitempty"`
 	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
 
@@ -169,6 +170,9 @@ func writeJUnit(w io.Writer, cases []junitCase) error {
 		if c.Error != nil {
 			s.Errors++
 		}
+		if c.Skipped != nil {
+			s.Skipped++
+		}
 	}
 	doc := junitSuites{Name: s.Name, Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Suites: []junitSuite{s}}
 	b, err := xml.MarshalIndent(doc, "", "  ")
@@ -182,9 +186,13 @@ func writeJUnit(w io.Writer, cases []junitCase) error {
 // junitCase is the test case of one --file target, pointing at its line.
 func (c *CheckCmd) junitCase(t *batchTarget) junitCase {
 	var jc junitCase
-	if t.err != nil {
+	switch {
+	case t.err != nil:
 		jc = junitInvalidCase(t.target, t.err)
-	} else {
+	case t.report == nil:
+		jc = junitCase{Name: t.target, Classname: junitClassname, Time: "0.000",
+			Skipped: &junitProblem{Message: "not checked: the run was interrupted before this check began", Type: "not-checked"}}
+	default:
 		jc = junitReportCase(t.target, t.report)
 	}
 	if c.File != "-" {

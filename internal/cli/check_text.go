@@ -58,27 +58,54 @@ func (s style) verdict(st preflight.Status) string {
 
 // renderText writes the step list, the audit and the timing waterfall.
 func renderText(w io.Writer, rep *preflight.Report, s style) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Checking %s\n\n", rep.Target)
-	for _, c := range rep.Checks {
-		msg := c.Message
-		if c.Status == preflight.Skip {
-			msg = s.paint("2", msg)
-		}
-		dur := ""
-		if c.Duration > 0 {
-			dur = s.paint("2", "  "+fmtMillis(c.Duration))
-		}
-		fmt.Fprintf(&b, "  %s %-11s %s%s\n", s.status(c.Status), c.ID, msg, dur)
-		if c.Status == preflight.Warn || c.Status == preflight.Fail {
-			if c.Field != "" {
-				fmt.Fprintf(&b, "  %-13s field: %s\n", "", c.Field)
-			}
-			if c.Remediation != "" {
-				fmt.Fprintf(&b, "  %-13s fix: %s\n", "", c.Remediation)
-			}
-		}
+	return newTextReport(w, s, false).finish(rep)
+}
+
+// textReport renders a report as text, streamed: the header and each stage
+// as the pre-flight tells of them (preflight.Options.Progress), the rest
+// once the report is done. On a terminal (live), the stage being waited on
+// shows on a line of its own until it finishes, so that a hang shows where.
+type textReport struct {
+	w       io.Writer
+	s       style
+	live    bool
+	header  bool
+	shown   int  // stages written
+	waiting bool // a transient line is on screen
+	err     error
+}
+
+func newTextReport(w io.Writer, s style, live bool) *textReport {
+	return &textReport{w: w, s: s, live: live}
+}
+
+// progress is a preflight.Options.Progress.
+func (t *textReport) progress(e preflight.Event) {
+	switch {
+	case e.Target != "":
+		t.writeHeader(e.Target)
+	case e.Result != nil:
+		t.clearWaiting()
+		t.writeStage(*e.Result)
+	case t.live:
+		t.clearWaiting()
+		t.write(fmt.Sprintf("  %s %-11s %s", t.s.paint("2", "…"), e.Stage, t.s.paint("2", "waiting")))
+		t.waiting = true
 	}
+}
+
+// finish writes what the stream has not: the header and stages not yet
+// shown, the string's own mode, the audit, the waterfall and the verdict.
+func (t *textReport) finish(rep *preflight.Report) error {
+	t.clearWaiting()
+	if !t.header {
+		t.writeHeader(rep.Target)
+	}
+	for _, c := range rep.Checks[min(t.shown, len(rep.Checks)):] {
+		t.writeStage(c)
+	}
+	var b strings.Builder
+	s := t.s
 	if rq := rep.Requested; rq != nil {
 		// The checked mode is what Adobe will dial; this is what the string
 		// itself asks for.
@@ -114,8 +141,53 @@ func renderText(w io.Writer, rep *preflight.Report, s style) error {
 	b.WriteString("\n")
 	b.WriteString(waterfall(rep.Timings, s))
 	fmt.Fprintf(&b, "\nResult: %s\n", s.verdict(rep.Verdict))
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.write(b.String())
+	return t.err
+}
+
+func (t *textReport) writeHeader(target string) {
+	t.header = true
+	t.write(fmt.Sprintf("Checking %s\n\n", target))
+}
+
+// writeStage writes one stage's line, and its field and fix when it warns
+// or fails.
+func (t *textReport) writeStage(c preflight.Result) {
+	t.shown++
+	s := t.s
+	var b strings.Builder
+	msg := c.Message
+	if c.Status == preflight.Skip {
+		msg = s.paint("2", msg)
+	}
+	dur := ""
+	if c.Duration > 0 {
+		dur = s.paint("2", "  "+fmtMillis(c.Duration))
+	}
+	fmt.Fprintf(&b, "  %s %-11s %s%s\n", s.status(c.Status), c.ID, msg, dur)
+	if c.Status == preflight.Warn || c.Status == preflight.Fail {
+		if c.Field != "" {
+			fmt.Fprintf(&b, "  %-13s field: %s\n", "", c.Field)
+		}
+		if c.Remediation != "" {
+			fmt.Fprintf(&b, "  %-13s fix: %s\n", "", c.Remediation)
+		}
+	}
+	t.write(b.String())
+}
+
+// clearWaiting erases the transient line, if one is on screen.
+func (t *textReport) clearWaiting() {
+	if t.waiting {
+		t.write("\r\x1b[K")
+		t.waiting = false
+	}
+}
+
+func (t *textReport) write(s string) {
+	if t.err == nil {
+		_, t.err = io.WriteString(t.w, s)
+	}
 }
 
 func fmtMillis(d time.Duration) string {

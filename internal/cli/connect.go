@@ -32,6 +32,8 @@ type ConnectCmd struct {
 	Output              string `short:"o" enum:"text,json" default:"text" help:"Output format: text or json."`
 
 	Adobe AdobeFlags `embed:"" prefix:""`
+
+	output *resultOutput
 }
 
 // Help is shown by flowpg connect --help.
@@ -114,7 +116,7 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *
 
 	// 3. The gate: the pre-flight in the mode Adobe will dial, with what only
 	// Adobe meets (its network, its roots) counted as failures.
-	rep, err := c.gate(ctx, conn, reg, warns, c.AllowPrivateAddress)
+	rep, err := c.gate(ctx, conn, reg, warns, c.AllowPrivateAddress, c.out().streaming(streams, g, res.Warnings))
 	if err != nil {
 		return invalid(err)
 	}
@@ -289,8 +291,13 @@ func weakened(warns []connstr.Warning) []connstr.Warning {
 	return out
 }
 
-// out renders connect's result.
-func (c *ConnectCmd) out() resultOutput { return resultOutput{Format: c.Output, Curl: c.Curl} }
+// out renders connect's result, once.
+func (c *ConnectCmd) out() *resultOutput {
+	if c.output == nil {
+		c.output = &resultOutput{Format: c.Output, Curl: c.Curl}
+	}
+	return c.output
+}
 
 // dryRun ends a dry run: the request that would be sent, secrets masked.
 func (c *ConnectCmd) dryRun(streams *IO, g *Globals, res *connectResult, client *flowclient.Client, body flowclient.Connection, reg registration, credsErr error, existing *flowclient.Connection) error {

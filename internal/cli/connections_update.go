@@ -101,12 +101,12 @@ func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO,
 		writeUpdateHeader(streams.Stdout, *stored, res.Differences)
 	}
 
-	rep, err := c.gate(ctx, conn, reg, warns, c.AllowPrivateAddress)
+	out := &resultOutput{Format: c.Output, Curl: c.Curl, DiffShown: true}
+	rep, err := c.gate(ctx, conn, reg, warns, c.AllowPrivateAddress, out.streaming(streams, g, res.Warnings))
 	if err != nil {
 		return invalid(err)
 	}
 	res.Report = rep
-	out := resultOutput{Format: c.Output, Curl: c.Curl, DiffShown: true}
 	if rep.Verdict == preflight.Interrupted {
 		res.Status, res.Message = "interrupted", "interrupted during the pre-flight: nothing was sent to Adobe, the connection is unchanged"
 		return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
@@ -164,7 +164,7 @@ func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO,
 func (c *ConnectionsUpdateCmd) apiOrInvalid(streams *IO, g *Globals, res *connectResult, err error) error {
 	var ae *flowclient.APIError
 	if errors.As(err, &ae) || flowclient.IsRetryable(err) {
-		return resultOutput{Format: c.Output}.apiFailure(streams, g, res, "reading the connection spec", err)
+		return (&resultOutput{Format: c.Output}).apiFailure(streams, g, res, "reading the connection spec", err)
 	}
 	return invalid(err)
 }

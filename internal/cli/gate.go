@@ -124,10 +124,13 @@ func prefixCount(ps []netip.Prefix) string {
 // gate runs the pre-flight for Adobe: in the mode reg makes Adobe dial, with
 // what only Adobe meets (its network, its roots) counted as failures. Only
 // warnings that the registration weakens the string reach the input stage.
-func (g *GateFlags) gate(ctx context.Context, conn connstr.Conn, reg registration, warns []connstr.Warning, allowPrivateAddress bool) (*preflight.Report, error) {
+//
+// progress, when not nil, streams the report (preflight.Options.Progress).
+func (g *GateFlags) gate(ctx context.Context, conn connstr.Conn, reg registration, warns []connstr.Warning, allowPrivateAddress bool, progress func(preflight.Event)) (*preflight.Report, error) {
 	opts, err := g.options(reg, append(warns, weakened(reg.Warnings)...), true, allowPrivateAddress)
 	if err != nil {
 		return nil, err
 	}
+	opts.Progress = progress
 	return preflight.Run(ctx, conn, opts), nil
 }

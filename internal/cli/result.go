@@ -95,10 +95,25 @@ type resultOutput struct {
 	// DiffShown says that the differences were shown before the pre-flight
 	// (connections update does), so the outcome does not repeat them.
 	DiffShown bool
+	// stream, in text, is the pre-flight's report as it streams; finish
+	// completes it.
+	stream *textReport
+}
+
+// streaming starts streaming the pre-flight's report in text, and returns
+// the preflight.Options.Progress that feeds it (nil for JSON). Warnings so
+// far go to stderr first, as finish would have printed them.
+func (o *resultOutput) streaming(streams *IO, g *Globals, warns []connstr.Warning) func(preflight.Event) {
+	if o.Format == "json" {
+		return nil
+	}
+	printWarnings(streams.Stderr, warns)
+	o.stream = newTextReport(streams.Stdout, newStyle(streams.Stdout, g.NoColor), isTerminal(streams.Stdout))
+	return o.stream.progress
 }
 
 // apiFailure reports a failed Flow Service call (exit 1).
-func (o resultOutput) apiFailure(streams *IO, g *Globals, res *connectResult, what string, err error) error {
+func (o *resultOutput) apiFailure(streams *IO, g *Globals, res *connectResult, what string, err error) error {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return err
@@ -150,20 +165,27 @@ func describeAPIFailure(what string, err error) errorInfo {
 }
 
 // finish prints the result and returns exit.
-func (o resultOutput) finish(streams *IO, g *Globals, res *connectResult, exit error) error {
+func (o *resultOutput) finish(streams *IO, g *Globals, res *connectResult, exit error) error {
 	if o.Format == "json" {
 		if err := writeJSON(streams.Stdout, res); err != nil {
 			return failed(err)
 		}
 		return exit
 	}
-	printWarnings(streams.Stderr, res.Warnings)
-	st := newStyle(streams.Stdout, g.NoColor)
-	if res.Report != nil {
-		if err := renderText(streams.Stdout, res.Report, st); err != nil {
+	switch {
+	case o.stream != nil && res.Report != nil:
+		if err := o.stream.finish(res.Report); err != nil {
 			return failed(err)
 		}
 		fmt.Fprintln(streams.Stdout)
+	case res.Report != nil:
+		printWarnings(streams.Stderr, res.Warnings)
+		if err := renderText(streams.Stdout, res.Report, newStyle(streams.Stdout, g.NoColor)); err != nil {
+			return failed(err)
+		}
+		fmt.Fprintln(streams.Stdout)
+	default:
+		printWarnings(streams.Stderr, res.Warnings)
 	}
 	if err := writeConnectText(streams.Stdout, res, o); err != nil {
 		return failed(err)
@@ -171,7 +193,7 @@ func (o resultOutput) finish(streams *IO, g *Globals, res *connectResult, exit e
 	return exit
 }
 
-func writeConnectText(w io.Writer, res *connectResult, o resultOutput) error {
+func writeConnectText(w io.Writer, res *connectResult, o *resultOutput) error {
 	var b strings.Builder
 	switch res.Status {
 	case "dry-run":
