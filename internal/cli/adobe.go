@@ -102,6 +102,11 @@ func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client
 	if err != nil {
 		return nil, err
 	}
+	// A URL flowclient refuses (plain http to another host, credentials in
+	// it) is wrong whatever the credentials: said first, even in a dry run.
+	if _, err := placeholderClient(s); err != nil {
+		return nil, err
+	}
 	if a.APITimeout <= 0 {
 		return nil, errors.New("--api-timeout must be positive")
 	}
@@ -153,6 +158,12 @@ func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client
 // credentials: the headers it previews name the variables to set.
 func (a AdobeFlags) placeholderClient() (*flowclient.Client, error) {
 	s, _ := a.settings() // a broken config file was reported by client already
+	return placeholderClient(s)
+}
+
+// placeholderClient is a client of s whose headers name the settings that
+// are missing; it sends nothing (its token is a placeholder).
+func placeholderClient(s adobeSettings) (*flowclient.Client, error) {
 	or := func(v, name string) string {
 		if v == "" {
 			return "{" + name + "}"

@@ -274,3 +274,20 @@ func TestConnect_MissingCredentials(t *testing.T) {
 	assert.Contains(t, errOut, "no Adobe credentials")
 	assert.NotContains(t, out, "Checking")
 }
+
+// TestConnect_BadAdobeURL: a URL flowclient refuses is an input error found
+// first, even in a dry run without credentials, and the password in its
+// userinfo shows nowhere.
+func TestConnect_BadAdobeURL(t *testing.T) {
+	for _, k := range []string{"AEP_ACCESS_TOKEN", "AEP_CLIENT_ID", "AEP_CLIENT_SECRET", "AEP_CONFIG"} {
+		t.Setenv(k, "")
+	}
+	for _, u := range []string{"https://u:S3NT1NEL-url@platform.example.com/x", "http://10.1.2.3/data/foundation/flowservice"} {
+		t.Setenv("AEP_FLOW_URL", u)
+		code, out, errOut := runFlowpg(t, "Server=127.0.0.1;Port=1;Database=d;UID=u;Password=p", "connect", "-", "--name", "x", "--dry-run", "--curl")
+		assert.Equal(t, ExitInvalid, code, u)
+		assert.NotContains(t, out, "Checking", "found before the pre-flight")
+		assert.Contains(t, errOut, "base url")
+		assert.NotContains(t, out+errOut, "S3NT1NEL")
+	}
+}
