@@ -104,14 +104,8 @@ func (c Conn) PortOrDefault() int {
 }
 
 // Secret reports whether the property holds a secret (a password or the
-// like) that must be shown as Redacted. It goes by the key: any key that
-// contains "password", "passwd", "pwd" or "secret", case-insensitively.
-func (p Property) Secret() bool { return secretKey(p.Key) }
-
-func secretKey(k string) bool {
-	return containsFold(k, "password") || containsFold(k, "passwd") ||
-		containsFold(k, "pwd") || containsFold(k, "secret")
-}
+// like) that must be shown as Redacted. It goes by the key (IsSecretKey).
+func (p Property) Secret() bool { return IsSecretKey(p.Key) }
 
 // Redacted returns a copy of c whose password, and every secret extra
 // property, is replaced by Redacted. Empty secrets stay empty.

@@ -11,10 +11,15 @@ type ParseError struct {
 	Offset int    // byte offset of the offending byte; -1 when unknown
 	Key    string // the key concerned, as written; "" when none
 	Msg    string
+	// Hidden, when positive, is how many bytes from Offset may be part of a
+	// secret (a segment without '=', which a password holding ';' leaves
+	// behind): an echo of the input must not show them.
+	Hidden int
 }
 
 // Error describes the error with its offset and key, never a value that
-// could be a secret.
+// could be a secret: a key that is not a plain name (mangled input, a URL
+// of another scheme) is shown through Redact.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	b.WriteString("connstr: ")
@@ -22,7 +27,7 @@ func (e *ParseError) Error() string {
 		fmt.Fprintf(&b, "offset %d: ", e.Offset)
 	}
 	if e.Key != "" {
-		fmt.Fprintf(&b, "key %q: ", e.Key)
+		fmt.Fprintf(&b, "key %q: ", Redact(e.Key))
 	}
 	b.WriteString(e.Msg)
 	return b.String()

@@ -18,11 +18,12 @@ const (
 	FormatLibPQ             // libpq keyword DSN: host=… port=… dbname=…
 	FormatURL               // postgres:// or postgresql:// URL
 	FormatNpgsql            // Npgsql/ADO.NET form: Host=…;Username=…;SSL Mode=…
+	FormatJSON              // AEP's basic authentication as JSON: {"server": …, "sslMode": …} or {"specName": …, "params": {…}}
 )
 
-var formatNames = [...]string{"unknown", "datadirect", "libpq", "url", "npgsql"}
+var formatNames = [...]string{"unknown", "datadirect", "libpq", "url", "npgsql", "json"}
 
-// String returns "datadirect", "libpq", "url", "npgsql" or "unknown".
+// String returns "datadirect", "libpq", "url", "npgsql", "json" or "unknown".
 func (f Format) String() string {
 	if f < 0 || int(f) >= len(formatNames) {
 		return "unknown"
@@ -83,6 +84,9 @@ func (p Parsed) GoString() string {
 
 // Parse detects the form of s and parses it.
 //
+// A string starting with '{' is AEP's basic authentication as JSON, the auth
+// object ({"specName": "Basic Authentication", "params": {…}}) or its params
+// alone, every value a string; the sslMode is read as FromBasicAuth reads it.
 // A string starting with postgres:// or postgresql:// is a URL; one whose
 // first key is a lowercase libpq keyword followed by a space-separated (not
 // ';'-separated) value is a libpq DSN. Both go through pgx's
@@ -167,6 +171,22 @@ func Parse(s string) (*Parsed, error) {
 	return parse(s)
 }
 
+// urlScheme returns the scheme of a URL at the start of s ("mysql",
+// "jdbc:postgresql"): letters, digits, '+', '-', '.' and ':' before "://".
+func urlScheme(s string) (string, bool) {
+	k := strings.Index(s, "://")
+	if k <= 0 {
+		return "", false
+	}
+	for i := 0; i < k; i++ {
+		c := s[i] | 0x20
+		if !('a' <= c && c <= 'z' || '0' <= s[i] && s[i] <= '9' || s[i] == '+' || s[i] == '-' || s[i] == '.' || s[i] == ':') {
+			return "", false
+		}
+	}
+	return s[:k], true
+}
+
 // bom is the UTF-8 byte-order mark, which Windows editors put at the start
 // of a file.
 const bom = "\uFEFF"
@@ -174,6 +194,21 @@ const bom = "\uFEFF"
 func parse(s string) (*Parsed, error) {
 	if err := checkInput(s); err != nil {
 		return nil, err
+	}
+	t := skipSpace(s, 0)
+	if t < len(s) && s[t] == '{' {
+		// A '{' opens no DataDirect key, only a JSON object.
+		return parseJSON(s)
+	}
+	if scheme, ok := urlScheme(s[t:]); ok {
+		switch {
+		case strings.EqualFold(scheme, "jdbc:postgresql"):
+			// JDBC's URL is a postgresql:// URL behind "jdbc:"; blanking the
+			// prefix keeps every offset that of the input.
+			return parseURL(strings.Repeat(" ", t+len("jdbc:"))+s[t+len("jdbc:"):], t+len("jdbc:"))
+		case !strings.EqualFold(scheme, "postgres") && !strings.EqualFold(scheme, "postgresql"):
+			return nil, &ParseError{Offset: t, Msg: fmt.Sprintf("a %s:// URL is not a PostgreSQL connection: flowpg reads postgres://, postgresql:// and jdbc:postgresql:// URLs", scheme)}
+		}
 	}
 	switch f, start := detectForm(s); f {
 	case FormatURL:
@@ -501,7 +536,14 @@ func tokenize(s string, quotes bool, props []Property) ([]Property, error) {
 		}
 		eq := strings.IndexByte(s[i:semi], '=')
 		if eq < 0 {
-			return nil, &ParseError{Offset: keyStart, Key: trimSpaceRight(s[keyStart:semi]), Msg: "key without '='"}
+			seg := trimSpaceRight(s[keyStart:semi])
+			if lookupDD(seg) != nil || lookupNpgsql(seg) != nil {
+				return nil, &ParseError{Offset: keyStart, Key: seg, Msg: "key without '='"}
+			}
+			// Not a key flowpg knows: perhaps the rest of a password that
+			// holds ';', so it is neither quoted nor echoed.
+			return nil, &ParseError{Offset: keyStart, Hidden: len(seg),
+				Msg: "text without '=' (not shown: if it is part of a value that holds ';', such as a password, brace-quote that value: Password={…})"}
 		}
 		eq += i
 		key := trimSpaceRight(s[keyStart:eq])

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/flowpg/flowpg/connstr"
 )
 
 // The PostgreSQL source as AEP's API documents it (SPEC.md §1). They are
@@ -464,8 +466,9 @@ func (c *Client) ExploreRoot(ctx context.Context, id string) ([]ExploreItem, err
 }
 
 // secretValues lists the values in params that must never be shown: those
-// of keys that name a secret, and for a connection string the values of its
-// secret-looking key=value parts too, each also as JSON would escape it.
+// of keys that name a secret (connstr.IsSecretKey, flowpg's one rule), and
+// for a connection string the secrets it quotes too (connstr.SecretSpans),
+// each also as JSON would escape it.
 func secretValues(params Params) []string {
 	var out []string
 	add := func(v string) {
@@ -475,38 +478,21 @@ func secretValues(params Params) []string {
 		}
 	}
 	for k, v := range params {
-		if v == "" || !isSecretKey(k) {
+		if v == "" || !connstr.IsSecretKey(k) {
 			continue
 		}
 		add(v)
-		for _, part := range strings.Split(v, ";") {
-			key, val, ok := strings.Cut(part, "=")
-			val = strings.TrimSpace(val)
-			if ok && isSecretKey(strings.TrimSpace(key)) && len(val) > 0 {
-				add(val)
-				if t := strings.Trim(val, "{}"); t != val && t != "" {
-					add(t)
-				}
+		for _, sp := range connstr.SecretSpans(v) {
+			part := v[sp.Start:sp.End]
+			add(part)
+			if t := strings.Trim(part, "{}\"'"); t != part && t != "" {
+				add(t)
 			}
 		}
 	}
 	// Longest first, so that a secret containing another is replaced whole.
 	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
-}
-
-// isSecretKey reports whether a parameter name denotes a secret.
-func isSecretKey(k string) bool {
-	k = strings.ToLower(k)
-	if k == "pwd" {
-		return true
-	}
-	for _, s := range []string{"password", "secret", "token", "connectionstring", "privatekey", "accesskey"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // redactError removes secrets from an error's text.

@@ -45,7 +45,8 @@ func TestSecretValues(t *testing.T) {
 	})
 	assert.Contains(t, got, `p"w\d`)
 	assert.Contains(t, got, `p\"w\\d`, "as JSON escapes it")
-	assert.Contains(t, got, "{a")
+	assert.Contains(t, got, "{a;b}", "the brace-quoted password whole")
+	assert.Contains(t, got, "a;b")
 	assert.NotContains(t, got, "db.example.com")
 	for i := 1; i < len(got); i++ {
 		assert.GreaterOrEqual(t, len(got[i-1]), len(got[i]), "longest first")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/flowpg/flowpg/connstr"
 )
 
 // Preview is a request described instead of sent, for a dry run. Its
@@ -45,16 +47,11 @@ func (c *Client) PreviewCreate(conn Connection) (Preview, error) {
 func maskParams(params Params) Params {
 	out := make(Params, len(params))
 	for k, v := range params {
-		if v == "" || !isSecretKey(k) {
+		if v == "" || !connstr.IsSecretKey(k) {
 			out[k] = v
 			continue
 		}
-		masked := v
-		for _, s := range secretValues(Params{k: v}) {
-			if s != v {
-				masked = strings.ReplaceAll(masked, s, Redacted)
-			}
-		}
+		masked := connstr.Redact(v)
 		if masked == v {
 			masked = Redacted
 		}

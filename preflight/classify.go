@@ -218,7 +218,7 @@ func (r *runner) certFailure(a *attempt) *failure {
 // it (it never contains the password).
 func (r *runner) serverFailure(a *attempt, e *pgconn.PgError, tlsOffered bool) *failure {
 	f := &failure{stage: StageAuth, kind: KindServer, pgErr: e}
-	quoted := fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code)
+	quoted := r.serverText(e)
 	switch e.Code {
 	case "28P01":
 		f.field = FieldPassword

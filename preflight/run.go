@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/flowpg/flowpg/connstr"
 )
 
@@ -65,7 +67,7 @@ func Run(ctx context.Context, conn connstr.Conn, opts Options) *Report {
 
 	r := &runner{conn: conn, opts: opts, results: map[Stage]Result{}, parent: parent}
 	if opts.Progress != nil {
-		opts.Progress(Event{Target: r.scrub(r.target())})
+		opts.Progress(Event{Target: r.target()})
 	}
 	r.run(ctx)
 	r.timings.Total = time.Since(start)
@@ -85,14 +87,12 @@ func (r *runner) set(res Result) {
 	}
 }
 
-// emit tells Options.Progress of a finished stage, scrubbed as the report
-// will be.
+// emit tells Options.Progress of a finished stage.
 func (r *runner) emit(res Result) {
 	r.emitted++
 	if r.opts.Progress == nil {
 		return
 	}
-	res.Message, res.Remediation = r.scrub(res.Message), r.scrub(res.Remediation)
 	r.opts.Progress(Event{Stage: res.ID, Result: &res})
 }
 
@@ -240,7 +240,7 @@ func (r *runner) target() string {
 
 // report fills skipped stages, scrubs secrets and computes the verdict.
 func (r *runner) report() *Report {
-	rep := &Report{Target: r.scrub(r.target()), Timings: r.timings, Audit: r.audit, RecommendedSSLMode: r.rec, RecommendationReason: r.scrub(r.recWhy)}
+	rep := &Report{Target: r.target(), Timings: r.timings, Audit: r.audit, RecommendedSSLMode: r.rec, RecommendationReason: r.recWhy}
 	if r.own != r.mode && r.ownRes == nil {
 		for i := range r.audit {
 			if r.audit[i].SSLMode == r.own {
@@ -251,7 +251,6 @@ func (r *runner) report() *Report {
 	}
 	if r.ownRes != nil {
 		own := *r.ownRes
-		own.Error = r.scrub(own.Error)
 		rep.Requested = &own
 	}
 	var failed Stage
@@ -270,8 +269,6 @@ func (r *runner) report() *Report {
 		if res.Status == Fail && failed == "" {
 			failed = id
 		}
-		res.Message = r.scrub(res.Message)
-		res.Remediation = r.scrub(res.Remediation)
 		rep.Checks = append(rep.Checks, res)
 	}
 	for r.emitted < len(rep.Checks) {
@@ -280,9 +277,6 @@ func (r *runner) report() *Report {
 			res := rep.Checks[r.emitted-1]
 			r.opts.Progress(Event{Stage: res.ID, Result: &res})
 		}
-	}
-	for i := range rep.Audit {
-		rep.Audit[i].Error = r.scrub(rep.Audit[i].Error)
 	}
 	rep.Verdict = verdict(rep.Checks)
 	if interrupted && rep.Verdict != Fail {
@@ -302,20 +296,25 @@ func interruptedStage(id Stage) Result {
 	return Result{ID: id, Status: Skip, Kind: KindInterrupted, Message: "not finished: the check was interrupted"}
 }
 
-// scrub removes the password from text that may have come from elsewhere.
-// Messages are built from typed errors and never from driver error text,
-// so this is a second line of defence.
+// external masks the password in text that comes from outside flowpg: a
+// server's error message or version, a driver's error. flowpg's own text
+// (user names, addresses, versions, prose) is built from structured fields
+// and never passes through here, so it is never garbled.
 //
-// A password of eight bytes or more is masked wherever it occurs. A shorter
-// one is masked only where it stands alone, not inside a longer word or
-// number: a password "p" must not turn "port" into "********ort", which
-// would both garble the report and point at the password.
-func (r *runner) scrub(s string) string {
+// Only where the password appears as the password is it masked. A password
+// of eight bytes or more is masked wherever it occurs; a shorter one only as
+// a whole token, not inside a longer word, number, address or version ("1"
+// is not masked in "127.0.0.1" or "TLS 1.3", nor "port" in "ports"). And a
+// password equal to the user, the database or the server is not masked at
+// all: the text may quote those names as such, and masking them would tell
+// the reader what the password is.
+func (r *runner) external(s string) string {
 	p := r.conn.Password
-	if p == "" || !strings.Contains(s, p) {
+	if p == "" || !strings.Contains(s, p) || p == r.conn.User || p == r.conn.Database || p == r.host {
 		return s
 	}
 	if len(p) >= 8 {
+		// Too long to be there by chance, even inside a longer token.
 		return strings.ReplaceAll(s, p, connstr.Redacted)
 	}
 	var b strings.Builder
@@ -326,8 +325,8 @@ func (r *runner) scrub(s string) string {
 			return b.String()
 		}
 		end := i + len(p)
-		if wordByte(s, i-1) && wordByte(s, i) || wordByte(s, end-1) && wordByte(s, end) {
-			b.WriteString(s[:i+1]) // part of a longer word: keep, and look again one byte on
+		if tokenByte(s, i-1) && tokenByte(s, i) || tokenByte(s, end-1) && tokenByte(s, end) {
+			b.WriteString(s[:i+1]) // part of a longer token: keep, and look again one byte on
 			s = s[i+1:]
 			continue
 		}
@@ -337,13 +336,22 @@ func (r *runner) scrub(s string) string {
 	}
 }
 
-// wordByte reports whether s[i] exists and is a letter, digit or underscore.
-func wordByte(s string, i int) bool {
+// serverText quotes a server's error as a report does, the message masked
+// by external.
+func (r *runner) serverText(e *pgconn.PgError) string {
+	return fmt.Sprintf("%s (SQLSTATE %s)", r.external(e.Message), e.Code)
+}
+
+// tokenByte reports whether s[i] exists and belongs to a token: a letter,
+// a digit, or one of the characters that join the parts of a name, a number,
+// an address or a version ("_", ".", "-", ":", "/", "@").
+func tokenByte(s string, i int) bool {
 	if i < 0 || i >= len(s) {
 		return false
 	}
 	c := s[i]
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+	return c == '_' || c == '.' || c == '-' || c == ':' || c == '/' || c == '@' ||
+		c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // firstAddr returns the address string of the first address, for probes.

@@ -188,7 +188,7 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 			r.set(interruptedStage(StageServer))
 			return
 		}
-		if lost := sessionLost(q.err, r.timings.Queries); lost != nil {
+		if lost := r.sessionLost(q.err, r.timings.Queries); lost != nil {
 			// The server stage fails; privileges is skipped by report().
 			r.set(*lost)
 			return
@@ -207,7 +207,7 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 // which is what a restart sends), a broken connection, or no answer in time
 // — and nil for an error that leaves the session usable (a statement error
 // such as a missing privilege, which the stages report as a warning).
-func sessionLost(err error, dur time.Duration) *Result {
+func (r *runner) sessionLost(err error, dur time.Duration) *Result {
 	if err == nil {
 		return nil
 	}
@@ -218,7 +218,7 @@ func sessionLost(err error, dur time.Duration) *Result {
 		return nil
 	case pgErr != nil:
 		res.Kind = KindServer
-		res.Message = fmt.Sprintf("the server ended the session right after login: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		res.Message = "the server ended the session right after login: " + r.serverText(pgErr)
 		res.Remediation = "the server is restarting or shutting down, or an administrator ended the session; retry when it is up, and check its logs if it recurs"
 	case isTimeout(err):
 		res.Kind = KindTimeout
@@ -290,11 +290,11 @@ func isTrue(b []byte) bool { return string(b) == "t" }
 
 // queryFailure words a failed post-login query without echoing driver
 // text: a server error is shown with its SQLSTATE, anything else generically.
-func queryFailure(err error) string {
+func (r *runner) queryFailure(err error) string {
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr):
-		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		return r.serverText(pgErr)
 	case isTimeout(err):
 		return "the query timed out"
 	default:
@@ -306,12 +306,12 @@ func (r *runner) serverStage(q queryResult, dur time.Duration) Result {
 	res := Result{ID: StageServer, Status: Pass, Duration: dur}
 	if q.err != nil || len(q.rows) != 1 || len(q.rows[0]) < 12 {
 		res.Status = Warn
-		res.Message = "could not read the server's settings: " + queryFailure(q.err)
+		res.Message = "could not read the server's settings: " + r.queryFailure(q.err)
 		return res
 	}
 	row := q.rows[0]
 	d := &ServerDetails{
-		VersionNum: atoi(row[0]), Version: string(row[1]), InRecovery: isTrue(row[2]), ReadOnly: isTrue(row[3]),
+		VersionNum: atoi(row[0]), Version: r.external(string(row[1])), InRecovery: isTrue(row[2]), ReadOnly: isTrue(row[3]),
 		MaxConnections: atoi(row[4]), Reserved: atoi(row[5]), InUse: atoi(row[6]), Encoding: string(row[7]),
 		Database: string(row[8]), CurrentUser: string(row[9]), Superuser: isTrue(row[10]),
 	}
@@ -386,7 +386,7 @@ func (r *runner) privilegesStage(server, catalog queryResult, assert *queryResul
 	}
 	if catalog.err != nil || !counted {
 		res.Status = Warn
-		res.Message = "could not list readable tables: " + queryFailure(catalog.err)
+		res.Message = "could not list readable tables: " + r.queryFailure(catalog.err)
 		return res
 	}
 	user := quoteIdent(r.conn.User)
@@ -409,7 +409,7 @@ func (r *runner) privilegesStage(server, catalog queryResult, assert *queryResul
 	}
 	if assert.err != nil {
 		res.Status = Warn
-		res.Message += "; could not check the requested tables: " + queryFailure(assert.err)
+		res.Message += "; could not check the requested tables: " + r.queryFailure(assert.err)
 		return res
 	}
 	var bad []string

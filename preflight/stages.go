@@ -419,7 +419,7 @@ func attemptFailure(r *runner, a *attempt) string {
 	case a.handshakeErr != nil:
 		return "the TLS handshake failed"
 	case a.pgErr != nil:
-		return fmt.Sprintf("the server refused it: %s (SQLSTATE %s)", a.pgErr.Message, a.pgErr.Code)
+		return "the server refused it: " + r.serverText(a.pgErr)
 	case a.dialErr != nil:
 		return r.dialFailure(a.dialErr, a.address).message
 	}
@@ -437,7 +437,7 @@ func (r *runner) authStage(c *connResult) Result {
 	fin.mu.Lock()
 	d.Method, d.SASLMechanisms = fin.authMethod, fin.saslMechs
 	if fin.pgErr != nil {
-		d.SQLState, d.ServerMessage = fin.pgErr.Code, r.scrub(fin.pgErr.Message)
+		d.SQLState, d.ServerMessage = fin.pgErr.Code, r.external(fin.pgErr.Message)
 	}
 	res.Duration = sub(fin.readyAt, fin.authStart)
 	fin.mu.Unlock()

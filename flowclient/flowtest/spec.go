@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/flowpg/flowpg/connstr"
 )
 
 // PostgreSQLSpecID is the connection spec id of AEP's PostgreSQL source, the
@@ -199,12 +201,9 @@ func secrets(a authDef, params map[string]string) []string {
 		if p, ok := a.prop(k); ok && p.format == "password" && v != "" {
 			out = append(out, v)
 			// A connection string's password may be quoted on its own.
-			for _, part := range strings.Split(v, ";") {
-				key, val, ok := strings.Cut(part, "=")
-				key = strings.ToLower(strings.TrimSpace(key))
-				if val = strings.TrimSpace(val); ok && val != "" && (key == "password" || key == "pwd") {
-					out = append(out, val, strings.Trim(val, "{}"))
-				}
+			for _, sp := range connstr.SecretSpans(v) {
+				part := v[sp.Start:sp.End]
+				out = append(out, part, strings.Trim(part, "{}"))
 			}
 		}
 	}

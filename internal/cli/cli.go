@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
 	"github.com/flowpg/flowpg/preflight"
 )
@@ -124,7 +127,7 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		return exitCode
 	}
 	if err != nil {
-		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
+		fmt.Fprintf(streams.Stderr, "flowpg: %s\n", redactArgs(err.Error(), args))
 		if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
 			_ = pe.Context.PrintUsage(true)
 		}
@@ -145,4 +148,19 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		return exitCode
 	}
 	return ExitOK
+}
+
+// redactArgs masks the secrets in a command-line parser's message, which
+// quotes the arguments it could not place: a connection string given where
+// a flag's value belongs, or with the command name forgotten. Each argument
+// is masked as connstr.Redact masks it, wherever the message quotes it, and
+// the message itself once more, in case it quoted an argument in part.
+func redactArgs(msg string, args []string) string {
+	for _, a := range args {
+		if r := connstr.Redact(a); r != a {
+			msg = strings.ReplaceAll(msg, a, r)
+			msg = strings.ReplaceAll(msg, strconv.Quote(a), strconv.Quote(r))
+		}
+	}
+	return connstr.Redact(msg)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,20 +54,12 @@ func (c *ConvertCmd) Run(streams *IO) error {
 	if err != nil {
 		return err
 	}
-	var conn connstr.Conn
-	var warns []connstr.Warning
-	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") {
-		if conn, warns, err = readBasicJSON(t); err != nil {
-			return invalid(err)
-		}
-	} else {
-		p, err := connstr.Parse(s)
-		if err != nil {
-			return invalidInput(streams, s, err)
-		}
-		warnCommandLineSecret(streams, c.Input, p)
-		conn, warns = p.Conn, p.Warnings
+	p, err := connstr.Parse(s)
+	if err != nil {
+		return invalidInput(streams, s, err)
 	}
+	warnCommandLineSecret(streams, c.Input, p)
+	conn, warns := p.Conn, p.Warnings
 	out, more, err := convertTo(conn, c.To, style)
 	if err != nil {
 		return invalid(err)
@@ -110,28 +101,4 @@ func convertTo(conn connstr.Conn, to string, style connstr.SSLModeStyle) (string
 		return s + "\n", warns, nil
 	}
 	return "", nil, fmt.Errorf("unknown output form %q (want connstr, basic, libpq or url)", to)
-}
-
-// readBasicJSON reads AEP's basic authentication, as the auth object or as
-// its params alone.
-func readBasicJSON(s string) (connstr.Conn, []connstr.Warning, error) {
-	var obj struct {
-		SpecName string             `json:"specName"`
-		Params   *connstr.BasicAuth `json:"params"`
-		connstr.BasicAuth
-	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&obj); err != nil {
-		// The decoder's message quotes no values, only field names and offsets.
-		return connstr.Conn{}, nil, fmt.Errorf("reading basic authentication JSON: %w", err)
-	}
-	b := obj.BasicAuth
-	if obj.Params != nil {
-		if obj.SpecName != "" && obj.SpecName != connstr.BasicAuthSpecName {
-			return connstr.Conn{}, nil, fmt.Errorf("specName %q is not %q", obj.SpecName, connstr.BasicAuthSpecName)
-		}
-		b = *obj.Params
-	}
-	return connstr.FromBasicAuth(b)
 }

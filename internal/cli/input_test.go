@@ -42,7 +42,7 @@ func TestInput_BadServerExits2(t *testing.T) {
 			require.NoError(t, err)
 			code, out, errOut := runFlowpg(t, string(b), "convert", "--to", "connstr", "-")
 			assert.Equal(t, ExitInvalid, code, "%s%s", out, errOut)
-			assert.Contains(t, errOut, "server: ")
+			assert.Contains(t, errOut, `key "server": `)
 			assert.NotContains(t, out+errOut, secret)
 		})
 		for _, cmd := range []string{"build", "connect"} {

@@ -248,22 +248,27 @@ func invalidInput(streams *IO, s string, err error) error {
 	if !errors.As(err, &pe) || pe.Offset < 0 || pe.Offset > len(s) {
 		return invalid(err)
 	}
-	line, caret := caretEcho(s, pe.Offset)
+	line, caret := caretEcho(s, pe.Offset, pe.Hidden)
 	fmt.Fprintf(streams.Stderr, "flowpg: %v\n  %s\n  %s^\n", err, line, strings.Repeat(" ", caret))
 	return &ExitError{Code: ExitInvalid}
 }
 
-// caretEcho returns a one-line, printable copy of s with every secret value
-// masked, and the column of the byte at offset in it. Each secret becomes
+// caretEcho returns a one-line, printable copy of s with every secret masked
+// (connstr.SecretSpans, and the hidden bytes at offset a ParseError names),
+// and the column of the byte at offset in it. Each secret becomes
 // connstr.Redacted whatever its length, so not even the length shows; an
-// offset inside a secret points at the start of its mask. A secret value runs from the '=' after
-// a password-like key (or the ':' of a URL's user info) to the next ';' or
-// whitespace, or, when it opens a brace or a quote, to the matching close or
-// else to the end of the input, so an error inside a password never
-// reveals it. Long input is cut to a window
-// around the offset.
-func caretEcho(s string, offset int) (string, int) {
-	mask := secretSpans(s)
+// offset inside a secret points at the start of its mask. Long input is cut
+// to a window around the offset.
+func caretEcho(s string, offset, hidden int) (string, int) {
+	mask := make([]bool, len(s))
+	for _, sp := range connstr.SecretSpans(s) {
+		for k := sp.Start; k < sp.End; k++ {
+			mask[k] = true
+		}
+	}
+	for k := offset; k < min(offset+hidden, len(s)); k++ {
+		mask[k] = true
+	}
 	var b strings.Builder
 	col, caret, runCol := 0, -1, 0
 	for i := 0; i < len(s); {
@@ -313,77 +318,4 @@ func caretEcho(s string, offset int) (string, int) {
 		return out, caret
 	}
 	return string(line), caret
-}
-
-// secretSpans marks the bytes of s that belong to secret values.
-func secretSpans(s string) []bool {
-	mask := make([]bool, len(s))
-	lower := strings.ToLower(s)
-	markFrom := func(i int) {
-		if i >= len(s) {
-			return
-		}
-		j := i
-		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
-			j++
-		}
-		end := len(s) // unterminated: mask to the end
-		switch {
-		case j >= len(s):
-		case s[j] == '{' || s[j] == '"' || s[j] == '\'':
-			closing := s[j]
-			if closing == '{' {
-				closing = '}'
-			}
-			for k := j + 1; k < len(s); k++ {
-				if s[k] == '\\' && closing != '}' {
-					k++
-					continue
-				}
-				if s[k] == closing {
-					if k+1 < len(s) && s[k+1] == closing {
-						k++
-						continue
-					}
-					end = k + 1
-					break
-				}
-			}
-		default:
-			if k := strings.IndexAny(s[j:], "; \t\n"); k >= 0 {
-				end = j + k
-			}
-		}
-		for k := j; k < end; k++ {
-			mask[k] = true
-		}
-	}
-	for _, word := range []string{"password", "passwd", "pwd", "secret"} {
-		for from := 0; ; {
-			k := strings.Index(lower[from:], word)
-			if k < 0 {
-				break
-			}
-			k += from
-			from = k + 1
-			// the key may go on (sslpassword, "Password Key"): find its '='
-			eq := strings.IndexAny(s[k:], "=;")
-			if eq < 0 || s[k+eq] != '=' {
-				continue
-			}
-			markFrom(k + eq + 1)
-		}
-	}
-	// postgres://user:password@host
-	if k := strings.Index(lower, "://"); k >= 0 {
-		rest := s[k+3:]
-		if at := strings.LastIndexByte(strings.SplitN(rest, "/", 2)[0], '@'); at >= 0 {
-			if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
-				for i := k + 3 + c + 1; i < k+3+at; i++ {
-					mask[i] = true
-				}
-			}
-		}
-	}
-	return mask
 }

@@ -83,19 +83,28 @@ func TestCaretEcho(t *testing.T) {
 		{"multibyte", "DB=été;Port=x", 14, "DB=été;Port=x", 12},
 		{"control chars", "Server=a\tb;Port=\x01", 16, "Server=a?b;Port=?", 16},
 		{"offset at end", "Server", 6, "Server", 6},
+		{"password with spaces, DataDirect", "PWD=my pass word;Port=x", 21, "PWD=********;Port=x", 17},
+		{"json member", `{"password": "s3\"cret", "port": "x"}`, 33, `{"password": ********, "port": "x"}`, 31},
+		{"url of another scheme", "mysql://u:s3cret@db/d", 0, "mysql://u:********@db/d", 0},
+		{"jdbc query", "jdbc:postgresql://db/d?user=u&password=s3cret&x=1", 0, "jdbc:postgresql://db/d?user=u&password=********&x=1", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line, caret := caretEcho(tt.in, tt.offset)
+			line, caret := caretEcho(tt.in, tt.offset, 0)
 			assert.Equal(t, tt.line, line)
 			assert.Equal(t, tt.caret, caret)
 		})
 	}
 	long := strings.Repeat("a", 500) + "PWD=secret;Port=x"
-	line, caret := caretEcho("X="+long, 2+500+16)
+	line, caret := caretEcho("X="+long, 2+500+16, 0)
 	assert.NotContains(t, line, "secret")
 	assert.LessOrEqual(t, len([]rune(line)), 102)
 	assert.Equal(t, 'x', []rune(line)[caret])
+
+	// What a ParseError hides is masked too: a segment without '=' may be
+	// the rest of a password that holds ';'.
+	hidden, _ := caretEcho("Server=h;PWD=abc;hunter2;Port=1", 17, 7)
+	assert.Equal(t, "Server=h;PWD=********;********;Port=1", hidden)
 }
 
 // TestParse_NeverShowsPassword covers every output path of parse.
