@@ -18,7 +18,8 @@ import (
 // quoted value adds a brace-quoting warning, since AEP does not document
 // brace quoting. Extra keys that cannot be written back (empty, starting
 // with '#', holding '=', ';', '{' or '}', or colliding with a known key or
-// an earlier extra) are left out with a warning.
+// an earlier extra) are left out with a warning. HostNameInCertificate, which
+// AEP does not document, is written with a warning too.
 //
 // Parse(Build(c)).Conn equals c (see Conn.Equal) for every value the
 // grammar can carry: any valid UTF-8 without NUL bytes, within MaxInputSize.
@@ -76,6 +77,8 @@ func Build(c Conn) (string, []Warning) {
 	}
 	if c.HostNameInCertificate != "" {
 		put("HostNameInCertificate", c.HostNameInCertificate)
+		warns = append(warns, Warning{Code: WarnHostNameInCertificateUndocumented, Field: "HostNameInCertificate",
+			Message: "the connection string carries HostNameInCertificate (Verify Full), which AEP does not document; if AEP rejects it use basic authentication with sslMode Verify Full"})
 	}
 	if c.TrustStore != "" {
 		put("TrustStore", c.TrustStore)

@@ -174,7 +174,7 @@ func TestParse_Detect(t *testing.T) {
 	}{
 		{"libpq", "host=db.example.com port=5433 dbname=sales user=u password='p w' sslmode=verify-full",
 			FormatLibPQ, Conn{Server: "db.example.com", Port: 5433, Database: "sales", User: "u", Password: "p w", Encryption: EncryptionSSL, ValidateServerCertificate: True, HostNameInCertificate: "#SERVERNAME#"},
-			[]string{WarnHostNameInCertificateUndocumented}},
+			nil},
 		{"libpq without sslmode or port", "host=h dbname=d user=u password=p", FormatLibPQ, Conn{Server: "h", Database: "d", User: "u", Password: "p"}, nil},
 		{"libpq require", "host=h sslmode=require", FormatLibPQ, Conn{Server: "h", Encryption: EncryptionSSL, ValidateServerCertificate: False}, nil},
 		{"libpq disable", "host=h sslmode=disable", FormatLibPQ, Conn{Server: "h", Encryption: EncryptionNone}, nil},
@@ -191,7 +191,7 @@ func TestParse_Detect(t *testing.T) {
 		{"npgsql by SSL Mode", "Host=h;Database=d;Username=u;Password=p;SSL Mode=Require;Trust Server Certificate=true",
 			FormatNpgsql, Conn{Server: "h", Database: "d", User: "u", Password: "p", Encryption: EncryptionSSL, ValidateServerCertificate: False}, nil},
 		{"npgsql by Host and Username", "Host=h;Username=u;Password=p", FormatNpgsql, Conn{Server: "h", User: "u", Password: "p", Encryption: EncryptionRequestSSL, ValidateServerCertificate: False}, []string{WarnNpgsqlDefaultSSLMode}},
-		{"npgsql SslMode VerifyFull", "Server=h;User ID=u;SslMode=VerifyFull", FormatNpgsql, Conn{Server: "h", User: "u", Encryption: EncryptionSSL, ValidateServerCertificate: True, HostNameInCertificate: "#SERVERNAME#"}, []string{WarnHostNameInCertificateUndocumented}},
+		{"npgsql SslMode VerifyFull", "Server=h;User ID=u;SslMode=VerifyFull", FormatNpgsql, Conn{Server: "h", User: "u", Encryption: EncryptionSSL, ValidateServerCertificate: True, HostNameInCertificate: "#SERVERNAME#"}, nil},
 		{"npgsql quoted value", `Host=h;Username=u;Password="a;b""c";SSL Mode=Disable`, FormatNpgsql, Conn{Server: "h", User: "u", Password: `a;b"c`, Encryption: EncryptionNone}, nil},
 		{"npgsql single-quoted", `Host=h;Username=u;Password='a;{b';SSL Mode=Prefer`, FormatNpgsql, Conn{Server: "h", User: "u", Password: "a;{b", Encryption: EncryptionRequestSSL, ValidateServerCertificate: False}, nil},
 		{"npgsql unknown key", "Host=h;Username=u;Pooling=false;SSL Mode=Disable", FormatNpgsql, Conn{Server: "h", User: "u", Encryption: EncryptionNone, Extra: []Property{{Key: "Pooling", Value: "false", Offset: 18, ValueOffset: 26}}}, []string{WarnUnknownKey}},

@@ -22,8 +22,8 @@ const (
 	// WarnAllowOrderReversed: libpq's allow tries plaintext first;
 	// EncryptionMethod=6 tries TLS first.
 	WarnAllowOrderReversed = "allow-order-reversed"
-	// WarnHostNameInCertificateUndocumented: AEP does not document
-	// HostNameInCertificate.
+	// WarnHostNameInCertificateUndocumented: a connection string was written
+	// with HostNameInCertificate, which AEP does not document.
 	WarnHostNameInCertificateUndocumented = "hostnameincertificate-undocumented"
 	// WarnBraceQuoting: a value had to be brace-quoted, which AEP does not
 	// document.
@@ -257,7 +257,9 @@ func (c Conn) SSLMode() (SSLMode, []Warning) {
 //	Require      EncryptionMethod=1;ValidateServerCertificate=0
 //	Verify Ca    EncryptionMethod=1;ValidateServerCertificate=1
 //	Verify Full  EncryptionMethod=1;ValidateServerCertificate=1;HostNameInCertificate=#SERVERNAME#
-//	             (warns: hostnameincertificate-undocumented)
+//
+// Build warns (hostnameincertificate-undocumented) where it writes
+// HostNameInCertificate; the other forms carry Verify Full without it.
 //
 // SSLModeUnset leaves c unchanged.
 func (c *Conn) SetSSLMode(m SSLMode) []Warning {
@@ -282,8 +284,6 @@ func (c *Conn) SetSSLMode(m SSLMode) []Warning {
 	case SSLVerifyFull:
 		c.Encryption, c.ValidateServerCertificate = EncryptionSSL, True
 		c.HostNameInCertificate = "#SERVERNAME#"
-		return []Warning{{Code: WarnHostNameInCertificateUndocumented, Field: "HostNameInCertificate",
-			Message: "Verify Full is written as HostNameInCertificate=#SERVERNAME#, which AEP does not document; if AEP rejects it use basic authentication with sslMode Verify Full"}}
 	}
 	return nil
 }

@@ -363,13 +363,13 @@ func (c *Client) DeleteConnection(ctx context.Context, id string) error {
 // TestResult is Flow Service's verdict on a connection.
 type TestResult struct {
 	// OK is true when Adobe reached the source and logged in.
-	OK bool
+	OK bool `json:"ok"`
 	// Message is Adobe's explanation of a failure, when it gave one.
-	Message string
+	Message string `json:"message,omitempty"`
 	// Code and RequestID identify a failure Flow Service answered with an
 	// error reply, when it did.
-	Code      string
-	RequestID string
+	Code      string `json:"code,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // TestConnection asks Flow Service to connect to the source from Adobe's side:

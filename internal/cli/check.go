@@ -61,11 +61,16 @@ the exit code is 2 when any line is invalid (the other lines are still
 checked), else 1 when any failed, was interrupted or not checked, else 0.`
 }
 
+// Validate refuses a --concurrency that checks nothing, before any work.
+func (c *CheckCmd) Validate() error {
+	if c.Concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, not %d", c.Concurrency)
+	}
+	return nil
+}
+
 // Run checks one connection string, or a file of them.
 func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
-	if c.Concurrency < 1 {
-		return invalid(errors.New("--concurrency must be at least 1"))
-	}
 	// Flags are checked before any work, so a batch does not fail line by line.
 	if _, err := c.options(connstr.Conn{}, nil); err != nil {
 		return invalid(err)
@@ -82,11 +87,9 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	}
 	parsed, err := connstr.Parse(s)
 	if err != nil {
-		return c.inputError(streams, "connection string", invalid(err))
+		return c.inputError(streams, "connection string", invalidInput(streams, s, err))
 	}
-	if c.String != "-" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") && parsed.Conn.Password != "" {
-		fmt.Fprintln(streams.Stderr, "flowpg: warning: the password was passed on the command line, where ps shows it; use - (standard input) or $FLOWPG_CONNECTION_STRING")
-	}
+	warnCommandLineSecret(streams, c.Input, parsed)
 	opts, err := c.options(parsed.Conn, parsed.Warnings)
 	if err != nil {
 		return invalid(err)

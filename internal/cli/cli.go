@@ -76,6 +76,9 @@ var testNet struct {
 type ExitError struct {
 	Code int
 	Err  error
+	// shown says that Err is already on stderr, in a fuller form (the
+	// input echoed with a caret), so Main does not print it again.
+	shown bool
 }
 
 func (e *ExitError) Error() string {
@@ -102,6 +105,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 func run(ctx context.Context, args []string, streams *IO, session *Session) int {
+	// With -o json, stdout holds one JSON document whatever happens: a
+	// failure that wrote none gets an errorDoc (see reportError).
+	out := &watchedWriter{w: streams.Stdout}
+	streams = &IO{Stdin: streams.Stdin, Stdout: out, Stderr: streams.Stderr}
 	var root CLI
 	exitCode := -1
 	parser, err := kong.New(&root,
@@ -109,7 +116,7 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		kong.Description("Check and register PostgreSQL connections for Adobe Experience Platform's Flow Service.\n\nExit codes: 0 success (warnings allowed), 1 a check or remote call failed, 2 invalid input or usage."),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Writers(streams.Stdout, streams.Stderr),
+		kong.Writers(out, streams.Stderr),
 		kong.Exit(func(code int) { exitCode = code }),
 		kong.Vars{"version": currentBuild().text(), "flowURL": flowclient.DefaultBaseURL, "imsURL": flowclient.DefaultIMSTokenURL},
 		kong.BindTo(ctx, (*context.Context)(nil)),
@@ -122,32 +129,108 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 	if completing() {
 		return completeLine(parser, streams)
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(joinNegativeValues(parser, args))
 	if exitCode >= 0 { // --help or kong-level exit
 		return exitCode
 	}
 	if err != nil {
-		fmt.Fprintf(streams.Stderr, "flowpg: %s\n", redactArgs(err.Error(), args))
-		if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
+		msg := redactArgs(err.Error(), args)
+		fmt.Fprintf(streams.Stderr, "flowpg: %s\n", msg)
+		if wantsJSON(args) {
+			_ = writeJSON(out, errorDoc{errorInfo{Code: "usage", Message: msg}})
+		} else if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
 			_ = pe.Context.PrintUsage(true)
 		}
 		return ExitInvalid
 	}
-	if err := kctx.Run(&root.Globals); err != nil {
+	err = kctx.Run(&root.Globals)
+	code, shown := ExitOK, false
+	if err != nil {
+		code = ExitFailed
 		var ee *ExitError
 		if errors.As(err, &ee) {
-			if ee.Err != nil {
-				fmt.Fprintf(streams.Stderr, "flowpg: %v\n", ee.Err)
-			}
-			return ee.Code
+			code, err, shown = ee.Code, ee.Err, ee.shown
 		}
-		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
-		return ExitFailed
 	}
-	if exitCode >= 0 {
+	if err != nil {
+		if !shown {
+			fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
+		}
+		if !out.wrote && wantsJSON(args) {
+			_ = writeJSON(out, errorDoc{describeError(code, err)})
+		}
+	}
+	if code == ExitOK && exitCode >= 0 {
 		return exitCode
 	}
-	return ExitOK
+	return code
+}
+
+// watchedWriter remembers whether anything was written through it.
+type watchedWriter struct {
+	w     io.Writer
+	wrote bool
+}
+
+func (w *watchedWriter) Write(p []byte) (int, error) {
+	w.wrote = w.wrote || len(p) > 0
+	return w.w.Write(p)
+}
+
+// wantsJSON reports whether args ask for -o json (in any of the spellings
+// the parser takes), so that even arguments the parser rejects get their
+// error as JSON.
+func wantsJSON(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-o" || a == "--output":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		case a == "-ojson" || a == "--output=json":
+			return true
+		}
+	}
+	return false
+}
+
+// joinNegativeValues joins a flag that takes a value to a following
+// negative number (--concurrency -1 becomes --concurrency=-1), which the
+// parser would otherwise read as a short flag named 1; the command then
+// says what is wrong with the number.
+func joinNegativeValues(parser *kong.Kong, args []string) []string {
+	takesValue := map[string]bool{}
+	_ = kong.Visit(parser.Model, func(n kong.Visitable, next kong.Next) error {
+		if f, ok := n.(*kong.Flag); ok && !f.IsBool() && !f.IsCounter() {
+			takesValue["--"+f.Name] = true
+			if f.Short != 0 {
+				takesValue["-"+string(f.Short)] = true
+			}
+		}
+		return next(nil)
+	})
+	var joined []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(joined, args[i:]...)
+		}
+		if takesValue[a] && i+1 < len(args) && isNegativeNumber(args[i+1]) {
+			joined = append(joined, a+"="+args[i+1])
+			i++
+			continue
+		}
+		joined = append(joined, a)
+	}
+	return joined
+}
+
+// isNegativeNumber reports whether s is a minus sign and a number, such as
+// -1, -0.5 or -3s.
+func isNegativeNumber(s string) bool {
+	return len(s) > 1 && s[0] == '-' && (s[1] >= '0' && s[1] <= '9' || s[1] == '.')
 }
 
 // redactArgs masks the secrets in a command-line parser's message, which

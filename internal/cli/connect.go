@@ -69,6 +69,23 @@ difference with the stored connection, Adobe's verification or an API call
 failed, 2 invalid input or usage.`
 }
 
+// Validate refuses flags that cannot work together, before any work.
+func (c *ConnectCmd) Validate() error {
+	if strings.TrimSpace(c.Name) == "" {
+		return errors.New("--name must not be empty: it names the connection in AEP")
+	}
+	return checkCurl(c.Curl, c.DryRun)
+}
+
+// checkCurl refuses --curl without --dry-run: the curl command is a dry
+// run's way of showing the request, and a real run sends it.
+func checkCurl(curl, dryRun bool) error {
+	if curl && !dryRun {
+		return errors.New("--curl prints the request instead of sending it: add --dry-run")
+	}
+	return nil
+}
+
 // Run carries out the steps in the order Help describes.
 func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {
 	// 1. Parse, and the input rules: nothing is dialed or sent before them.

@@ -47,5 +47,8 @@ func runFlowpg(t testing.TB, stdin string, args ...string) (code int, stdout, st
 	defer cancel()
 	var out, errb bytes.Buffer
 	code = Main(ctx, args, strings.NewReader(stdin), &out, &errb)
+	if wantsJSON(args) {
+		assertJSONContract(t, args, out.String())
+	}
 	return code, out.String(), errb.String()
 }

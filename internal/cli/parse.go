@@ -52,14 +52,9 @@ type parseReport struct {
 	Warnings         []connstr.Warning    `json:"warnings"`
 	Valid            bool                 `json:"valid"`
 	Errors           []connstr.FieldError `json:"errors"`
-	Error            *parseErrorReport    `json:"error,omitempty"`
-}
-
-// parseErrorReport is a syntax error in parse's JSON document.
-type parseErrorReport struct {
-	Offset  int    `json:"offset"`
-	Key     string `json:"key,omitempty"`
-	Message string `json:"message"`
+	// Error is the syntax error of input that does not parse, in the shape
+	// every -o json failure has.
+	Error *errorInfo `json:"error,omitempty"`
 }
 
 // Run parses and reports.
@@ -74,10 +69,10 @@ func (c *ParseCmd) Run(streams *IO) error {
 	}
 	p, err := connstr.Parse(s)
 	if err != nil {
-		var pe *connstr.ParseError
-		if c.Output == "json" && errors.As(err, &pe) {
+		if c.Output == "json" {
+			info := describeError(ExitInvalid, err)
 			rep := parseReport{Properties: []connstr.Property{}, Warnings: []connstr.Warning{}, Errors: []connstr.FieldError{},
-				Error: &parseErrorReport{Offset: pe.Offset, Key: pe.Key, Message: pe.Msg}}
+				Error: &info}
 			if werr := writeJSON(streams.Stdout, rep); werr != nil {
 				return failed(werr)
 			}
@@ -250,7 +245,7 @@ func invalidInput(streams *IO, s string, err error) error {
 	}
 	line, caret := caretEcho(s, pe.Offset, pe.Hidden)
 	fmt.Fprintf(streams.Stderr, "flowpg: %v\n  %s\n  %s^\n", err, line, strings.Repeat(" ", caret))
-	return &ExitError{Code: ExitInvalid}
+	return &ExitError{Code: ExitInvalid, Err: err, shown: true}
 }
 
 // caretEcho returns a one-line, printable copy of s with every secret masked

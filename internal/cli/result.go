@@ -134,7 +134,7 @@ func (o *resultOutput) apiFailure(streams *IO, g *Globals, res *connectResult, w
 // failed: a token request is IMS's, whichever Flow Service call needed the
 // token. A refused token says so, and never sends the reader to the network.
 func describeAPIFailure(what string, err error) errorInfo {
-	info := errorInfo{Code: "api-error", APIError: &apiErrorInfo{}}
+	info := errorInfo{Code: "api-error"}
 	var (
 		te *flowclient.TokenError
 		tr *flowclient.TokenRefusedError
@@ -144,14 +144,15 @@ func describeAPIFailure(what string, err error) errorInfo {
 	switch {
 	case errors.As(err, &te):
 		what = "getting a token from IMS"
-		info.APIError.Status = te.StatusCode
-		info.APIError.Code = te.Code
+		if te.StatusCode != 0 {
+			info.APIError = &apiErrorInfo{Status: te.StatusCode, Code: te.Code}
+		}
 	case errors.As(err, &tr) && tr.Static:
 		info.Meaning = "Adobe refused the access token in AEP_ACCESS_TOKEN: it may have expired (they last about 24 hours) or belong to another organization; get a new one, or use AEP_CLIENT_ID and AEP_CLIENT_SECRET so that flowpg fetches its own"
 	case errors.As(err, &tr):
 		info.Meaning = "Adobe refused the token IMS issued, twice: check that the credential's API key (AEP_API_KEY, or the client id), organization (AEP_ORG_ID) and product profile are those of this sandbox"
 	case errors.As(err, &re):
-		info.APIError.Status = re.StatusCode
+		info.APIError = &apiErrorInfo{Status: re.StatusCode}
 		info.Meaning = "Adobe's APIs do not redirect, so flowpg follows no redirect and re-sends nothing: check AEP_FLOW_URL and any proxy in between"
 	}
 	if errors.As(err, &ae) {
@@ -167,6 +168,7 @@ func describeAPIFailure(what string, err error) errorInfo {
 // finish prints the result and returns exit.
 func (o *resultOutput) finish(streams *IO, g *Globals, res *connectResult, exit error) error {
 	if o.Format == "json" {
+		res.Warnings = nonNil(res.Warnings)
 		if err := writeJSON(streams.Stdout, res); err != nil {
 			return failed(err)
 		}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowpg/flowpg/flowclient/flowtest"
+)
+
+var camelCase = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+
+// assertJSONContract checks what every -o json run writes to stdout: JSON
+// documents only (one, or one per line for check --file), with camelCase
+// field names, no null anywhere (an empty list is [], an absent object is
+// left out), an error in the one shape of errorDoc, and apiError only
+// beside an API failure.
+func assertJSONContract(t testing.TB, args []string, stdout string) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader([]byte(stdout)))
+	docs := 0
+	for {
+		var doc any
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err, "%v: stdout is not JSON:\n%s", args, stdout)
+		docs++
+		walkJSON(t, args, "$", doc)
+	}
+	require.NotZero(t, docs, "%v: -o json wrote no JSON document", args)
+}
+
+func walkJSON(t testing.TB, args []string, path string, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case nil:
+		assert.Failf(t, "null in JSON output", "%v: %s is null", args, path)
+	case []any:
+		for i, e := range v {
+			walkJSON(t, args, path+"["+string(rune('0'+i%10))+"]", e)
+		}
+	case map[string]any:
+		for k, e := range v {
+			assert.Regexp(t, camelCase, k, "%v: %s.%s is not camelCase", args, path, k)
+			walkJSON(t, args, path+"."+k, e)
+		}
+		if e, ok := v["error"].(map[string]any); ok && path == "$" {
+			assert.Contains(t, e, "code", "%v: error without a code", args)
+			assert.Contains(t, e, "message", "%v: error without a message", args)
+		}
+		if api, ok := v["apiError"].(map[string]any); ok {
+			assert.NotEmpty(t, api, "%v: %s.apiError is empty", args, path)
+		}
+	}
+}
+
+// TestJSON_EveryFailureIsOneDocument: each -o json path that fails before
+// the command has a document of its own (usage, syntax, missing input or
+// settings, an unreachable Flow Service) writes one errorDoc.
+func TestJSON_EveryFailureIsOneDocument(t *testing.T) {
+	fs := flowtest.NewServer()
+	defer fs.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "targets.txt")
+	require.NoError(t, os.WriteFile(file, []byte("Server=db.example.com;UID=u;Database=d;Password=p\n"), 0o600))
+	conn := "Server=db.example.com;UID=u;Database=d;Password=p"
+	adobe := map[string]string{"AEP_FLOW_URL": fs.URL(), "AEP_IMS_TOKEN_URL": fs.TokenURL(), "AEP_CLIENT_ID": flowtest.DefaultClientID,
+		"AEP_CLIENT_SECRET": flowtest.DefaultClientSecret, "AEP_ORG_ID": flowtest.DefaultOrg, "AEP_SANDBOX_NAME": "prod"}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		stdin string
+		args  []string
+		code  string
+	}{
+		{"unknown flag", nil, "", []string{"check", "--bogus", "-o", "json"}, "usage"},
+		{"unknown command", nil, "", []string{"chek", "-o", "json"}, "usage"},
+		{"bad enum", nil, "", []string{"connect", "-", "--name", "x", "--cloud", "gcp", "-o", "json"}, "usage"},
+		{"empty name", nil, conn, []string{"connect", "-", "--name", "", "-o", "json"}, "usage"},
+		{"curl without dry-run", nil, conn, []string{"connect", "-", "--name", "x", "--curl", "-o", "json"}, "usage"},
+		{"negative concurrency", nil, "", []string{"check", "--file", file, "--concurrency", "-1", "-o", "json"}, "usage"},
+		{"no input", nil, "", []string{"check", "-o", "json"}, "invalid-input"},
+		{"no input, parse", nil, "", []string{"parse", "-ojson"}, "invalid-input"},
+		{"syntax", nil, "Server=h;Password={p", []string{"check", "-", "--output", "json"}, "syntax"},
+		{"syntax, connect", nil, "Server=h;Password={p", []string{"connect", "-", "--name", "x", "--output=json"}, "syntax"},
+		{"missing fields, connect", nil, "Server=h", []string{"connect", "-", "--name", "x", "-ojson"}, "invalid-input"},
+		{"no credentials", nil, conn, []string{"connect", "-", "--name", "x", "-o", "json"}, "invalid-input"},
+		{"half credentials", map[string]string{"AEP_CLIENT_ID": "id"}, "", []string{"connections", "list", "-o", "json"}, "invalid-input"},
+		{"missing file", nil, "", []string{"check", "--file", filepath.Join(dir, "none"), "-o", "json"}, "invalid-input"},
+		{"not found", adobe, "", []string{"connections", "show", "nope", "-o", "json"}, "not-found"},
+		{"refused secret", map[string]string{"AEP_FLOW_URL": fs.URL(), "AEP_IMS_TOKEN_URL": fs.TokenURL(), "AEP_CLIENT_ID": flowtest.DefaultClientID,
+			"AEP_CLIENT_SECRET": "wrong", "AEP_ORG_ID": flowtest.DefaultOrg, "AEP_SANDBOX_NAME": "prod"}, "", []string{"connections", "list", "-o", "json"}, "api-error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"AEP_ACCESS_TOKEN", "AEP_CLIENT_ID", "AEP_CLIENT_SECRET", "AEP_API_KEY", "AEP_ORG_ID", "AEP_SANDBOX_NAME", "AEP_FLOW_URL", "AEP_IMS_TOKEN_URL", "AEP_CONFIG"} {
+				t.Setenv(k, tt.env[k])
+			}
+			code, out, errOut := runFlowpg(t, tt.stdin, tt.args...)
+			assert.NotZero(t, code, errOut)
+			var doc errorDoc
+			require.NoError(t, json.Unmarshal([]byte(out), &doc), "stdout: %s\nstderr: %s", out, errOut)
+			assert.Equal(t, tt.code, doc.Error.Code, doc.Error.Message)
+			assert.NotEmpty(t, doc.Error.Message)
+			assert.NotContains(t, out, "Usage:", "the usage text goes nowhere near the document")
+		})
+	}
+}
