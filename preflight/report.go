@@ -65,7 +65,11 @@ type Result struct {
 	// Message says in plain words what was found. It never contains the
 	// password.
 	Message string `json:"message"`
-	// Field is the input field to blame for a warning or failure, if any.
+	// Field is the input field to blame for a warning or failure (one of
+	// the Field constants). It is empty when no single field is to blame:
+	// the server answers a user that does not exist and a wrong password
+	// alike (SQLSTATE 28P01), on purpose, so that failure names both in
+	// Message and blames neither here.
 	Field string `json:"field,omitempty"`
 	// Remediation tells how to fix a warning or failure.
 	Remediation string `json:"remediation,omitempty"`

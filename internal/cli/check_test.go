@@ -222,7 +222,8 @@ func TestCheck_RealServer(t *testing.T) {
 	require.Equal(t, ExitFailed, code)
 
 	// JUnit: a pass with the loopback warning in system-out, then the wrong
-	// password as a failure of the auth stage that blames the password.
+	// password as a failure of the auth stage that names the user name and
+	// the password, and blames neither field alone.
 	code, out, _ = runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile, "-o", "junit")
 	require.Equal(t, ExitOK, code, out)
 	cases := parseJUnit(t, out)
@@ -236,7 +237,9 @@ func TestCheck_RealServer(t *testing.T) {
 	cases = parseJUnit(t, out)
 	require.NotNil(t, cases[0].Failure)
 	require.Equal(t, "auth", cases[0].Failure.Type)
-	require.Contains(t, cases[0].Failure.Message, "; field: password; fix: ")
+	require.Contains(t, cases[0].Failure.Message, `auth: user "aep_scram" does not exist or the password is wrong`)
+	require.Contains(t, cases[0].Failure.Message, "; fix: check username and password")
+	require.NotContains(t, cases[0].Failure.Message, "field:")
 }
 
 // TestCheck_BatchBlackHoleEndsAtTimeout: targets that never answer cost one
