@@ -360,3 +360,83 @@ func TestRecommend(t *testing.T) {
 }
 
 type tlsStateT = tls.ConnectionState
+
+// TestPrivilegesStage_RequestedTables: a requested table that does not exist
+// blames the table; one the user may not read blames the user name. The
+// first problem in the order asked for decides the field; every problem
+// gets its fix.
+func TestPrivilegesStage_RequestedTables(t *testing.T) {
+	r := testRunner()
+	catalog := queryResult{rows: [][][]byte{
+		{[]byte("c"), []byte("3"), []byte("1"), nil},
+		{[]byte("t"), []byte("public"), []byte("orders"), nil},
+	}}
+	tf := func(b bool) []byte {
+		if b {
+			return []byte("t")
+		}
+		return []byte("f")
+	}
+	row := func(schema, name string, exists, usage, sel bool) [][]byte {
+		return [][]byte{[]byte(schema), []byte(name), tf(exists), tf(usage), tf(sel)}
+	}
+	var (
+		readable = row("public", "orders", true, true, true)
+		missing  = row("public", "nope", false, false, false)
+		noSchema = row("nosuch", "orders", false, false, false)
+		noSelect = row("public", "customers", true, true, false)
+		noUsage  = row("sales", "regions", true, false, true)
+	)
+	const nameFix, grantFix = "check the table name", "GRANT SELECT"
+	tests := []struct {
+		name    string
+		rows    [][][]byte
+		status  Status
+		field   string
+		message []string
+		fixes   []string
+		notFix  string
+	}{
+		{name: "readable", rows: [][][]byte{readable}, status: Pass, message: []string{"can read 1 of 3"}},
+		{name: "missing table blames the table", rows: [][][]byte{readable, missing}, status: Fail, field: FieldTable,
+			message: []string{"public.nope does not exist"}, fixes: []string{nameFix}, notFix: "GRANT"},
+		{name: "missing schema blames the table", rows: [][][]byte{noSchema}, status: Fail, field: FieldTable,
+			message: []string{"nosuch.orders does not exist"}, fixes: []string{nameFix}, notFix: "GRANT"},
+		{name: "no SELECT blames the user", rows: [][][]byte{noSelect}, status: Fail, field: FieldUsername,
+			message: []string{"public.customers: no SELECT"}, fixes: []string{grantFix}, notFix: nameFix},
+		{name: "no USAGE blames the user", rows: [][][]byte{noUsage}, status: Fail, field: FieldUsername,
+			message: []string{"sales.regions: no USAGE"}, fixes: []string{"GRANT USAGE"}, notFix: nameFix},
+		{name: "missing first", rows: [][][]byte{missing, noSelect}, status: Fail, field: FieldTable,
+			message: []string{"public.nope does not exist", "public.customers: no SELECT"}, fixes: []string{nameFix, grantFix}},
+		{name: "unreadable first", rows: [][][]byte{noSelect, missing}, status: Fail, field: FieldUsername,
+			message: []string{"public.nope does not exist", "public.customers: no SELECT"}, fixes: []string{nameFix, grantFix}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := r.privilegesStage(queryResult{}, catalog, &queryResult{rows: tt.rows}, 0)
+			require.Equal(t, tt.status, res.Status, res.Message)
+			require.Equal(t, tt.field, res.Field)
+			for _, m := range tt.message {
+				require.Contains(t, res.Message, m)
+			}
+			for _, f := range tt.fixes {
+				require.Contains(t, res.Remediation, f)
+			}
+			if tt.notFix != "" {
+				require.NotContains(t, res.Remediation, tt.notFix)
+			}
+			require.Len(t, res.Details.(*PrivilegesDetails).Tables, len(tt.rows))
+		})
+	}
+}
+
+func TestValidTable(t *testing.T) {
+	for name, want := range map[string]bool{
+		"orders": true, "public.orders": true, "sales.regions": true, "Sales.Mixed Case": true,
+		"a.b.c": true, // schema a, table "b.c": the catalog may hold such a name
+
+		"": false, ".": false, "sales.": false, ".orders": false,
+	} {
+		require.Equal(t, want, ValidTable(name), "%q", name)
+	}
+}

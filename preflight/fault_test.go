@@ -2,6 +2,7 @@ package preflight_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -278,5 +279,18 @@ func requireDialedOnlyThrough(t *testing.T, rep *preflight.Report, refuser *netg
 	for _, a := range attempts {
 		require.Contains(t, dialed, a.Address)
 		require.NotEmpty(t, a.Error, a.Address)
+	}
+}
+
+// TestRun_TableWithEmptyPartIsInputFailure: a table to check whose schema or
+// name is empty fails the input stage, blaming the table, before anything
+// is dialed (runCheck's guard would fail a dial).
+func TestRun_TableWithEmptyPartIsInputFailure(t *testing.T) {
+	t.Parallel()
+	for _, table := range []string{"", "sales.", ".orders", "."} {
+		c := connstr.Conn{Server: "db.example.com", Database: "d", User: "u", Password: "secret-sentinel-pw"}
+		rep := runCheck(t, c, preflight.Options{Tables: []string{"public.orders", table}})
+		requireFailAt(t, rep, preflight.StageInput, preflight.FieldTable)
+		require.Contains(t, rep.Check(preflight.StageInput).Message, fmt.Sprintf("table 2 of the tables to check, %q", table))
 	}
 }

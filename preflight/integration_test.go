@@ -123,6 +123,15 @@ func TestRun_TLSOn(t *testing.T) {
 				require.Equal(t, "InitializeSessionUserId", serverRoutine(t, s, role, pw), "PostgreSQL %s", v)
 			})
 
+			t.Run("MissingTable", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
+					preflight.Options{Tables: []string{"public.customers", "public.no_such_table"}})
+				requireFailAt(t, rep, preflight.StagePrivileges, preflight.FieldTable)
+				priv := rep.Check(preflight.StagePrivileges)
+				require.Contains(t, priv.Message, "public.no_such_table does not exist")
+				require.NotContains(t, priv.Remediation, "GRANT")
+			})
+
 			t.Run("NoReadUser", func(t *testing.T) {
 				rep := runCheck(t, connFor(s, pgtest.NoReadUser, pgtest.NoReadPassword, connstr.SSLRequire), preflight.Options{Tables: []string{"public.orders"}})
 				requireFailAt(t, rep, preflight.StagePrivileges, preflight.FieldUsername)

@@ -46,8 +46,8 @@ const (
 	Interrupted Status = "interrupted"
 )
 
-// Input fields a Result can blame. They are the names of AEP's basic
-// authentication parameters.
+// Input fields a Result can blame. All but FieldTable are the names of AEP's
+// basic authentication parameters.
 const (
 	FieldServer   = "server"
 	FieldPort     = "port"
@@ -55,6 +55,9 @@ const (
 	FieldUsername = "username"
 	FieldPassword = "password"
 	FieldSSLMode  = "sslMode"
+	// FieldTable blames one of Options.Tables: a table the caller asked to
+	// check, which is no part of the connection and no basic-auth parameter.
+	FieldTable = "table"
 )
 
 // Result is the outcome of one stage.

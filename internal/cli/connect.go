@@ -72,6 +72,9 @@ failed, 2 invalid input or usage.`
 // Run carries out the steps in the order Help describes.
 func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {
 	// 1. Parse, and the input rules: nothing is dialed or sent before them.
+	if err := c.GateFlags.validate(); err != nil {
+		return invalid(err)
+	}
 	conn, warns, err := c.conn(streams)
 	if err != nil {
 		return err

@@ -74,6 +74,9 @@ verification or an API call failed (or no such connection), 2 invalid input.`
 
 // Run updates.
 func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {
+	if err := c.GateFlags.validate(); err != nil {
+		return invalid(err)
+	}
 	client, err := c.Adobe.client(ctx, streams)
 	if err != nil {
 		return invalid(err)
