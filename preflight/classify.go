@@ -142,7 +142,7 @@ func (r *runner) dialFailure(err error, hostport string) *failure {
 	case isTimeout(err):
 		f.kind = KindTimeout
 		f.message = fmt.Sprintf("no answer from %s within the time limit: packets are dropped", hostport)
-		f.remediation = "a firewall or security group is silently dropping the connection: allow inbound TCP to this port from AEP's IP ranges for your region (and from here, for this check), and check server and port"
+		f.remediation = "a firewall or security group is silently dropping the connection: allow inbound TCP to this port from AEP's IP ranges for your region (and from here, for this check), and check server and port; " + r.timeoutFix()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		f.kind, f.field = KindRefused, FieldPort
 		f.message = fmt.Sprintf("connection refused by %s: nothing listens on that port", hostport)
@@ -170,7 +170,7 @@ func (r *runner) transportFailure(stage Stage, err error, when string) *failure 
 	case isTimeout(err):
 		f.kind = KindTimeout
 		f.message = fmt.Sprintf("the server accepted the TCP connection but did not answer %s within the time limit", when)
-		f.remediation = "something between here and the database (a proxy, a load balancer, a firewall doing deep inspection) swallows traffic, or the server is overloaded; check server and port"
+		f.remediation = "something between here and the database (a proxy, a load balancer, a firewall doing deep inspection) swallows traffic, or the server is overloaded; check server and port; " + r.timeoutFix()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
 		f.kind = KindReset
@@ -376,6 +376,22 @@ func (a *attempt) serverAlert() (tls.AlertError, bool) {
 		return alert, true
 	}
 	return 0, false
+}
+
+// timeoutFlag names the run's time limit (Options.Timeout) in remediations
+// by the CLI flag that sets it. A library should leave command lines to its
+// caller; until the CLI words its own fixes, this is the one place that
+// names the flag.
+const timeoutFlag = "--timeout"
+
+// timeoutFix is the part of a remediation for a stage that the run's time
+// limit ended: the limit may simply be too short for a slow path.
+func (r *runner) timeoutFix() string {
+	fix := "if the path is only slow, raise " + timeoutFlag
+	if r.opts.Timeout > 0 {
+		fix += fmt.Sprintf(" (%s now)", r.opts.Timeout)
+	}
+	return fix
 }
 
 func isTimeout(err error) bool {

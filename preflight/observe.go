@@ -21,6 +21,10 @@ type attempt struct {
 	mu sync.Mutex
 
 	address string
+	// late marks an attempt begun after the run's time was up (pgconn
+	// still tries a fallback then): its dial fails at once and shows
+	// nothing about the server.
+	late bool
 
 	dialStart, dialEnd time.Time
 	dialErr            error
@@ -108,8 +112,8 @@ func (o *observer) enter(s Stage) {
 	o.phase(s)
 }
 
-func (o *observer) begin(address string) *attempt {
-	a := &attempt{address: address, dialStart: time.Now()}
+func (o *observer) begin(address string, late bool) *attempt {
+	a := &attempt{address: address, dialStart: time.Now(), late: late}
 	o.mu.Lock()
 	o.attempts = append(o.attempts, a)
 	o.mu.Unlock()

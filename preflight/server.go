@@ -188,7 +188,7 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 			r.set(interruptedStage(StageServer))
 			return
 		}
-		if lost := sessionLost(q.err, r.timings.Queries); lost != nil {
+		if lost := r.sessionLost(q.err, r.timings.Queries); lost != nil {
 			// The server stage fails; privileges is skipped by report().
 			r.set(*lost)
 			return
@@ -207,7 +207,7 @@ func (r *runner) postLogin(ctx context.Context, c *connResult) {
 // which is what a restart sends), a broken connection, or no answer in time
 // — and nil for an error that leaves the session usable (a statement error
 // such as a missing privilege, which the stages report as a warning).
-func sessionLost(err error, dur time.Duration) *Result {
+func (r *runner) sessionLost(err error, dur time.Duration) *Result {
 	if err == nil {
 		return nil
 	}
@@ -223,7 +223,7 @@ func sessionLost(err error, dur time.Duration) *Result {
 	case isTimeout(err):
 		res.Kind = KindTimeout
 		res.Message = "the server stopped answering after login: the queries timed out"
-		res.Remediation = "check the server's load and the network path for dropped packets; a longer --timeout helps only on a slow link"
+		res.Remediation = "check the server's load and the network path for dropped packets; " + r.timeoutFix()
 	default:
 		res.Kind = KindReset
 		res.Message = "the connection was lost after login, before the server answered the queries"

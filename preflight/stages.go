@@ -90,11 +90,7 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 	fin := c.final()
 
 	if fin != nil {
-		r.timings.TCP = sub(fin.dialEnd, fin.dialStart)
-		r.timings.TLS = sub(fin.handshakeEnd, fin.dialEnd)
-		if fin.ready {
-			r.timings.Auth = sub(fin.readyAt, fin.authStart)
-		}
+		r.timings.TCP, r.timings.TLS, r.timings.Auth = fin.phaseTimes(c.end)
 	}
 
 	for _, id := range []Stage{StageTCP, StageTLS, StageCertificate, StageSSLMode, StageAuth} {
@@ -124,6 +120,36 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 		r.set(res)
 	}
 	return f == nil && c.conn != nil
+}
+
+// phaseTimes are the durations of a's TCP connect, SSLRequest and TLS
+// handshake, and startup and authentication; zero for a phase a did not
+// begin. A phase a began but did not finish (an error, the time limit, an
+// interrupt) lasts until end, the end of the attempt, so that the time it
+// waited shows: a server that never answers the SSLRequest spends the whole
+// time limit in TLS.
+func (a *attempt) phaseTimes(end time.Time) (tcp, tlsTime, auth time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tcp = sub(a.dialEnd, a.dialStart)
+	if a.dialErr != nil || a.dialEnd.IsZero() {
+		return tcp, 0, 0
+	}
+	if a.sslRequested {
+		tlsEnd := a.handshakeEnd
+		if tlsEnd.IsZero() {
+			tlsEnd = end
+		}
+		tlsTime = sub(tlsEnd, a.dialEnd)
+	}
+	if !a.authStart.IsZero() {
+		authEnd := a.readyAt
+		if !a.ready {
+			authEnd = end
+		}
+		auth = sub(authEnd, a.authStart)
+	}
+	return tcp, tlsTime, auth
 }
 
 func sub(a, b time.Time) time.Duration {
@@ -160,12 +186,19 @@ func (r *runner) tcpStage(c *connResult) Result {
 	res.Details = d
 	var okAddr string
 	var failed []string
+	fin := c.final()
 	for _, a := range c.attempts {
+		if a.late && a != fin {
+			continue // not dialed: the time was up
+		}
 		di := DialInfo{Address: a.address, TLS: a.sslRequested, DurationMS: millis(sub(a.dialEnd, a.dialStart))}
 		if a.dialErr != nil {
 			f := r.dialFailure(a.dialErr, a.address)
 			di.Error = f.message
 			failed = append(failed, a.address)
+			if okAddr == "" {
+				res.Duration += sub(a.dialEnd, a.dialStart) // until one connects, the dials are the stage
+			}
 		} else if okAddr == "" {
 			okAddr = a.address
 			res.Duration = sub(a.dialEnd, a.dialStart)
@@ -235,7 +268,7 @@ func (r *runner) tlsStage(c *connResult, probe *attempt, offered *bool) Result {
 	fin := c.final()
 	if fin != nil {
 		d.Used = fin.usedTLS()
-		res.Duration = sub(fin.handshakeEnd, fin.dialEnd)
+		_, res.Duration, _ = fin.phaseTimes(c.end)
 	}
 	src, from := tlsSource(c, probe)
 	if src != nil {
@@ -434,12 +467,12 @@ func (r *runner) authStage(c *connResult) Result {
 	if fin == nil {
 		return res
 	}
+	_, _, res.Duration = fin.phaseTimes(c.end)
 	fin.mu.Lock()
 	d.Method, d.SASLMechanisms = fin.authMethod, fin.saslMechs
 	if fin.pgErr != nil {
 		d.SQLState, d.ServerMessage = fin.pgErr.Code, r.scrub(fin.pgErr.Message)
 	}
-	res.Duration = sub(fin.readyAt, fin.authStart)
 	fin.mu.Unlock()
 
 	res.Message = fmt.Sprintf("logged in as %q with %s", r.conn.User, d.Method)
