@@ -182,6 +182,24 @@ func TestFault_ResetDuringTLSHandshake(t *testing.T) {
 	require.True(t, *rep.Check(preflight.StageTLS).Details.(*preflight.TLSDetails).ServerOffersTLS)
 }
 
+// TestFault_PreferFallbackGivesItsReason: Prefer's TLS leg dies on I/O (a
+// reset after the SSLRequest), so it falls back to plaintext, which fails
+// too. The sslmode stage says why it fell back, though pgconn kept no error
+// of the leg a fallback replaced.
+func TestFault_PreferFallbackGivesItsReason(t *testing.T) {
+	t.Parallel()
+	p, err := faultproxy.New(fakeServer(t, 'S'), faultproxy.Options{ResetAfterClientBytes: 8})
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	rep := timed(t, connTo(t, p.Addr, connstr.SSLPrefer), preflight.Options{Timeout: 3 * time.Second})
+	requireFailAt(t, rep, preflight.StageAuth, preflight.FieldServer)
+	sm := requireStatus(t, rep, preflight.StageSSLMode, preflight.Warn)
+	d := sm.Details.(*preflight.SSLModeDetails)
+	require.True(t, d.Fallback)
+	require.Equal(t, "the connection was closed or reset during the TLS handshake", d.FallbackReason)
+	require.Equal(t, "sslMode Prefer fell back to plaintext: "+d.FallbackReason, sm.Message)
+}
+
 func TestFault_ServerSlowerThanTimeout(t *testing.T) {
 	t.Parallel()
 	// The server accepts plaintext startup but never answers it.

@@ -255,7 +255,8 @@ func TestRun_TLSOff(t *testing.T) {
 		sd := sm.Details.(*preflight.SSLModeDetails)
 		require.False(t, sd.TLSUsed)
 		require.True(t, sd.Fallback)
-		require.Contains(t, sd.FallbackReason, "does not offer TLS")
+		require.Contains(t, sd.FallbackReason, "does not support TLS: it declined the SSLRequest")
+		require.Equal(t, "sslMode Prefer fell back to plaintext: "+sd.FallbackReason, sm.Message)
 		requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
 	})
 }

@@ -57,6 +57,10 @@ type attempt struct {
 
 	pgErr *pgconn.PgError // the server's error during startup, if any
 	err   error           // pgconn's error for this attempt, if it failed
+	// ioErr is the first error reading or writing the raw connection: what
+	// ended an attempt on I/O, kept because pgconn forgets the errors of an
+	// attempt that a fallback replaced.
+	ioErr error
 }
 
 // usedTLS reports whether the attempt completed a TLS handshake. tlsState
@@ -165,7 +169,11 @@ func (c *wireConn) Write(b []byte) (int, error) {
 		}
 	}
 	c.a.mu.Unlock()
-	return c.Conn.Write(b)
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.a.ioFailed(err)
+	}
+	return n, err
 }
 
 func (c *wireConn) Read(b []byte) (int, error) {
@@ -178,7 +186,19 @@ func (c *wireConn) Read(b []byte) (int, error) {
 		}
 		c.a.mu.Unlock()
 	}
+	if err != nil {
+		c.a.ioFailed(err)
+	}
 	return n, err
+}
+
+// ioFailed records the first I/O error of a's raw connection.
+func (a *attempt) ioFailed(err error) {
+	a.mu.Lock()
+	if a.ioErr == nil {
+		a.ioErr = err
+	}
+	a.mu.Unlock()
 }
 
 // msgConn sits above TLS, where the protocol is in the clear again. It parses

@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -397,12 +398,11 @@ func (r *runner) sslmodeStage(c *connResult, probe *attempt, offered *bool) Resu
 		return res
 	}
 	d.TLSUsed = fin.usedTLS()
-	if len(c.attempts) > 1 && c.err == nil {
-		first := c.attempts[0]
-		if first.sslRequested != fin.sslRequested {
-			d.Fallback = true
-			d.FallbackReason = attemptFailure(r, first)
-		}
+	// The fallback's reason is the first choice's failure, whether or not
+	// the second choice then connected.
+	if first := c.attempts[0]; first != fin && first.sslRequested != fin.sslRequested {
+		d.Fallback = true
+		d.FallbackReason = r.attemptFailure(first, offered != nil && *offered)
 	}
 	switch r.libpq {
 	case "disable":
@@ -440,24 +440,27 @@ func (r *runner) sslmodeStage(c *connResult, probe *attempt, offered *bool) Resu
 }
 
 // attemptFailure words why an attempt that was not the final one failed,
-// from what was observed on the wire (pgconn keeps only the last error).
-func attemptFailure(r *runner, a *attempt) string {
+// as diagnose would have, had it been the last: pgconn keeps only the
+// errors of a connection that failed as a whole, so one that a fallback
+// replaced is judged from what was observed on the wire.
+func (r *runner) attemptFailure(a *attempt, tlsOffered bool) string {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case a.sslAnswered && a.sslResponse == 'N':
-		return "the server does not offer TLS"
-	case a.certRejected != nil:
-		return explainChainError(a.certRejected)
-	case a.handshakeErr != nil:
-		return "the TLS handshake failed"
-	case a.pgErr != nil:
-		return fmt.Sprintf("the server refused it: %s (SQLSTATE %s)", a.pgErr.Message, a.pgErr.Code)
-	case a.dialErr != nil:
-		return r.dialFailure(a.dialErr, a.address).message
+	err := a.err
+	if err == nil {
+		err = a.ioErr
 	}
-	return "the attempt failed"
+	a.mu.Unlock()
+	if err == nil {
+		err = errAttemptFailed
+	}
+	if f := r.diagnose(&connResult{attempts: []*attempt{a}, err: err}, tlsOffered); f != nil {
+		return f.message
+	}
+	return errAttemptFailed.Error()
 }
+
+// errAttemptFailed stands for an attempt's error that nothing recorded.
+var errAttemptFailed = errors.New("the attempt failed")
 
 func (r *runner) authStage(c *connResult) Result {
 	res := Result{ID: StageAuth, Status: Pass}
