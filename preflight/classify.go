@@ -194,7 +194,7 @@ func (r *runner) certFailure(a *attempt) *failure {
 	case errors.Is(a.certRejected, errPinMismatch):
 		f.field = ""
 		f.message = "the server's certificate chain matches none of the pinned SHA-256 fingerprints; the connection was aborted before sending credentials"
-		f.remediation = "check the pins against the fingerprints listed in the details; the certificate may have been renewed, or this is not the expected server"
+		f.remediation = "compare the pins with the SHA-256 fingerprints of the server's chain, listed with this stage; the certificate may have been renewed, or this is not the expected server"
 	case errors.As(a.certRejected, &hostErr):
 		f.field = FieldServer
 		f.message = "Verify Full failed: " + why

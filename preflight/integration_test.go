@@ -161,6 +161,12 @@ func TestRun_TLSOn(t *testing.T) {
 				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
 					preflight.Options{PinSHA256: []string{fmt.Sprintf("%064x", 1)}})
 				requireFailAt(t, rep, preflight.StageCertificate, "")
+				// The details hold both sides of the comparison the fix asks for.
+				cd := rep.Check(preflight.StageCertificate).Details.(*preflight.CertificateDetails)
+				require.False(t, *cd.PinMatched)
+				require.Equal(t, []string{fmt.Sprintf("%064X", 1)}, cd.PinSHA256)
+				leaf := sha256.Sum256(s.Cert.Raw)
+				require.Equal(t, strings.ToUpper(hex.EncodeToString(leaf[:])), cd.Chain[0].SHA256)
 			})
 
 			t.Run("DisableProbesTLS", func(t *testing.T) {

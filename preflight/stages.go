@@ -329,6 +329,11 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	for _, cert := range chk.chain {
 		d.Chain = append(d.Chain, describeCert(cert))
 	}
+	if chk.pinMatched != nil {
+		for _, p := range r.verifier.pins {
+			d.PinSHA256 = append(d.PinSHA256, fingerprint(p))
+		}
+	}
 	if r.verifier.roots != nil {
 		ok := chk.systemErr == nil
 		d.SystemRootsValid = &ok

@@ -3,8 +3,12 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +21,7 @@ import (
 	"github.com/flowpg/flowpg/internal/faultproxy"
 	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgtest"
+	"github.com/flowpg/flowpg/internal/pgtls/pgtlstest"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -60,6 +65,28 @@ func TestRenderText_Golden(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, renderText(&b, sampleReport(), style{}))
 	assertGolden(t, "check_text.golden", b.String())
+}
+
+// TestCheck_PinMismatchShowsFingerprints runs check against a fake server
+// whose chain matches no pin: the text output lists the server's
+// fingerprint, as computed here from its certificate, and the pin given.
+func TestCheck_PinMismatchShowsFingerprints(t *testing.T) {
+	s := pgtlstest.Start(t, pgtlstest.Options{})
+	raw, err := os.ReadFile(s.CAFile)
+	require.NoError(t, err)
+	block, _ := pem.Decode(raw)
+	require.NotNil(t, block)
+	sum := sha256.Sum256(block.Bytes)
+	host, port, err := net.SplitHostPort(s.Addr)
+	require.NoError(t, err)
+	in := fmt.Sprintf("Server=%s;Port=%s;Database=d;UID=u;PWD=pw-sentinel-82;EncryptionMethod=1;ValidateServerCertificate=0", host, port)
+	pin := strings.Repeat("ab:", 31) + "ab"
+	code, out, errOut := runFlowpg(t, in, "check", "-", "--timeout", "5s", "--pin-sha256", pin)
+	require.Equal(t, ExitFailed, code, "%s%s", out, errOut)
+	require.Regexp(t, `(?m)^  ✗ certificate .*pinned SHA-256`, out)
+	require.Regexp(t, `(?m)^ +chain:  `+strings.ToUpper(hex.EncodeToString(sum[:]))+`  CN=pgtlstest$`, out)
+	require.Regexp(t, `(?m)^ +pinned: `+strings.Repeat("AB", 32)+`$`, out)
+	require.NotContains(t, out+errOut, "pw-sentinel-82")
 }
 
 func TestRenderJSON_Golden(t *testing.T) {

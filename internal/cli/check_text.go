@@ -172,8 +172,29 @@ func (t *textReport) writeStage(c preflight.Result) {
 		if c.Remediation != "" {
 			fmt.Fprintf(&b, "  %-13s fix: %s\n", "", c.Remediation)
 		}
+		writePins(&b, c)
 	}
 	t.write(b.String())
+}
+
+// writePins lists, under a certificate stage whose chain matched no pin,
+// the chain's fingerprints and the pins given: the fix asks to compare them,
+// and text has no other place to show them (JSON has them in the details).
+func writePins(b *strings.Builder, c preflight.Result) {
+	d, ok := c.Details.(*preflight.CertificateDetails)
+	if !ok || d.PinMatched == nil || *d.PinMatched {
+		return
+	}
+	label := "chain:"
+	for _, cert := range d.Chain {
+		fmt.Fprintf(b, "  %-13s %-7s %s  %s\n", "", label, cert.SHA256, cert.Subject)
+		label = ""
+	}
+	label = "pinned:"
+	for _, p := range d.PinSHA256 {
+		fmt.Fprintf(b, "  %-13s %-7s %s\n", "", label, p)
+		label = ""
+	}
 }
 
 // clearWaiting erases the transient line, if one is on screen.
