@@ -154,7 +154,12 @@ func (r *runner) resolve(ctx context.Context) ([]netip.Addr, Result) {
 	}
 	if len(addrs) == 0 {
 		res.Status, res.Field = Fail, FieldServer
-		res.Message, res.Remediation = explainDNS(r.host, firstErr(err4, err6))
+		err := firstErr(err4, err6)
+		res.Message, res.Remediation = explainDNS(r.host, err)
+		if isDNSTimeout(err) {
+			res.Kind = KindTimeout
+			res.Remediation += "; " + r.timeoutFix()
+		}
 		return nil, res
 	}
 	for fam, err := range map[string]error{"A": err4, "AAAA": err6} {
@@ -184,7 +189,7 @@ func explainDNS(host string, err error) (string, string) {
 	switch {
 	case err == nil:
 		return fmt.Sprintf("%s has no A or AAAA record", host), "check the spelling of server; it must be the public DNS name or IP address of the database"
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &dnsErr) && dnsErr.IsTimeout):
+	case isDNSTimeout(err):
 		return fmt.Sprintf("looking up %s timed out", host), "check this machine's DNS resolver, then retry"
 	case isNotFound(err):
 		return fmt.Sprintf("%s does not exist in DNS (NXDOMAIN)", host), "check the spelling of server; it must be the public DNS name or IP address of the database"
@@ -193,6 +198,11 @@ func explainDNS(host string, err error) (string, string) {
 	default:
 		return fmt.Sprintf("looking up %s failed", host), "check this machine's DNS resolver and the spelling of server"
 	}
+}
+
+func isDNSTimeout(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &dnsErr) && dnsErr.IsTimeout)
 }
 
 func isNotFound(err error) bool {

@@ -57,6 +57,9 @@ type CertificateDetails struct {
 	SystemRootsValid *bool `json:"systemRootsValid,omitempty"`
 	// PinMatched is nil when no pin was asked for.
 	PinMatched *bool `json:"pinMatched,omitempty"`
+	// PinSHA256 are the pins asked for (Options.PinSHA256), written as
+	// Chain[].SHA256 is, to compare with it.
+	PinSHA256 []string `json:"pinSha256,omitempty"`
 	// Source is "connection" when the details come from the checked
 	// connection, "probe" when from the separate TLS probe made for
 	// sslmodes that did not use TLS.
@@ -216,6 +219,9 @@ func isSelfSigned(c *x509.Certificate) bool {
 	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
+// fingerprint writes a SHA-256 fingerprint as CertificateInfo.SHA256 has it.
+func fingerprint(sum []byte) string { return strings.ToUpper(hex.EncodeToString(sum)) }
+
 func describeCert(c *x509.Certificate) CertificateInfo {
 	sum := sha256.Sum256(c.Raw)
 	info := CertificateInfo{
@@ -224,7 +230,7 @@ func describeCert(c *x509.Certificate) CertificateInfo {
 		DNSNames:   c.DNSNames,
 		NotBefore:  c.NotBefore.UTC(),
 		NotAfter:   c.NotAfter.UTC(),
-		SHA256:     strings.ToUpper(hex.EncodeToString(sum[:])),
+		SHA256:     fingerprint(sum[:]),
 		SelfSigned: isSelfSigned(c),
 		IsCA:       c.IsCA,
 	}

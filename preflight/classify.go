@@ -142,7 +142,7 @@ func (r *runner) dialFailure(err error, hostport string) *failure {
 	case isTimeout(err):
 		f.kind = KindTimeout
 		f.message = fmt.Sprintf("no answer from %s within the time limit: packets are dropped", hostport)
-		f.remediation = "a firewall or security group is silently dropping the connection: allow inbound TCP to this port from AEP's IP ranges for your region (and from here, for this check), and check server and port"
+		f.remediation = "a firewall or security group is silently dropping the connection: allow inbound TCP to this port from AEP's IP ranges for your region (and from here, for this check), and check server and port; " + r.timeoutFix()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		f.kind, f.field = KindRefused, FieldPort
 		f.message = fmt.Sprintf("connection refused by %s: nothing listens on that port", hostport)
@@ -170,7 +170,7 @@ func (r *runner) transportFailure(stage Stage, err error, when string) *failure 
 	case isTimeout(err):
 		f.kind = KindTimeout
 		f.message = fmt.Sprintf("the server accepted the TCP connection but did not answer %s within the time limit", when)
-		f.remediation = "something between here and the database (a proxy, a load balancer, a firewall doing deep inspection) swallows traffic, or the server is overloaded; check server and port"
+		f.remediation = "something between here and the database (a proxy, a load balancer, a firewall doing deep inspection) swallows traffic, or the server is overloaded; check server and port; " + r.timeoutFix()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
 		f.kind = KindReset
@@ -194,7 +194,7 @@ func (r *runner) certFailure(a *attempt) *failure {
 	case errors.Is(a.certRejected, errPinMismatch):
 		f.field = ""
 		f.message = "the server's certificate chain matches none of the pinned SHA-256 fingerprints; the connection was aborted before sending credentials"
-		f.remediation = "check the pins against the fingerprints listed in the details; the certificate may have been renewed, or this is not the expected server"
+		f.remediation = "compare the pins with the SHA-256 fingerprints of the server's chain, listed with this stage; the certificate may have been renewed, or this is not the expected server"
 	case errors.As(a.certRejected, &hostErr):
 		f.field = FieldServer
 		f.message = "Verify Full failed: " + why
@@ -214,41 +214,33 @@ func (r *runner) certFailure(a *attempt) *failure {
 }
 
 // serverFailure explains an ErrorResponse received during startup. The
-// SQLSTATE decides; the server's message text is shown as the server wrote
-// it (it never contains the password).
+// SQLSTATE decides, with the routine that raised it or what the wire showed
+// where one SQLSTATE covers several causes. The server's message text is
+// quoted where it tells more than the explanation (it never contains the
+// password), and left out where it would only say the same again; the
+// auth stage's details keep it either way.
 func (r *runner) serverFailure(a *attempt, e *pgconn.PgError, tlsOffered bool) *failure {
 	f := &failure{stage: StageAuth, kind: KindServer, pgErr: e}
 	quoted := r.serverText(e)
+	user := r.conn.User
 	switch e.Code {
 	case "28P01":
-		f.field = FieldPassword
-		f.message = fmt.Sprintf("wrong password for user %q: %s", r.conn.User, quoted)
-		f.remediation = "check password; if it contains ; { } or =, pass it through basic authentication rather than the connection string"
+		// The server answers a user that does not exist exactly as a wrong
+		// password, on purpose (it runs a mock exchange), so that no one can
+		// probe for user names: no field can be blamed alone.
+		f.field = ""
+		f.message = fmt.Sprintf("user %q does not exist or the password is wrong (SQLSTATE 28P01: the server does not say which, on purpose)", user)
+		f.remediation = credentialsFix
 	case "28000":
-		// 28000 covers every pg_hba.conf refusal and "role is not permitted
-		// to log in". pg_hba's refusal of a plaintext connection that a
-		// hostssl line would have accepted carries no structured marker:
-		// the server only appends ", no encryption" to the message text.
-		// So it is recognised structurally first (this attempt was
-		// plaintext and the server does offer TLS), and by that suffix
-		// only as a fallback.
-		if !a.usedTLS() && (tlsOffered || strings.HasSuffix(e.Message, "no encryption")) {
-			f.stage, f.field = StageSSLMode, FieldSSLMode
-			f.message = "the server refuses unencrypted connections (pg_hba.conf allows only hostssl here): " + quoted
-			f.remediation = "use an sslMode with TLS: Verify Full, Verify Ca or Require (EncryptionMethod=1)"
-			return f
-		}
-		f.field = FieldUsername
-		f.message = "the server's pg_hba.conf does not admit this user, database and client address: " + quoted
-		f.remediation = "add a pg_hba.conf line for AEP's IP ranges, e.g. hostssl <database> <user> <cidr> scram-sha-256, and reload; check username and database"
+		return r.loginRefused(a, e, f, tlsOffered)
 	case "3D000":
 		f.field = FieldDatabase
-		f.message = fmt.Sprintf("database %q does not exist: %s", r.conn.Database, quoted)
+		f.message = fmt.Sprintf("database %q does not exist (SQLSTATE 3D000)", r.conn.Database)
 		f.remediation = "check database (names are case-sensitive); list them with psql -l"
 	case "42501":
 		f.field = FieldUsername
-		f.message = fmt.Sprintf("user %q may not connect to database %q: %s", r.conn.User, r.conn.Database, quoted)
-		f.remediation = fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", quoteIdent(r.conn.Database), quoteIdent(r.conn.User))
+		f.message = fmt.Sprintf("user %q may not connect: %s", user, quoted)
+		f.remediation = fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", quoteIdent(r.conn.Database), quoteIdent(user))
 	case "53300":
 		f.field = FieldServer
 		f.message = "the server has no free connection slot (too many connections): " + quoted
@@ -262,6 +254,111 @@ func (r *runner) serverFailure(a *attempt, e *pgconn.PgError, tlsOffered bool) *
 		f.message = "the server refused the connection: " + quoted
 		f.remediation = "see the SQLSTATE in PostgreSQL's documentation (Appendix A) and the server's log"
 	}
+	return f
+}
+
+// credentialsFix is the remediation when the server refused the user name
+// and password together.
+const credentialsFix = "check username and password; if the password contains ; { } or =, pass it through basic authentication rather than the connection string"
+
+// Routines, from an ErrorResponse's R field (the server function that
+// raised it), that tell apart the steps of a login refused with SQLSTATE
+// 28000. PostgreSQL 15 and 17 send these names (the integration tests see
+// them); a proxy that rebuilds errors may send none, and then the wire tells
+// (see loginStepOf).
+const (
+	routineHBA    = "ClientAuthentication"    // pg_hba.conf: no line admits the client, or a reject line matched
+	routineMethod = "auth_failed"             // the matching line's method failed; for password methods the SQLSTATE is 28P01 instead
+	routineRole   = "InitializeSessionUserId" // after authentication: the role may not log in, or does not exist
+)
+
+// loginStep is the step of a login at which the server refused it.
+type loginStep int
+
+const (
+	stepHBA    loginStep = iota // before any authentication request
+	stepMethod                  // the authentication method failed
+	stepRole                    // after AuthenticationOk: the role itself
+)
+
+// loginStepOf says at which step the server refused a's login with e: from
+// the routine that raised e, else from what a showed on the wire. The
+// server checks pg_hba.conf before it asks for anything, and the role only
+// after it sent AuthenticationOk.
+func loginStepOf(a *attempt, e *pgconn.PgError) loginStep {
+	switch e.Routine {
+	case routineRole:
+		return stepRole
+	case routineMethod:
+		return stepMethod
+	case routineHBA:
+		return stepHBA
+	}
+	switch {
+	case a.authOK:
+		return stepRole
+	case a.authMethod != "":
+		return stepMethod
+	}
+	return stepHBA
+}
+
+// checksRoleSecret reports whether the server verifies a password with
+// method m against the role's own stored secret, so that a verified one
+// proves the role exists. A cleartext password does not: LDAP, PAM and
+// RADIUS ask for one too, and check it elsewhere.
+func checksRoleSecret(m string) bool {
+	return m == AuthSCRAM || m == AuthMD5
+}
+
+// loginRefused explains a 28000, which covers pg_hba.conf's refusals, a
+// failed authentication method other than a password one, and a role that
+// may not log in.
+func (r *runner) loginRefused(a *attempt, e *pgconn.PgError, f *failure, tlsOffered bool) *failure {
+	quoted := r.serverText(e)
+	user := r.conn.User
+	switch loginStepOf(a, e) {
+	case stepRole:
+		f.field = FieldUsername
+		if checksRoleSecret(a.authMethod) && a.authOK {
+			// The role's own password was verified, so the role exists.
+			f.message = fmt.Sprintf("user %q may not log in: the role lacks the LOGIN attribute (SQLSTATE 28000)", user)
+			f.remediation = fmt.Sprintf("ALTER ROLE %s LOGIN", quoteIdent(user))
+			return f
+		}
+		// Nothing proved the role exists (trust, a password checked
+		// elsewhere, or a method the wire did not show): it may as well
+		// not. The server's text says which.
+		f.message = fmt.Sprintf("the server refused user %q after authentication: %s", user, quoted)
+		f.remediation = fmt.Sprintf("check username; if the role exists, ALTER ROLE %s LOGIN", quoteIdent(user))
+		return f
+	case stepMethod:
+		if a.authMethod == AuthPassword {
+			// A cleartext password asked for with 28000 on failure: LDAP,
+			// PAM, RADIUS or BSD authentication.
+			f.message = fmt.Sprintf("user %q does not exist or the password is wrong: %s", user, quoted)
+			f.remediation = credentialsFix
+			return f
+		}
+		f.field = FieldUsername
+		f.message = "the pg_hba.conf line for this user, database and client address asks for an authentication method other than a password, and it failed: " + quoted
+		f.remediation = "AEP logs in with a user name and a password only: use scram-sha-256 on the pg_hba.conf line that admits AEP's IP ranges, and reload"
+		return f
+	}
+	// pg_hba's refusal of a plaintext connection that a hostssl line would
+	// have accepted carries no structured marker: the server only appends
+	// ", no encryption" to the message text. So it is recognised
+	// structurally first (this attempt was plaintext and the server does
+	// offer TLS), and by that suffix only as a fallback.
+	if !a.usedTLS() && (tlsOffered || strings.HasSuffix(e.Message, "no encryption")) {
+		f.stage, f.field = StageSSLMode, FieldSSLMode
+		f.message = "the server refuses unencrypted connections (pg_hba.conf allows only hostssl here): " + quoted
+		f.remediation = "use an sslMode with TLS: Verify Full, Verify Ca or Require (EncryptionMethod=1)"
+		return f
+	}
+	f.field = FieldUsername
+	f.message = "the server's pg_hba.conf does not admit this user, database and client address: " + quoted
+	f.remediation = "add a pg_hba.conf line for AEP's IP ranges, e.g. hostssl <database> <user> <cidr> scram-sha-256, and reload; check username and database"
 	return f
 }
 
@@ -279,6 +376,22 @@ func (a *attempt) serverAlert() (tls.AlertError, bool) {
 		return alert, true
 	}
 	return 0, false
+}
+
+// timeoutFlag names the run's time limit (Options.Timeout) in remediations
+// by the CLI flag that sets it. A library should leave command lines to its
+// caller; until the CLI words its own fixes, this is the one place that
+// names the flag.
+const timeoutFlag = "--timeout"
+
+// timeoutFix is the part of a remediation for a stage that the run's time
+// limit ended: the limit may simply be too short for a slow path.
+func (r *runner) timeoutFix() string {
+	fix := "if the path is only slow, raise " + timeoutFlag
+	if r.opts.Timeout > 0 {
+		fix += fmt.Sprintf(" (%s now)", r.opts.Timeout)
+	}
+	return fix
 }
 
 func isTimeout(err error) bool {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -86,42 +87,108 @@ func TestTransportFailure_Classification(t *testing.T) {
 
 func TestServerFailure_SQLStates(t *testing.T) {
 	r := testRunner()
-	plain := &attempt{}
+	plain := func() *attempt { return &attempt{} }
+	// scram is an attempt whose SCRAM exchange the server accepted.
+	scram := func() *attempt { return &attempt{authMethod: AuthSCRAM, authOK: true} }
+	overTLS := func() *attempt { return &attempt{tlsState: new(tlsStateT), handshakeEnd: time.Now()} }
 	tests := []struct {
 		name       string
+		a          *attempt
 		e          pgconn.PgError
 		tlsOffered bool
 		stage      Stage
 		field      string
+		message    []string // each must appear in the message
+		fix        string   // must appear in the remediation
+		once       string   // must appear in the message exactly once
 	}{
-		{"wrong password", pgconn.PgError{Code: "28P01", Message: `password authentication failed for user "aep"`}, false, StageAuth, FieldPassword},
-		{"hba no encryption by message", pgconn.PgError{Code: "28000", Message: `no pg_hba.conf entry for host "1.2.3.4", user "aep", database "sales", no encryption`}, false, StageSSLMode, FieldSSLMode},
-		{"hba reject plaintext, server offers TLS", pgconn.PgError{Code: "28000", Message: `pg_hba.conf rejects connection (localised text)`}, true, StageSSLMode, FieldSSLMode},
-		{"hba no entry, no TLS on offer", pgconn.PgError{Code: "28000", Message: `no pg_hba.conf entry for host "1.2.3.4"`}, false, StageAuth, FieldUsername},
-		{"missing database", pgconn.PgError{Code: "3D000", Message: `database "sales" does not exist`}, false, StageAuth, FieldDatabase},
-		{"no connect privilege", pgconn.PgError{Code: "42501", Message: `permission denied for database "sales"`}, false, StageAuth, FieldUsername},
-		{"too many connections", pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"}, false, StageAuth, FieldServer},
-		{"starting up", pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, false, StageAuth, FieldServer},
-		{"other", pgconn.PgError{Code: "XX000", Message: "internal error"}, false, StageAuth, ""},
+		{name: "wrong password or missing user", a: &attempt{authMethod: AuthSCRAM},
+			e:     pgconn.PgError{Code: "28P01", Routine: routineMethod, Message: `password authentication failed for user "aep"`},
+			stage: StageAuth, field: "", message: []string{"does not exist or the password is wrong", "28P01"}, fix: "check username and password", once: `"aep"`},
+		{name: "role without LOGIN", a: scram(),
+			e:     pgconn.PgError{Code: "28000", Routine: routineRole, Message: `role "aep" is not permitted to log in`},
+			stage: StageAuth, field: FieldUsername, message: []string{"LOGIN attribute", "28000"}, fix: `ALTER ROLE "aep" LOGIN`, once: `"aep"`},
+		{name: "role without LOGIN on plaintext, TLS on offer: not an sslmode problem", a: scram(),
+			e:          pgconn.PgError{Code: "28000", Routine: routineRole, Message: `role "aep" is not permitted to log in`},
+			tlsOffered: true, stage: StageAuth, field: FieldUsername, message: []string{"LOGIN attribute"}, fix: `ALTER ROLE "aep" LOGIN`},
+		{name: "role without LOGIN, no routine: the wire tells", a: scram(),
+			e:     pgconn.PgError{Code: "28000", Message: "(localised text)"},
+			stage: StageAuth, field: FieldUsername, message: []string{"LOGIN attribute"}, fix: `ALTER ROLE "aep" LOGIN`},
+		{name: "role refused after trust: missing or NOLOGIN, the server's text says which", a: &attempt{authMethod: AuthTrust, authOK: true},
+			e:     pgconn.PgError{Code: "28000", Routine: routineRole, Message: `role "aep" does not exist`},
+			stage: StageAuth, field: FieldUsername, message: []string{"after authentication", `role "aep" does not exist`}, fix: "check username; if the role exists, ALTER ROLE"},
+		{name: "role refused after a password checked elsewhere (LDAP): it may not exist", a: &attempt{authMethod: AuthPassword, authOK: true},
+			e:     pgconn.PgError{Code: "28000", Routine: routineRole, Message: `role "aep" does not exist`},
+			stage: StageAuth, field: FieldUsername, message: []string{"after authentication", `role "aep" does not exist`}, fix: "check username; if the role exists, ALTER ROLE"},
+		{name: "cleartext method failed (LDAP, PAM, RADIUS)", a: &attempt{authMethod: AuthPassword},
+			e:     pgconn.PgError{Code: "28000", Routine: routineMethod, Message: `LDAP authentication failed for user "aep"`},
+			stage: StageAuth, field: "", message: []string{"does not exist or the password is wrong", "LDAP"}, fix: "check username and password"},
+		{name: "method other than a password failed", a: plain(),
+			e:          pgconn.PgError{Code: "28000", Routine: routineMethod, Message: `certificate authentication failed for user "aep"`},
+			tlsOffered: true, stage: StageAuth, field: FieldUsername, message: []string{"other than a password"}, fix: "scram-sha-256"},
+		{name: "method failed, no routine: the wire tells", a: &attempt{authMethod: AuthGSS},
+			e:     pgconn.PgError{Code: "28000", Message: "(localised text)"},
+			stage: StageAuth, field: FieldUsername, message: []string{"other than a password"}, fix: "scram-sha-256"},
+		{name: "hba no encryption by message", a: plain(),
+			e:     pgconn.PgError{Code: "28000", Routine: routineHBA, Message: `no pg_hba.conf entry for host "1.2.3.4", user "aep", database "sales", no encryption`},
+			stage: StageSSLMode, field: FieldSSLMode, message: []string{"unencrypted"}, fix: "sslMode with TLS"},
+		{name: "hba reject plaintext, server offers TLS", a: plain(),
+			e:          pgconn.PgError{Code: "28000", Message: `pg_hba.conf rejects connection (localised text)`},
+			tlsOffered: true, stage: StageSSLMode, field: FieldSSLMode, message: []string{"unencrypted"}, fix: "sslMode with TLS"},
+		{name: "hba no entry, no TLS on offer", a: plain(),
+			e:     pgconn.PgError{Code: "28000", Routine: routineHBA, Message: `no pg_hba.conf entry for host "1.2.3.4"`},
+			stage: StageAuth, field: FieldUsername, message: []string{"pg_hba.conf does not admit"}, fix: "pg_hba.conf line"},
+		{name: "hba no entry over TLS", a: overTLS(),
+			e:          pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry ..., no encryption"},
+			tlsOffered: true, stage: StageAuth, field: FieldUsername, message: []string{"pg_hba.conf does not admit"}, fix: "pg_hba.conf line"},
+		{name: "missing database", a: scram(),
+			e:     pgconn.PgError{Code: "3D000", Routine: "InitPostgres", Message: `database "sales" does not exist`},
+			stage: StageAuth, field: FieldDatabase, message: []string{"does not exist", "3D000"}, fix: "check database", once: `"sales"`},
+		{name: "no connect privilege", a: scram(),
+			e:     pgconn.PgError{Code: "42501", Message: `permission denied for database "sales"`},
+			stage: StageAuth, field: FieldUsername, message: []string{"42501"}, fix: "GRANT CONNECT", once: `"sales"`},
+		{name: "too many connections", a: plain(), e: pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"},
+			stage: StageAuth, field: FieldServer, message: []string{"53300"}, fix: "max_connections"},
+		{name: "starting up", a: plain(), e: pgconn.PgError{Code: "57P03", Message: "the database system is starting up"},
+			stage: StageAuth, field: FieldServer, message: []string{"57P03"}, fix: "retry"},
+		{name: "other", a: plain(), e: pgconn.PgError{Code: "XX000", Message: "internal error"},
+			stage: StageAuth, field: "", message: []string{"XX000", "internal error"}, fix: "SQLSTATE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := tt.e
-			f := r.serverFailure(plain, &e, tt.tlsOffered)
-			require.Equal(t, tt.stage, f.stage)
-			require.Equal(t, tt.field, f.field)
-			require.Contains(t, f.message, tt.e.Code)
-			require.NotEmpty(t, f.remediation)
+			f := r.serverFailure(tt.a, &e, tt.tlsOffered)
+			require.Equal(t, tt.stage, f.stage, f.message)
+			require.Equal(t, tt.field, f.field, f.message)
+			require.Equal(t, KindServer, f.kind)
+			for _, m := range tt.message {
+				require.Contains(t, f.message, m)
+			}
+			require.Contains(t, f.remediation, tt.fix)
+			if tt.once != "" {
+				require.Equal(t, 1, strings.Count(f.message, tt.once), "said once: %s", f.message)
+			}
 		})
 	}
+}
 
-	t.Run("28000 over TLS is not an sslmode problem", func(t *testing.T) {
-		tlsDone := &attempt{tlsState: new(tlsStateT), handshakeEnd: time.Now()}
-		e := pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry ..., no encryption"}
-		f := r.serverFailure(tlsDone, &e, true)
-		require.Equal(t, StageAuth, f.stage)
-		require.Equal(t, FieldUsername, f.field)
-	})
+// TestTimeoutFixNamesTheLimit: a timeout's remediation says that the limit
+// may be too short, naming the flag and its value (TestFault_TimeoutEndsStage
+// runs each stage into the limit).
+func TestTimeoutFixNamesTheLimit(t *testing.T) {
+	r := testRunner()
+	r.opts.Timeout = 2 * time.Second
+	for name, fix := range map[string]string{
+		"tcp":    r.dialFailure(&net.OpError{Op: "dial", Err: timeoutErr{}}, "db.example.com:5432").remediation,
+		"tls":    r.transportFailure(StageTLS, context.DeadlineExceeded, "during the TLS handshake").remediation,
+		"auth":   r.transportFailure(StageAuth, timeoutErr{}, "during startup and authentication").remediation,
+		"server": r.sessionLost(context.DeadlineExceeded, time.Second).Remediation,
+	} {
+		require.Contains(t, fix, "raise --timeout (2s now)", name)
+	}
+	// A failure that is no timeout does not suggest a longer one.
+	require.NotContains(t, r.dialFailure(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "db.example.com:5432").remediation, "--timeout")
+	require.NotContains(t, r.transportFailure(StageTLS, io.EOF, "during the TLS handshake").remediation, "--timeout")
 }
 
 func TestDiagnose_Phases(t *testing.T) {
@@ -311,3 +378,83 @@ func TestRecommend(t *testing.T) {
 }
 
 type tlsStateT = tls.ConnectionState
+
+// TestPrivilegesStage_RequestedTables: a requested table that does not exist
+// blames the table; one the user may not read blames the user name. The
+// first problem in the order asked for decides the field; every problem
+// gets its fix.
+func TestPrivilegesStage_RequestedTables(t *testing.T) {
+	r := testRunner()
+	catalog := queryResult{rows: [][][]byte{
+		{[]byte("c"), []byte("3"), []byte("1"), nil},
+		{[]byte("t"), []byte("public"), []byte("orders"), nil},
+	}}
+	tf := func(b bool) []byte {
+		if b {
+			return []byte("t")
+		}
+		return []byte("f")
+	}
+	row := func(schema, name string, exists, usage, sel bool) [][]byte {
+		return [][]byte{[]byte(schema), []byte(name), tf(exists), tf(usage), tf(sel)}
+	}
+	var (
+		readable = row("public", "orders", true, true, true)
+		missing  = row("public", "nope", false, false, false)
+		noSchema = row("nosuch", "orders", false, false, false)
+		noSelect = row("public", "customers", true, true, false)
+		noUsage  = row("sales", "regions", true, false, true)
+	)
+	const nameFix, grantFix = "check the table name", "GRANT SELECT"
+	tests := []struct {
+		name    string
+		rows    [][][]byte
+		status  Status
+		field   string
+		message []string
+		fixes   []string
+		notFix  string
+	}{
+		{name: "readable", rows: [][][]byte{readable}, status: Pass, message: []string{"can read 1 of 3"}},
+		{name: "missing table blames the table", rows: [][][]byte{readable, missing}, status: Fail, field: FieldTable,
+			message: []string{"public.nope does not exist"}, fixes: []string{nameFix}, notFix: "GRANT"},
+		{name: "missing schema blames the table", rows: [][][]byte{noSchema}, status: Fail, field: FieldTable,
+			message: []string{"nosuch.orders does not exist"}, fixes: []string{nameFix}, notFix: "GRANT"},
+		{name: "no SELECT blames the user", rows: [][][]byte{noSelect}, status: Fail, field: FieldUsername,
+			message: []string{"public.customers: no SELECT"}, fixes: []string{grantFix}, notFix: nameFix},
+		{name: "no USAGE blames the user", rows: [][][]byte{noUsage}, status: Fail, field: FieldUsername,
+			message: []string{"sales.regions: no USAGE"}, fixes: []string{"GRANT USAGE"}, notFix: nameFix},
+		{name: "missing first", rows: [][][]byte{missing, noSelect}, status: Fail, field: FieldTable,
+			message: []string{"public.nope does not exist", "public.customers: no SELECT"}, fixes: []string{nameFix, grantFix}},
+		{name: "unreadable first", rows: [][][]byte{noSelect, missing}, status: Fail, field: FieldUsername,
+			message: []string{"public.nope does not exist", "public.customers: no SELECT"}, fixes: []string{nameFix, grantFix}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := r.privilegesStage(queryResult{}, catalog, &queryResult{rows: tt.rows}, 0)
+			require.Equal(t, tt.status, res.Status, res.Message)
+			require.Equal(t, tt.field, res.Field)
+			for _, m := range tt.message {
+				require.Contains(t, res.Message, m)
+			}
+			for _, f := range tt.fixes {
+				require.Contains(t, res.Remediation, f)
+			}
+			if tt.notFix != "" {
+				require.NotContains(t, res.Remediation, tt.notFix)
+			}
+			require.Len(t, res.Details.(*PrivilegesDetails).Tables, len(tt.rows))
+		})
+	}
+}
+
+func TestValidTable(t *testing.T) {
+	for name, want := range map[string]bool{
+		"orders": true, "public.orders": true, "sales.regions": true, "Sales.Mixed Case": true,
+		"a.b.c": true, // schema a, table "b.c": the catalog may hold such a name
+
+		"": false, ".": false, "sales.": false, ".orders": false,
+	} {
+		require.Equal(t, want, ValidTable(name), "%q", name)
+	}
+}

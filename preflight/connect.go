@@ -28,11 +28,16 @@ type connResult struct {
 }
 
 // final returns the attempt that decided the outcome: the one that
-// connected, or the last one tried.
+// connected, or the last one tried before the run's time was up.
 func (c *connResult) final() *attempt {
 	for _, a := range c.attempts {
 		if a.ready && a.err == nil {
 			return a
+		}
+	}
+	for i := len(c.attempts) - 1; i >= 0; i-- {
+		if !c.attempts[i].late {
+			return c.attempts[i]
 		}
 	}
 	if len(c.attempts) == 0 {
@@ -100,7 +105,7 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 			// sends on a context of its own after a startup fails on I/O.
 			return dialer.DialContext(ctx, network, address)
 		}
-		a := obs.begin(address)
+		a := obs.begin(address, ctx.Err() != nil)
 		obs.enter(StageTCP)
 		c, err := dialer.DialContext(ctx, network, address)
 		a.mu.Lock()

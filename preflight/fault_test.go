@@ -2,6 +2,7 @@ package preflight_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -95,6 +96,80 @@ func TestFault_BlackHole(t *testing.T) {
 	require.Contains(t, rep.Check(preflight.StageTLS).Message, "time limit")
 }
 
+// stallDialer is a dialer whose connects never complete: each waits for
+// its context to end, as a SYN that a firewall drops. It sends nothing.
+type stallDialer struct{}
+
+func (stallDialer) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
+	<-ctx.Done()
+	return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+}
+
+// TestFault_TimeoutEndsStage runs into the time limit at each stage that
+// waits on the network: the stage fails as a timeout whose fix names
+// --timeout, and the time it waited shows in its duration and in the
+// waterfall's phase, not only in the total.
+func TestFault_TimeoutEndsStage(t *testing.T) {
+	t.Parallel()
+	const limit = 400 * time.Millisecond
+	blackHole := func(t *testing.T) string {
+		p, err := faultproxy.New(fakeServer(t, 'S'), faultproxy.Options{BlackHole: true})
+		require.NoError(t, err)
+		t.Cleanup(func() { p.Close() })
+		return p.Addr
+	}
+	tests := []struct {
+		name  string
+		conn  func(t *testing.T) connstr.Conn
+		opts  preflight.Options
+		stage preflight.Stage
+		phase func(preflight.Timings) time.Duration
+	}{
+		{"dns: the resolver never answers", func(t *testing.T) connstr.Conn {
+			c := connTo(t, "127.0.0.1:5432", connstr.SSLRequire)
+			c.Server = "db.example.com"
+			return c
+		}, preflight.Options{Resolver: netguard.Stall{}}, preflight.StageDNS, func(t preflight.Timings) time.Duration { return t.DNS }},
+		{"tcp: the SYN is dropped", func(t *testing.T) connstr.Conn { return connTo(t, "127.0.0.1:5432", connstr.SSLRequire) },
+			preflight.Options{Dialer: stallDialer{}}, preflight.StageTCP, func(t preflight.Timings) time.Duration { return t.TCP }},
+		{"tls: the SSLRequest goes unanswered", func(t *testing.T) connstr.Conn { return connTo(t, blackHole(t), connstr.SSLRequire) },
+			preflight.Options{}, preflight.StageTLS, func(t preflight.Timings) time.Duration { return t.TLS }},
+		// Prefer's plaintext fallback is begun after the time is up: it is
+		// no finding, and the TLS leg that used the time is the one reported.
+		{"tls under prefer: the fallback after the limit tells nothing", func(t *testing.T) connstr.Conn { return connTo(t, blackHole(t), connstr.SSLPrefer) },
+			preflight.Options{}, preflight.StageTLS, func(t preflight.Timings) time.Duration { return t.TLS }},
+		{"auth: the startup goes unanswered", func(t *testing.T) connstr.Conn { return connTo(t, fakeServer(t, 'N'), connstr.SSLDisable) },
+			preflight.Options{}, preflight.StageAuth, func(t preflight.Timings) time.Duration { return t.Auth }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := tt.opts
+			opts.Timeout = limit
+			rep := timed(t, tt.conn(t), opts)
+			res := rep.Check(tt.stage)
+			require.Equal(t, preflight.Fail, res.Status, res.Message)
+			require.Equal(t, preflight.KindTimeout, res.Kind, res.Message)
+			require.Contains(t, res.Remediation, "raise --timeout (400ms now)")
+			for _, c := range rep.Checks {
+				if c.Status == preflight.Fail {
+					require.Equal(t, tt.stage, c.ID, "the first failure is the stage that waited")
+					break
+				}
+			}
+			// The phase waited for most of the limit (a bound against a
+			// zero, not a speed measurement).
+			require.Greater(t, tt.phase(rep.Timings), limit/2, "%+v", rep.Timings)
+			if tt.stage != preflight.StageDNS {
+				require.Greater(t, res.Duration, limit/2)
+			}
+			if tt.stage != preflight.StageTCP {
+				require.NotContains(t, res.Message, "packets are dropped", "TCP connected")
+			}
+		})
+	}
+}
+
 func TestFault_ResetDuringTLSHandshake(t *testing.T) {
 	t.Parallel()
 	// 8 bytes of SSLRequest pass; the ClientHello that follows trips the reset.
@@ -105,6 +180,24 @@ func TestFault_ResetDuringTLSHandshake(t *testing.T) {
 	requireFailAt(t, rep, preflight.StageTLS, preflight.FieldServer)
 	require.Contains(t, rep.Check(preflight.StageTLS).Message, "reset")
 	require.True(t, *rep.Check(preflight.StageTLS).Details.(*preflight.TLSDetails).ServerOffersTLS)
+}
+
+// TestFault_PreferFallbackGivesItsReason: Prefer's TLS leg dies on I/O (a
+// reset after the SSLRequest), so it falls back to plaintext, which fails
+// too. The sslmode stage says why it fell back, though pgconn kept no error
+// of the leg a fallback replaced.
+func TestFault_PreferFallbackGivesItsReason(t *testing.T) {
+	t.Parallel()
+	p, err := faultproxy.New(fakeServer(t, 'S'), faultproxy.Options{ResetAfterClientBytes: 8})
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	rep := timed(t, connTo(t, p.Addr, connstr.SSLPrefer), preflight.Options{Timeout: 3 * time.Second})
+	requireFailAt(t, rep, preflight.StageAuth, preflight.FieldServer)
+	sm := requireStatus(t, rep, preflight.StageSSLMode, preflight.Warn)
+	d := sm.Details.(*preflight.SSLModeDetails)
+	require.True(t, d.Fallback)
+	require.Equal(t, "the connection was closed or reset during the TLS handshake", d.FallbackReason)
+	require.Equal(t, "sslMode Prefer fell back to plaintext: "+d.FallbackReason, sm.Message)
 }
 
 func TestFault_ServerSlowerThanTimeout(t *testing.T) {
@@ -278,5 +371,18 @@ func requireDialedOnlyThrough(t *testing.T, rep *preflight.Report, refuser *netg
 	for _, a := range attempts {
 		require.Contains(t, dialed, a.Address)
 		require.NotEmpty(t, a.Error, a.Address)
+	}
+}
+
+// TestRun_TableWithEmptyPartIsInputFailure: a table to check whose schema or
+// name is empty fails the input stage, blaming the table, before anything
+// is dialed (runCheck's guard would fail a dial).
+func TestRun_TableWithEmptyPartIsInputFailure(t *testing.T) {
+	t.Parallel()
+	for _, table := range []string{"", "sales.", ".orders", "."} {
+		c := connstr.Conn{Server: "db.example.com", Database: "d", User: "u", Password: "secret-sentinel-pw"}
+		rep := runCheck(t, c, preflight.Options{Tables: []string{"public.orders", table}})
+		requireFailAt(t, rep, preflight.StageInput, preflight.FieldTable)
+		require.Contains(t, rep.Check(preflight.StageInput).Message, fmt.Sprintf("table 2 of the tables to check, %q", table))
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -74,12 +76,21 @@ func TestRun_TLSOn(t *testing.T) {
 				require.Positive(t, rep.Timings.Queries)
 			})
 
-			t.Run("WrongPassword", func(t *testing.T) {
+			// A wrong password and a user that does not exist get the same
+			// answer from the server, on purpose: the report names both and
+			// blames neither field alone.
+			t.Run("WrongPasswordOrMissingUser", func(t *testing.T) {
 				const sentinel = "S3ntinel-Pa55word-xyzzy"
-				rep := runCheck(t, connFor(s, pgtest.ScramUser, sentinel, connstr.SSLRequire), preflight.Options{Audit: true})
-				requireFailAt(t, rep, preflight.StageAuth, preflight.FieldPassword)
-				require.Equal(t, "28P01", rep.Check(preflight.StageAuth).Details.(*preflight.AuthDetails).SQLState)
-				require.Equal(t, preflight.AuthSCRAM, rep.Check(preflight.StageAuth).Details.(*preflight.AuthDetails).Method)
+				for _, user := range []string{pgtest.ScramUser, "no_such_user"} {
+					rep := runCheck(t, connFor(s, user, sentinel, connstr.SSLRequire), preflight.Options{Audit: true})
+					requireFailAt(t, rep, preflight.StageAuth, "")
+					auth := rep.Check(preflight.StageAuth)
+					require.Equal(t, fmt.Sprintf("user %q does not exist or the password is wrong (SQLSTATE 28P01: the server does not say which, on purpose)", user), auth.Message)
+					require.Contains(t, auth.Remediation, "check username and password")
+					require.Equal(t, "28P01", auth.Details.(*preflight.AuthDetails).SQLState)
+					require.Equal(t, preflight.AuthSCRAM, auth.Details.(*preflight.AuthDetails).Method)
+				}
+				require.Equal(t, "auth_failed", serverRoutine(t, s, pgtest.ScramUser, sentinel), "PostgreSQL %s", v)
 			})
 
 			t.Run("MissingDatabase", func(t *testing.T) {
@@ -87,7 +98,38 @@ func TestRun_TLSOn(t *testing.T) {
 				c.Database = "no_such_db"
 				rep := runCheck(t, c, preflight.Options{})
 				requireFailAt(t, rep, preflight.StageAuth, preflight.FieldDatabase)
-				require.Contains(t, rep.Check(preflight.StageAuth).Message, "no_such_db")
+				auth := rep.Check(preflight.StageAuth)
+				require.Equal(t, 1, strings.Count(auth.Message, "no_such_db"), "said once: %s", auth.Message)
+				require.Contains(t, auth.Message, "does not exist")
+				require.Equal(t, "3D000", auth.Details.(*preflight.AuthDetails).SQLState)
+			})
+
+			// A role without LOGIN passes authentication, then is refused
+			// with 28000 like a pg_hba.conf refusal: the fix is the role,
+			// not pg_hba.conf, and not TLS either on a plaintext connection
+			// to a server that offers TLS.
+			t.Run("RoleWithoutLogin", func(t *testing.T) {
+				const role, pw = "aep_nologin", "nologin-pw-1"
+				superExec(t, s, "CREATE ROLE "+role+" NOLOGIN PASSWORD '"+pw+"'")
+				for _, m := range []connstr.SSLMode{connstr.SSLRequire, connstr.SSLDisable} {
+					rep := runCheck(t, connFor(s, role, pw, m), preflight.Options{})
+					requireFailAt(t, rep, preflight.StageAuth, preflight.FieldUsername)
+					auth := rep.Check(preflight.StageAuth)
+					require.Equal(t, `user "aep_nologin" may not log in: the role lacks the LOGIN attribute (SQLSTATE 28000)`, auth.Message, m.LibPQ())
+					require.Equal(t, `ALTER ROLE "aep_nologin" LOGIN`, auth.Remediation)
+					require.NotContains(t, auth.Remediation, "pg_hba")
+					require.Equal(t, "28000", auth.Details.(*preflight.AuthDetails).SQLState)
+				}
+				require.Equal(t, "InitializeSessionUserId", serverRoutine(t, s, role, pw), "PostgreSQL %s", v)
+			})
+
+			t.Run("MissingTable", func(t *testing.T) {
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
+					preflight.Options{Tables: []string{"public.customers", "public.no_such_table"}})
+				requireFailAt(t, rep, preflight.StagePrivileges, preflight.FieldTable)
+				priv := rep.Check(preflight.StagePrivileges)
+				require.Contains(t, priv.Message, "public.no_such_table does not exist")
+				require.NotContains(t, priv.Remediation, "GRANT")
 			})
 
 			t.Run("NoReadUser", func(t *testing.T) {
@@ -119,6 +161,12 @@ func TestRun_TLSOn(t *testing.T) {
 				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
 					preflight.Options{PinSHA256: []string{fmt.Sprintf("%064x", 1)}})
 				requireFailAt(t, rep, preflight.StageCertificate, "")
+				// The details hold both sides of the comparison the fix asks for.
+				cd := rep.Check(preflight.StageCertificate).Details.(*preflight.CertificateDetails)
+				require.False(t, *cd.PinMatched)
+				require.Equal(t, []string{fmt.Sprintf("%064X", 1)}, cd.PinSHA256)
+				leaf := sha256.Sum256(s.Cert.Raw)
+				require.Equal(t, strings.ToUpper(hex.EncodeToString(leaf[:])), cd.Chain[0].SHA256)
 			})
 
 			t.Run("DisableProbesTLS", func(t *testing.T) {
@@ -213,7 +261,8 @@ func TestRun_TLSOff(t *testing.T) {
 		sd := sm.Details.(*preflight.SSLModeDetails)
 		require.False(t, sd.TLSUsed)
 		require.True(t, sd.Fallback)
-		require.Contains(t, sd.FallbackReason, "does not offer TLS")
+		require.Contains(t, sd.FallbackReason, "does not support TLS: it declined the SSLRequest")
+		require.Equal(t, "sslMode Prefer fell back to plaintext: "+sd.FallbackReason, sm.Message)
 		requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
 	})
 }
@@ -226,6 +275,7 @@ func TestRun_TLSRequired(t *testing.T) {
 		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{})
 		requireFailAt(t, rep, preflight.StageSSLMode, preflight.FieldSSLMode)
 		require.Contains(t, rep.Check(preflight.StageSSLMode).Message, "28000")
+		require.Equal(t, "ClientAuthentication", serverRoutine(t, s, pgtest.ScramUser, pgtest.ScramPassword, "disable"))
 	})
 
 	// A Conn cannot say Allow (EncryptionMethod=6 reads as Prefer), so
@@ -428,4 +478,37 @@ func TestRun_IgnoresPGEnvironment(t *testing.T) {
 	require.NotEqual(t, preflight.Fail, rep.Verdict)
 	requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
 	requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
+}
+
+// superExec runs sql on s as the superuser.
+func superExec(t *testing.T, s *pgtest.Server, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, s.ConnString(pgtest.Database, pgtest.SuperUser, pgtest.SuperPassword, "require"))
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	_, err = admin.Exec(ctx, sql)
+	require.NoError(t, err, sql)
+}
+
+// serverRoutine logs in to s as user with pgconn alone, in sslmode
+// (default require), and returns the routine (the R field) of the
+// ErrorResponse that refuses it: what the classification of SQLSTATE 28000
+// relies on, seen here straight from the server.
+func serverRoutine(t *testing.T, s *pgtest.Server, user, password string, sslmode ...string) string {
+	t.Helper()
+	mode := "require"
+	if len(sslmode) > 0 {
+		mode = sslmode[0]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, s.ConnString(pgtest.Database, user, password, mode))
+	if err == nil {
+		conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	return pgErr.Routine
 }

@@ -21,6 +21,10 @@ type attempt struct {
 	mu sync.Mutex
 
 	address string
+	// late marks an attempt begun after the run's time was up (pgconn
+	// still tries a fallback then): its dial fails at once and shows
+	// nothing about the server.
+	late bool
 
 	dialStart, dialEnd time.Time
 	dialErr            error
@@ -53,6 +57,10 @@ type attempt struct {
 
 	pgErr *pgconn.PgError // the server's error during startup, if any
 	err   error           // pgconn's error for this attempt, if it failed
+	// ioErr is the first error reading or writing the raw connection: what
+	// ended an attempt on I/O, kept because pgconn forgets the errors of an
+	// attempt that a fallback replaced.
+	ioErr error
 }
 
 // usedTLS reports whether the attempt completed a TLS handshake. tlsState
@@ -108,8 +116,8 @@ func (o *observer) enter(s Stage) {
 	o.phase(s)
 }
 
-func (o *observer) begin(address string) *attempt {
-	a := &attempt{address: address, dialStart: time.Now()}
+func (o *observer) begin(address string, late bool) *attempt {
+	a := &attempt{address: address, dialStart: time.Now(), late: late}
 	o.mu.Lock()
 	o.attempts = append(o.attempts, a)
 	o.mu.Unlock()
@@ -161,7 +169,11 @@ func (c *wireConn) Write(b []byte) (int, error) {
 		}
 	}
 	c.a.mu.Unlock()
-	return c.Conn.Write(b)
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.a.ioFailed(err)
+	}
+	return n, err
 }
 
 func (c *wireConn) Read(b []byte) (int, error) {
@@ -174,7 +186,19 @@ func (c *wireConn) Read(b []byte) (int, error) {
 		}
 		c.a.mu.Unlock()
 	}
+	if err != nil {
+		c.a.ioFailed(err)
+	}
 	return n, err
+}
+
+// ioFailed records the first I/O error of a's raw connection.
+func (a *attempt) ioFailed(err error) {
+	a.mu.Lock()
+	if a.ioErr == nil {
+		a.ioErr = err
+	}
+	a.mu.Unlock()
 }
 
 // msgConn sits above TLS, where the protocol is in the clear again. It parses

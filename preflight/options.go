@@ -58,7 +58,9 @@ type Options struct {
 	CAFile string
 	// Tables are schema-qualified tables or views (schema.name; a bare name
 	// means public.name) that must be readable. Names are matched exactly,
-	// as the catalog stores them.
+	// as the catalog stores them. A name with an empty part (see ValidTable)
+	// fails the input stage; a table that does not exist fails the
+	// privileges stage, blaming FieldTable.
 	Tables []string
 	// PinSHA256 are hex SHA-256 fingerprints of certificates (leaf or any in
 	// the chain, colons allowed). When set, the server's chain must contain

@@ -46,8 +46,8 @@ const (
 	Interrupted Status = "interrupted"
 )
 
-// Input fields a Result can blame. They are the names of AEP's basic
-// authentication parameters.
+// Input fields a Result can blame. All but FieldTable are the names of AEP's
+// basic authentication parameters.
 const (
 	FieldServer   = "server"
 	FieldPort     = "port"
@@ -55,6 +55,9 @@ const (
 	FieldUsername = "username"
 	FieldPassword = "password"
 	FieldSSLMode  = "sslMode"
+	// FieldTable blames one of Options.Tables: a table the caller asked to
+	// check, which is no part of the connection and no basic-auth parameter.
+	FieldTable = "table"
 )
 
 // Result is the outcome of one stage.
@@ -65,7 +68,11 @@ type Result struct {
 	// Message says in plain words what was found. It never contains the
 	// password.
 	Message string `json:"message"`
-	// Field is the input field to blame for a warning or failure, if any.
+	// Field is the input field to blame for a warning or failure (one of
+	// the Field constants). It is empty when no single field is to blame:
+	// the server answers a user that does not exist and a wrong password
+	// alike (SQLSTATE 28P01), on purpose, so that failure names both in
+	// Message and blames neither here.
 	Field string `json:"field,omitempty"`
 	// Remediation tells how to fix a warning or failure.
 	Remediation string `json:"remediation,omitempty"`

@@ -179,6 +179,14 @@ func (r *runner) input() Result {
 		res.Remediation = "fix the connection string; every field AEP's basic authentication takes is required"
 		return res
 	}
+	for i, t := range r.opts.Tables {
+		if !ValidTable(t) {
+			res.Status, res.Field = Fail, FieldTable
+			res.Message = fmt.Sprintf("table %d of the tables to check, %q, names no table: a schema or a name is empty", i+1, t)
+			res.Remediation = "name each table to check as schema.name, or as name for one in the public schema"
+			return res
+		}
+	}
 	var warns []connstr.Warning
 	r.own, warns = c.SSLMode()
 	warns = append(append([]connstr.Warning(nil), r.opts.InputWarnings...), warns...)

@@ -223,7 +223,7 @@ func (r *runner) sessionLost(err error, dur time.Duration) *Result {
 	case isTimeout(err):
 		res.Kind = KindTimeout
 		res.Message = "the server stopped answering after login: the queries timed out"
-		res.Remediation = "check the server's load and the network path for dropped packets; a longer --timeout helps only on a slow link"
+		res.Remediation = "check the server's load and the network path for dropped packets; " + r.timeoutFix()
 	default:
 		res.Kind = KindReset
 		res.Message = "the connection was lost after login, before the server answered the queries"
@@ -260,6 +260,13 @@ func readPipelined(pl *pgconn.Pipeline) queryResult {
 			return out
 		}
 	}
+}
+
+// ValidTable reports whether name can be one of Options.Tables: schema.name,
+// or name for a table in the public schema, with neither part empty.
+func ValidTable(name string) bool {
+	schema, rel := splitTable(name)
+	return schema != "" && rel != ""
 }
 
 func splitTable(t string) (schema, name string) {
@@ -412,24 +419,39 @@ func (r *runner) privilegesStage(server, catalog queryResult, assert *queryResul
 		res.Message += "; could not check the requested tables: " + r.queryFailure(assert.err)
 		return res
 	}
-	var bad []string
+	// Each problem blames what to fix: a table that does not exist is the
+	// name asked for, one that is not readable is the user's grants.
+	var bad, fixes []string
+	var missing, denied bool
 	for _, row := range assert.rows {
 		tc := TableCheck{Name: string(row[0]) + "." + string(row[1]), Exists: isTrue(row[2]), Usage: isTrue(row[3]), Readable: isTrue(row[4])}
 		tc.Readable = tc.Readable && tc.Usage
 		d.Tables = append(d.Tables, tc)
+		field := FieldUsername
 		switch {
 		case !tc.Exists:
-			bad = append(bad, tc.Name+" does not exist")
+			bad, missing, field = append(bad, tc.Name+" does not exist"), true, FieldTable
 		case !tc.Usage:
-			bad = append(bad, tc.Name+": no USAGE on its schema")
+			bad, denied = append(bad, tc.Name+": no USAGE on its schema"), true
 		case !tc.Readable:
-			bad = append(bad, tc.Name+": no SELECT")
+			bad, denied = append(bad, tc.Name+": no SELECT"), true
+		default:
+			continue
+		}
+		if res.Status != Fail {
+			res.Status, res.Field = Fail, field
 		}
 	}
-	if len(bad) > 0 {
-		res.Status, res.Field = Fail, FieldUsername
-		res.Message = "requested tables are not readable: " + strings.Join(bad, "; ")
-		res.Remediation = fmt.Sprintf("GRANT USAGE ON SCHEMA <schema> TO %s; GRANT SELECT ON <schema>.<table> TO %s (names are case-sensitive)", user, user)
+	if len(bad) == 0 {
+		return res
 	}
+	if missing {
+		fixes = append(fixes, "check the table name: schema.name exactly as the catalog stores it (case-sensitive; a bare name means public.name)")
+	}
+	if denied {
+		fixes = append(fixes, fmt.Sprintf("GRANT USAGE ON SCHEMA <schema> TO %s; GRANT SELECT ON <schema>.<table> TO %s (names are case-sensitive)", user, user))
+	}
+	res.Message = "requested tables are not readable: " + strings.Join(bad, "; ")
+	res.Remediation = strings.Join(fixes, "; ")
 	return res
 }

@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -90,11 +91,7 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 	fin := c.final()
 
 	if fin != nil {
-		r.timings.TCP = sub(fin.dialEnd, fin.dialStart)
-		r.timings.TLS = sub(fin.handshakeEnd, fin.dialEnd)
-		if fin.ready {
-			r.timings.Auth = sub(fin.readyAt, fin.authStart)
-		}
+		r.timings.TCP, r.timings.TLS, r.timings.Auth = fin.phaseTimes(c.end)
 	}
 
 	for _, id := range []Stage{StageTCP, StageTLS, StageCertificate, StageSSLMode, StageAuth} {
@@ -124,6 +121,36 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 		r.set(res)
 	}
 	return f == nil && c.conn != nil
+}
+
+// phaseTimes are the durations of a's TCP connect, SSLRequest and TLS
+// handshake, and startup and authentication; zero for a phase a did not
+// begin. A phase a began but did not finish (an error, the time limit, an
+// interrupt) lasts until end, the end of the attempt, so that the time it
+// waited shows: a server that never answers the SSLRequest spends the whole
+// time limit in TLS.
+func (a *attempt) phaseTimes(end time.Time) (tcp, tlsTime, auth time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tcp = sub(a.dialEnd, a.dialStart)
+	if a.dialErr != nil || a.dialEnd.IsZero() {
+		return tcp, 0, 0
+	}
+	if a.sslRequested {
+		tlsEnd := a.handshakeEnd
+		if tlsEnd.IsZero() {
+			tlsEnd = end
+		}
+		tlsTime = sub(tlsEnd, a.dialEnd)
+	}
+	if !a.authStart.IsZero() {
+		authEnd := a.readyAt
+		if !a.ready {
+			authEnd = end
+		}
+		auth = sub(authEnd, a.authStart)
+	}
+	return tcp, tlsTime, auth
 }
 
 func sub(a, b time.Time) time.Duration {
@@ -160,12 +187,19 @@ func (r *runner) tcpStage(c *connResult) Result {
 	res.Details = d
 	var okAddr string
 	var failed []string
+	fin := c.final()
 	for _, a := range c.attempts {
+		if a.late && a != fin {
+			continue // not dialed: the time was up
+		}
 		di := DialInfo{Address: a.address, TLS: a.sslRequested, DurationMS: millis(sub(a.dialEnd, a.dialStart))}
 		if a.dialErr != nil {
 			f := r.dialFailure(a.dialErr, a.address)
 			di.Error = f.message
 			failed = append(failed, a.address)
+			if okAddr == "" {
+				res.Duration += sub(a.dialEnd, a.dialStart) // until one connects, the dials are the stage
+			}
 		} else if okAddr == "" {
 			okAddr = a.address
 			res.Duration = sub(a.dialEnd, a.dialStart)
@@ -235,7 +269,7 @@ func (r *runner) tlsStage(c *connResult, probe *attempt, offered *bool) Result {
 	fin := c.final()
 	if fin != nil {
 		d.Used = fin.usedTLS()
-		res.Duration = sub(fin.handshakeEnd, fin.dialEnd)
+		_, res.Duration, _ = fin.phaseTimes(c.end)
 	}
 	src, from := tlsSource(c, probe)
 	if src != nil {
@@ -294,6 +328,11 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	}
 	for _, cert := range chk.chain {
 		d.Chain = append(d.Chain, describeCert(cert))
+	}
+	if chk.pinMatched != nil {
+		for _, p := range r.verifier.pins {
+			d.PinSHA256 = append(d.PinSHA256, fingerprint(p))
+		}
 	}
 	if r.verifier.roots != nil {
 		ok := chk.systemErr == nil
@@ -364,12 +403,11 @@ func (r *runner) sslmodeStage(c *connResult, probe *attempt, offered *bool) Resu
 		return res
 	}
 	d.TLSUsed = fin.usedTLS()
-	if len(c.attempts) > 1 && c.err == nil {
-		first := c.attempts[0]
-		if first.sslRequested != fin.sslRequested {
-			d.Fallback = true
-			d.FallbackReason = attemptFailure(r, first)
-		}
+	// The fallback's reason is the first choice's failure, whether or not
+	// the second choice then connected.
+	if first := c.attempts[0]; first != fin && first.sslRequested != fin.sslRequested {
+		d.Fallback = true
+		d.FallbackReason = r.attemptFailure(first, offered != nil && *offered)
 	}
 	switch r.libpq {
 	case "disable":
@@ -407,24 +445,27 @@ func (r *runner) sslmodeStage(c *connResult, probe *attempt, offered *bool) Resu
 }
 
 // attemptFailure words why an attempt that was not the final one failed,
-// from what was observed on the wire (pgconn keeps only the last error).
-func attemptFailure(r *runner, a *attempt) string {
+// as diagnose would have, had it been the last: pgconn keeps only the
+// errors of a connection that failed as a whole, so one that a fallback
+// replaced is judged from what was observed on the wire.
+func (r *runner) attemptFailure(a *attempt, tlsOffered bool) string {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case a.sslAnswered && a.sslResponse == 'N':
-		return "the server does not offer TLS"
-	case a.certRejected != nil:
-		return explainChainError(a.certRejected)
-	case a.handshakeErr != nil:
-		return "the TLS handshake failed"
-	case a.pgErr != nil:
-		return "the server refused it: " + r.serverText(a.pgErr)
-	case a.dialErr != nil:
-		return r.dialFailure(a.dialErr, a.address).message
+	err := a.err
+	if err == nil {
+		err = a.ioErr
 	}
-	return "the attempt failed"
+	a.mu.Unlock()
+	if err == nil {
+		err = errAttemptFailed
+	}
+	if f := r.diagnose(&connResult{attempts: []*attempt{a}, err: err}, tlsOffered); f != nil {
+		return f.message
+	}
+	return errAttemptFailed.Error()
 }
+
+// errAttemptFailed stands for an attempt's error that nothing recorded.
+var errAttemptFailed = errors.New("the attempt failed")
 
 func (r *runner) authStage(c *connResult) Result {
 	res := Result{ID: StageAuth, Status: Pass}
@@ -434,12 +475,12 @@ func (r *runner) authStage(c *connResult) Result {
 	if fin == nil {
 		return res
 	}
+	_, _, res.Duration = fin.phaseTimes(c.end)
 	fin.mu.Lock()
 	d.Method, d.SASLMechanisms = fin.authMethod, fin.saslMechs
 	if fin.pgErr != nil {
 		d.SQLState, d.ServerMessage = fin.pgErr.Code, r.external(fin.pgErr.Message)
 	}
-	res.Duration = sub(fin.readyAt, fin.authStart)
 	fin.mu.Unlock()
 
 	res.Message = fmt.Sprintf("logged in as %q with %s", r.conn.User, d.Method)

@@ -61,12 +61,12 @@ the exit code is 2 when any line is invalid (the other lines are still
 checked), else 1 when any failed, was interrupted or not checked, else 0.`
 }
 
-// Validate refuses a --concurrency that checks nothing, before any work.
+// Validate refuses flags that cannot work, before any work.
 func (c *CheckCmd) Validate() error {
 	if c.Concurrency < 1 {
 		return fmt.Errorf("--concurrency must be at least 1, not %d", c.Concurrency)
 	}
-	return nil
+	return c.GateFlags.validate()
 }
 
 // Run checks one connection string, or a file of them.

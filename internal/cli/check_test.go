@@ -3,8 +3,12 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +21,7 @@ import (
 	"github.com/flowpg/flowpg/internal/faultproxy"
 	"github.com/flowpg/flowpg/internal/netguard"
 	"github.com/flowpg/flowpg/internal/pgtest"
+	"github.com/flowpg/flowpg/internal/pgtls/pgtlstest"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -62,6 +67,74 @@ func TestRenderText_Golden(t *testing.T) {
 	assertGolden(t, "check_text.golden", b.String())
 }
 
+// pinMismatchReport is a fixed report of a chain that matched no pin, with
+// the time of an attempt that no phase holds.
+func pinMismatchReport() *preflight.Report {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	no := false
+	skipped := "skipped: the certificate stage failed"
+	return &preflight.Report{
+		Target:  "aep@db.example.com:5432/sales",
+		Verdict: preflight.Fail,
+		Checks: []preflight.Result{
+			{ID: preflight.StageInput, Status: preflight.Pass, Message: "aep@db.example.com:5432/sales, sslMode require"},
+			{ID: preflight.StageAddress, Status: preflight.Pass, Message: "public address"},
+			{ID: preflight.StageDNS, Status: preflight.Pass, Duration: ms(3.1), Message: "db.example.com resolves to 203.0.114.7"},
+			{ID: preflight.StageTCP, Status: preflight.Pass, Duration: ms(20.2), Message: "connected to 203.0.114.7:5432"},
+			{ID: preflight.StageTLS, Status: preflight.Pass, Duration: ms(41.7), Message: "TLS 1.3, TLS_AES_128_GCM_SHA256, key exchange P-256"},
+			{ID: preflight.StageCertificate, Status: preflight.Fail, Kind: preflight.KindCertificate,
+				Message:     "the server's certificate chain matches none of the pinned SHA-256 fingerprints; the connection was aborted before sending credentials",
+				Remediation: "compare the pins with the SHA-256 fingerprints of the server's chain, listed with this stage; the certificate may have been renewed, or this is not the expected server",
+				Details: &preflight.CertificateDetails{
+					Chain: []preflight.CertificateInfo{
+						{Subject: "CN=db.example.com", SHA256: strings.Repeat("3F2A", 16)},
+						{Subject: "CN=Example Issuing CA,O=Example", SHA256: strings.Repeat("9B1C", 16)},
+					},
+					PinMatched: &no,
+					PinSHA256:  []string{strings.Repeat("00", 31) + "01", strings.Repeat("AB", 32)},
+				}},
+			{ID: preflight.StageSSLMode, Status: preflight.Skip, Message: skipped},
+			{ID: preflight.StageAuth, Status: preflight.Skip, Message: skipped},
+			{ID: preflight.StageServer, Status: preflight.Skip, Message: skipped},
+			{ID: preflight.StagePrivileges, Status: preflight.Skip, Message: skipped},
+		},
+		Timings: preflight.Timings{DNS: ms(3.1), TCP: ms(20.2), TLS: ms(41.7), Total: ms(130.4)},
+	}
+}
+
+// TestRenderText_PinMismatchGolden: a pin mismatch lists the chain's
+// fingerprints and the pins under the certificate stage, and the waterfall
+// shows the time no phase holds.
+func TestRenderText_PinMismatchGolden(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, renderText(&b, pinMismatchReport(), style{}))
+	assertGolden(t, "check_pin_text.golden", b.String())
+	require.Contains(t, b.String(), "chain:  "+strings.Repeat("3F2A", 16)+"  CN=db.example.com\n")
+	require.Contains(t, b.String(), "pinned: "+strings.Repeat("00", 31)+"01\n")
+}
+
+// TestCheck_PinMismatchShowsFingerprints runs check against a fake server
+// whose chain matches no pin: the text output lists the server's
+// fingerprint, as computed here from its certificate, and the pin given.
+func TestCheck_PinMismatchShowsFingerprints(t *testing.T) {
+	s := pgtlstest.Start(t, pgtlstest.Options{})
+	raw, err := os.ReadFile(s.CAFile)
+	require.NoError(t, err)
+	block, _ := pem.Decode(raw)
+	require.NotNil(t, block)
+	sum := sha256.Sum256(block.Bytes)
+	host, port, err := net.SplitHostPort(s.Addr)
+	require.NoError(t, err)
+	in := fmt.Sprintf("Server=%s;Port=%s;Database=d;UID=u;PWD=pw-sentinel-82;EncryptionMethod=1;ValidateServerCertificate=0", host, port)
+	pin := strings.Repeat("ab:", 31) + "ab"
+	code, out, errOut := runFlowpg(t, in, "check", "-", "--timeout", "5s", "--pin-sha256", pin)
+	require.Equal(t, ExitFailed, code, "%s%s", out, errOut)
+	require.Regexp(t, `(?m)^  ✗ certificate .*pinned SHA-256`, out)
+	require.Regexp(t, `(?m)^ +chain:  `+strings.ToUpper(hex.EncodeToString(sum[:]))+`  CN=pgtlstest$`, out)
+	require.Regexp(t, `(?m)^ +pinned: `+strings.Repeat("AB", 32)+`$`, out)
+	require.NotContains(t, out+errOut, "pw-sentinel-82")
+}
+
 func TestRenderJSON_Golden(t *testing.T) {
 	b, err := json.MarshalIndent(sampleReport(), "", "  ")
 	require.NoError(t, err)
@@ -70,21 +143,60 @@ func TestRenderJSON_Golden(t *testing.T) {
 
 func TestWaterfall(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	got := waterfall(preflight.Timings{DNS: ms(10), TCP: ms(10), TLS: ms(20), Auth: ms(40), Queries: 0, Total: ms(85)}, style{})
-	want := "Timings\n" +
-		"  DNS         10.0 ms  │█████\n" +
-		"  TCP         10.0 ms  │     █████\n" +
-		"  TLS         20.0 ms  │          ██████████\n" +
-		"  Auth        40.0 ms  │                    ████████████████████\n" +
-		"  Queries      0.0 ms  │\n" +
-		"  Total       85.0 ms  │────────────────────────────────────────│\n"
-	require.Equal(t, want, got)
+	const otherNote = "           Other: time in none of the phases above (earlier attempts, the audit, waiting)\n"
+	tests := []struct {
+		name string
+		t    preflight.Timings
+		want string
+	}{
+		{"phases fill the total", preflight.Timings{DNS: ms(10), TCP: ms(10), TLS: ms(20), Auth: ms(40), Total: ms(80)},
+			"Timings\n" +
+				"  DNS         10.0 ms  │█████\n" +
+				"  TCP         10.0 ms  │     █████\n" +
+				"  TLS         20.0 ms  │          ██████████\n" +
+				"  Auth        40.0 ms  │                    ████████████████████\n" +
+				"  Queries      0.0 ms  │\n" +
+				"  Total       80.0 ms  │────────────────────────────────────────│\n"},
+		// The bars are scaled to the total, and what no phase holds is a
+		// row of its own.
+		{"time in no phase is Other", preflight.Timings{DNS: ms(10), TCP: ms(10), TLS: ms(20), Auth: ms(40), Total: ms(160)},
+			"Timings\n" +
+				"  DNS         10.0 ms  │███\n" +
+				"  TCP         10.0 ms  │   ██\n" +
+				"  TLS         20.0 ms  │     █████\n" +
+				"  Auth        40.0 ms  │          ██████████\n" +
+				"  Queries      0.0 ms  │\n" +
+				"  Other       80.0 ms  │                    ████████████████████\n" +
+				"  Total        160 ms  │────────────────────────────────────────│\n" + otherNote},
+		// A black hole: the TLS phase that waited for the limit shows it.
+		{"a phase cut by the limit", preflight.Timings{TCP: ms(1), TLS: ms(1999), Total: ms(2000)},
+			"Timings\n" +
+				"  DNS          0.0 ms  │\n" +
+				"  TCP          1.0 ms  │▏\n" +
+				"  TLS         1999 ms  │████████████████████████████████████████\n" +
+				"  Auth         0.0 ms  │\n" +
+				"  Queries      0.0 ms  │\n" +
+				"  Total       2000 ms  │────────────────────────────────────────│\n"},
+		// Under a column of waiting is not worth a row.
+		{"a sliver of Other is left out", preflight.Timings{TCP: ms(20), Auth: ms(79), Total: ms(100)},
+			"Timings\n" +
+				"  DNS          0.0 ms  │\n" +
+				"  TCP         20.0 ms  │████████\n" +
+				"  TLS          0.0 ms  │\n" +
+				"  Auth        79.0 ms  │        ████████████████████████████████\n" +
+				"  Queries      0.0 ms  │\n" +
+				"  Total        100 ms  │────────────────────────────────────────│\n"},
+		{"nothing timed", preflight.Timings{}, "Timings\n  Total        0.0 ms\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, waterfall(tt.t, style{}))
+		})
+	}
 
 	// A phase too short for one column still shows that it happened.
-	got = waterfall(preflight.Timings{TCP: time.Microsecond * 100, Auth: ms(100), Total: ms(101)}, style{})
+	got := waterfall(preflight.Timings{TCP: time.Microsecond * 100, Auth: ms(100), Total: ms(101)}, style{})
 	require.Contains(t, got, "│▏")
-
-	require.Equal(t, "Timings\n  Total        0.0 ms\n", waterfall(preflight.Timings{}, style{}))
 }
 
 func TestStyle_ColourOnlyOnTerminal(t *testing.T) {
@@ -222,7 +334,8 @@ func TestCheck_RealServer(t *testing.T) {
 	require.Equal(t, ExitFailed, code)
 
 	// JUnit: a pass with the loopback warning in system-out, then the wrong
-	// password as a failure of the auth stage that blames the password.
+	// password as a failure of the auth stage that names the user name and
+	// the password, and blames neither field alone.
 	code, out, _ = runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile, "-o", "junit")
 	require.Equal(t, ExitOK, code, out)
 	cases := parseJUnit(t, out)
@@ -236,7 +349,9 @@ func TestCheck_RealServer(t *testing.T) {
 	cases = parseJUnit(t, out)
 	require.NotNil(t, cases[0].Failure)
 	require.Equal(t, "auth", cases[0].Failure.Type)
-	require.Contains(t, cases[0].Failure.Message, "; field: password; fix: ")
+	require.Contains(t, cases[0].Failure.Message, `auth: user "aep_scram" does not exist or the password is wrong`)
+	require.Contains(t, cases[0].Failure.Message, "; fix: check username and password")
+	require.NotContains(t, cases[0].Failure.Message, "field:")
 }
 
 // TestCheck_BatchBlackHoleEndsAtTimeout: targets that never answer cost one

@@ -172,8 +172,29 @@ func (t *textReport) writeStage(c preflight.Result) {
 		if c.Remediation != "" {
 			fmt.Fprintf(&b, "  %-13s fix: %s\n", "", c.Remediation)
 		}
+		writePins(&b, c)
 	}
 	t.write(b.String())
+}
+
+// writePins lists, under a certificate stage whose chain matched no pin,
+// the chain's fingerprints and the pins given: the fix asks to compare them,
+// and text has no other place to show them (JSON has them in the details).
+func writePins(b *strings.Builder, c preflight.Result) {
+	d, ok := c.Details.(*preflight.CertificateDetails)
+	if !ok || d.PinMatched == nil || *d.PinMatched {
+		return
+	}
+	label := "chain:"
+	for _, cert := range d.Chain {
+		fmt.Fprintf(b, "  %-13s %-7s %s  %s\n", "", label, cert.SHA256, cert.Subject)
+		label = ""
+	}
+	label = "pinned:"
+	for _, p := range d.PinSHA256 {
+		fmt.Fprintf(b, "  %-13s %-7s %s\n", "", label, p)
+		label = ""
+	}
 }
 
 // clearWaiting erases the transient line, if one is on screen.
@@ -203,7 +224,11 @@ const waterfallWidth = 40
 
 // waterfall draws the connection phases as consecutive bars on one time
 // axis, the way httpstat draws an HTTP request: each phase starts where the
-// previous one ended. A phase that did not happen has no bar.
+// previous one ended, and the axis is the run's total. A phase that did not
+// happen has no bar. Time in no phase (an attempt that a fallback or
+// another address replaced, the audit outlasting the checked connection)
+// shows as Other when it would fill a column, so the bars add up to the
+// total.
 func waterfall(t preflight.Timings, s style) string {
 	phases := []struct {
 		name string
@@ -215,11 +240,20 @@ func waterfall(t preflight.Timings, s style) string {
 	}
 	var b strings.Builder
 	b.WriteString("Timings\n")
-	if sum <= 0 {
+	total := max(t.Total, sum)
+	if total <= 0 {
 		fmt.Fprintf(&b, "  %-8s %10s\n", "Total", fmtMillis(t.Total))
 		return b.String()
 	}
-	scale := float64(waterfallWidth) / float64(sum)
+	scale := float64(waterfallWidth) / float64(total)
+	other := total - sum
+	showOther := other >= time.Millisecond && math.Round(float64(other)*scale) >= 1
+	if showOther {
+		phases = append(phases, struct {
+			name string
+			d    time.Duration
+		}{"Other", other})
+	}
 	col := 0
 	var elapsed time.Duration
 	for _, p := range phases {
@@ -245,5 +279,8 @@ func waterfall(t preflight.Timings, s style) string {
 		}
 	}
 	fmt.Fprintf(&b, "  %-8s %10s  │%s│\n", "Total", fmtMillis(t.Total), strings.Repeat("─", waterfallWidth))
+	if showOther {
+		fmt.Fprintf(&b, "  %-8s %s\n", "", s.paint("2", "Other: time in none of the phases above (earlier attempts, the audit, waiting)"))
+	}
 	return b.String()
 }

@@ -74,6 +74,9 @@ func (c *ConnectCmd) Validate() error {
 	if strings.TrimSpace(c.Name) == "" {
 		return errors.New("--name must not be empty: it names the connection in AEP")
 	}
+	if err := c.GateFlags.validate(); err != nil {
+		return err
+	}
 	return checkCurl(c.Curl, c.DryRun)
 }
 

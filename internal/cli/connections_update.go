@@ -72,8 +72,13 @@ Exit codes: 0 updated and verified, 1 the gate, a conflict, Adobe's
 verification or an API call failed (or no such connection), 2 invalid input.`
 }
 
-// Validate refuses --curl without --dry-run, before any work.
-func (c *ConnectionsUpdateCmd) Validate() error { return checkCurl(c.Curl, c.DryRun) }
+// Validate refuses flags that cannot work, before any work.
+func (c *ConnectionsUpdateCmd) Validate() error {
+	if err := c.GateFlags.validate(); err != nil {
+		return err
+	}
+	return checkCurl(c.Curl, c.DryRun)
+}
 
 // Run updates.
 func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {

@@ -75,12 +75,26 @@ func lookupRegion(name string) (flowclient.Region, error) {
 	return r, nil
 }
 
+// validate checks the gate's flags on their own, so that a command can
+// refuse them before any work; each error names its flag.
+func (g *GateFlags) validate() error {
+	if g.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, not %s", g.Timeout)
+	}
+	for _, t := range g.Table {
+		if !preflight.ValidTable(t) {
+			return fmt.Errorf("--table %q names no table: want SCHEMA.NAME, or NAME for a table in public", t)
+		}
+	}
+	return nil
+}
+
 // options are the pre-flight's options for reg. forAdobe is connect's gate:
 // what only Adobe meets (an address it cannot reach, a CA it does not
 // have) fails rather than warns, unless the user said otherwise.
 func (g *GateFlags) options(reg registration, warns []connstr.Warning, forAdobe, allowPrivateAddress bool) (preflight.Options, error) {
-	if g.Timeout <= 0 {
-		return preflight.Options{}, fmt.Errorf("--timeout must be positive")
+	if err := g.validate(); err != nil {
+		return preflight.Options{}, err
 	}
 	opts := preflight.Options{
 		Timeout:       g.Timeout,

@@ -261,3 +261,43 @@ func TestGate_PredictsAdobe(t *testing.T) {
 		assert.Contains(t, out, "must admit AEP's can2 addresses (8 ranges): 13.71.175.80/28")
 	})
 }
+
+// TestGateFlags_UsageErrors: a time limit that is not positive, and a table
+// with an empty schema or name, are usage errors of every command that runs
+// the gate: exit 2, naming the flag, before anything is dialed or sent.
+func TestGateFlags_UsageErrors(t *testing.T) {
+	fs := flowtest.NewServer()
+	defer fs.Close()
+	connectEnv(t, fs)
+	const conn = "Server=127.0.0.1;Port=1;Database=d;UID=u;Password=pw-sentinel-81"
+	commands := []struct {
+		name string
+		args []string
+	}{
+		{"check", []string{"check", "-"}},
+		{"check --file", []string{"check", "--file", "-"}},
+		{"connect", []string{"connect", "-", "--name", "x", "--allow-private-address"}},
+		{"connections update", []string{"connections", "update", "x", "-", "--allow-private-address"}},
+	}
+	flags := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"--timeout=-1s"}, "--timeout must be positive"},
+		{[]string{"--table", ""}, `--table "" names no table`},
+		{[]string{"--table", "sales."}, `--table "sales." names no table`},
+		{[]string{"--table", "public.orders", "--table", ".orders"}, `--table ".orders" names no table`},
+	}
+	for _, c := range commands {
+		for _, f := range flags {
+			args := append(append([]string(nil), c.args...), f.args...)
+			code, out, errOut := runFlowpg(t, conn, args...)
+			assert.Equal(t, ExitInvalid, code, "%s %v: %s%s", c.name, f.args, out, errOut)
+			assert.Contains(t, errOut, f.flag, "%s %v", c.name, f.args)
+			assert.NotContains(t, out, "Checking", "%s %v: no pre-flight ran", c.name, f.args)
+			assert.NotContains(t, out+errOut, "pw-sentinel-81")
+		}
+	}
+	assert.Empty(t, fs.Requests(), "nothing was sent to Adobe")
+}

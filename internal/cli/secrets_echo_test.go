@@ -114,9 +114,13 @@ var (
 	durations     = regexp.MustCompile(`\d+(\.\d+)? ms`)
 	bars          = regexp.MustCompile(`│[ █▏]*`)
 	jsonDurations = regexp.MustCompile(`("[A-Za-z]*Ms"):\s*[0-9.eE+-]+`)
+	// The waterfall's Other row shows only when time outside the phases
+	// fills a column, which varies from run to run.
+	otherRow = regexp.MustCompile(`(?m)^ *Other[ :].*\n`)
 )
 
 func normalize(s string) string {
+	s = otherRow.ReplaceAllString(s, "")
 	s = jsonDurations.ReplaceAllString(s, `$1: 0`)
 	return bars.ReplaceAllString(durations.ReplaceAllString(s, "N ms"), "│")
 }
