@@ -105,6 +105,12 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 			// sends on a context of its own after a startup fails on I/O.
 			return dialer.DialContext(ctx, network, address)
 		}
+		if obs.rejected() {
+			// Our verification refused the server's certificate (a pin
+			// mismatch, under Prefer): Prefer's plaintext fallback would
+			// send the password to that very server with no TLS at all.
+			return nil, errNoFallback
+		}
 		a := obs.begin(address, ctx.Err() != nil)
 		obs.enter(StageTCP)
 		c, err := dialer.DialContext(ctx, network, address)
@@ -209,6 +215,10 @@ func (r *runner) handshake(ctx context.Context, a *attempt, tc *tls.Conn, cfg *t
 	}
 	return tc, err
 }
+
+// errNoFallback ends a connection whose TLS leg our verification refused,
+// instead of the fallback to plaintext.
+var errNoFallback = errors.New("preflight: no plaintext fallback after the certificate was refused")
 
 // attemptsKey marks the context of ConnectConfig, so that DialFunc tells
 // its connection attempts from other dials.

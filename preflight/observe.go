@@ -133,6 +133,20 @@ func (o *observer) current() *attempt {
 	return o.attempts[len(o.attempts)-1]
 }
 
+// rejected reports whether our verification refused the certificate of
+// one of o's attempts.
+func (o *observer) rejected() bool {
+	for _, a := range o.list() {
+		a.mu.Lock()
+		r := a.certRejected != nil
+		a.mu.Unlock()
+		if r {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *observer) list() []*attempt {
 	o.mu.Lock()
 	defer o.mu.Unlock()

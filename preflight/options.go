@@ -64,7 +64,10 @@ type Options struct {
 	Tables []string
 	// PinSHA256 are hex SHA-256 fingerprints of certificates (leaf or any in
 	// the chain, colons allowed). When set, the server's chain must contain
-	// one of them, or the handshake is aborted before credentials are sent.
+	// one of them, or the handshake is aborted before credentials are sent,
+	// and Prefer does not fall back to plaintext. Pins need an sslMode that
+	// starts with TLS: under Disable or Allow the input stage fails, and the
+	// connection's own mode is not dialed when it is one of those.
 	PinSHA256 []string
 	// SSLMode is the mode to check in, when it is not the one conn's TLS keys
 	// map to: typically the mode the receiver of a registration will dial in

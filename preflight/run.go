@@ -146,7 +146,8 @@ func (r *runner) run(ctx context.Context) {
 	// say whether what the string asks for would work. The audit dials it
 	// anyway.
 	var own *connResult
-	if r.own != r.mode && !r.opts.Audit {
+	// With pins, no password goes where no certificate was seen first.
+	if r.own != r.mode && !r.opts.Audit && !(len(r.opts.PinSHA256) > 0 && plaintextFirst(r.own)) {
 		wg.Add(1)
 		go func() { defer wg.Done(); own = r.connectAndClose(ctx, r.own.LibPQ(), addrs) }()
 	}
@@ -163,6 +164,12 @@ func (r *runner) run(ctx context.Context) {
 		res := r.auditResult(r.own, own, offersTLS(main, probe))
 		r.ownRes = &res
 	}
+}
+
+// plaintextFirst reports whether m's first attempt is plaintext, so that
+// the password may go out before any certificate is seen.
+func plaintextFirst(m connstr.SSLMode) bool {
+	return m == connstr.SSLDisable || m == connstr.SSLAllow
 }
 
 // input validates the connection and maps its TLS keys to an sslmode.
@@ -198,6 +205,12 @@ func (r *runner) input() Result {
 		r.mode = r.own
 	}
 	r.libpq = r.mode.LibPQ()
+	if len(r.opts.PinSHA256) > 0 && plaintextFirst(r.mode) {
+		res.Status, res.Field = Fail, FieldSSLMode
+		res.Message = fmt.Sprintf("a pin needs TLS before the password, and sslMode %s sends the password in plaintext before any certificate is seen", r.libpq)
+		res.Remediation = "check under an sslMode that starts with TLS (Prefer or stricter), or leave out --pin-sha256"
+		return res
+	}
 	r.host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(c.Server), "["), "]")
 	r.port = c.PortOrDefault()
 

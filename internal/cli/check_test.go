@@ -135,6 +135,33 @@ func TestCheck_PinMismatchShowsFingerprints(t *testing.T) {
 	require.NotContains(t, out+errOut, "pw-sentinel-82")
 }
 
+// TestCheck_PinMismatchNeverFallsBack: under Prefer, a certificate that
+// matches no pin ends the connection; the plaintext fallback, which would
+// hand the password to that server without TLS, is never tried. Under a
+// mode that starts in plaintext, pins are refused before any dial.
+func TestCheck_PinMismatchNeverFallsBack(t *testing.T) {
+	s := pgtlstest.Start(t, pgtlstest.Options{})
+	host, port, err := net.SplitHostPort(s.Addr)
+	require.NoError(t, err)
+	pin := strings.Repeat("ab", 32)
+	prefer := fmt.Sprintf("Server=%s;Port=%s;Database=d;UID=u;PWD=pw-sentinel-83;EncryptionMethod=6;ValidateServerCertificate=0", host, port)
+	code, out, errOut := runFlowpg(t, prefer, "check", "-", "--timeout", "5s", "--pin-sha256", pin)
+	require.Equal(t, ExitFailed, code, "%s%s", out, errOut)
+	require.Regexp(t, `(?m)^  ✗ certificate .*pinned SHA-256`, out)
+	conns := s.WaitConns(t, 1)
+	for _, c := range conns {
+		require.False(t, c.Plaintext, "a startup message went out in plaintext after the pin mismatch")
+	}
+
+	disable := fmt.Sprintf("Server=%s;Port=%s;Database=d;UID=u;PWD=pw-sentinel-83;EncryptionMethod=0", host, port)
+	before := len(s.Conns())
+	code, out, errOut = runFlowpg(t, disable, "check", "-", "--timeout", "5s", "--pin-sha256", pin)
+	require.Equal(t, ExitInvalid, code, "%s%s", out, errOut)
+	require.Regexp(t, `(?m)^  ✗ input .*a pin needs TLS before the password`, out)
+	time.Sleep(50 * time.Millisecond)
+	require.Len(t, s.Conns(), before, "nothing is dialed")
+}
+
 func TestRenderJSON_Golden(t *testing.T) {
 	b, err := json.MarshalIndent(sampleReport(), "", "  ")
 	require.NoError(t, err)

@@ -54,6 +54,9 @@ type Conn struct {
 	// TLS is true when the connection opened with an SSLRequest; false for
 	// a plaintext startup or a CancelRequest.
 	TLS bool
+	// Plaintext is true when a startup message (which carries the user
+	// name, and leads to the password) arrived without TLS.
+	Plaintext bool
 	// State is the server's view of a completed handshake: CurveID is the
 	// group it chose, HelloRetryRequest whether it had to ask for another
 	// key share. Nil when no handshake completed.
@@ -145,6 +148,7 @@ func (s *Server) serve(c net.Conn, cfg *tls.Config, opts Options) {
 	case code == cancelRequestCode:
 		return
 	default:
+		seen.Plaintext = true
 		_, _ = c.Write(refusal)
 		return
 	}
