@@ -384,6 +384,7 @@ type tlsStateT = tls.ConnectionState
 // first problem in the order asked for decides the field; every problem
 // gets its fix.
 func TestPrivilegesStage_RequestedTables(t *testing.T) {
+	nothingReadable := queryResult{rows: [][][]byte{{[]byte("c"), []byte("3"), []byte("0"), nil}}}
 	r := testRunner()
 	catalog := queryResult{rows: [][][]byte{
 		{[]byte("c"), []byte("3"), []byte("1"), nil},
@@ -414,6 +415,8 @@ func TestPrivilegesStage_RequestedTables(t *testing.T) {
 		message []string
 		fixes   []string
 		notFix  string
+		// noneReadable runs the case for a user who can read no table.
+		noneReadable bool
 	}{
 		{name: "readable", rows: [][][]byte{readable}, status: Pass, message: []string{"can read 1 of 3"}},
 		{name: "missing table blames the table", rows: [][][]byte{readable, missing}, status: Fail, field: FieldTable,
@@ -428,10 +431,14 @@ func TestPrivilegesStage_RequestedTables(t *testing.T) {
 			message: []string{"public.nope does not exist", "public.customers: no SELECT"}, fixes: []string{nameFix, grantFix}},
 		{name: "unreadable first", rows: [][][]byte{noSelect, missing}, status: Fail, field: FieldUsername,
 			message: []string{"public.nope does not exist", "public.customers: no SELECT"}, fixes: []string{nameFix, grantFix}},
+		{name: "missing, and nothing readable", rows: [][][]byte{missing}, noneReadable: true, status: Fail, field: FieldTable,
+			message: []string{"public.nope does not exist", "can read no table"}, fixes: []string{nameFix, grantFix}},
+		{name: "nothing readable", rows: [][][]byte{noSelect}, noneReadable: true, status: Fail, field: FieldUsername,
+			message: []string{"can read no table"}, fixes: []string{grantFix}, notFix: nameFix},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := r.privilegesStage(queryResult{}, catalog, &queryResult{rows: tt.rows}, 0)
+			res := r.privilegesStage(queryResult{}, map[bool]queryResult{false: catalog, true: nothingReadable}[tt.noneReadable], &queryResult{rows: tt.rows}, 0)
 			require.Equal(t, tt.status, res.Status, res.Message)
 			require.Equal(t, tt.field, res.Field)
 			for _, m := range tt.message {

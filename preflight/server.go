@@ -397,10 +397,21 @@ func (r *runner) privilegesStage(server, catalog queryResult, assert *queryResul
 		return res
 	}
 	user := quoteIdent(r.conn.User)
+	var tables tableProblems
+	if assert != nil && assert.err == nil {
+		tables = checkTables(assert.rows, d)
+	}
 	if d.ReadableCount == 0 {
 		res.Status, res.Field = Fail, FieldUsername
 		res.Message = fmt.Sprintf("user %q can read no table or view (%d exist): AEP's explore step will be empty and there is nothing to ingest", r.conn.User, d.TotalCount)
 		res.Remediation = fmt.Sprintf("GRANT USAGE ON SCHEMA <schema> TO %s; GRANT SELECT ON ALL TABLES IN SCHEMA <schema> TO %s", user, user)
+		if len(tables.missing) > 0 {
+			// A name that is wrong is wrong whatever the grants: it is said
+			// first, and blamed.
+			res.Field = FieldTable
+			res.Message = strings.Join(tables.missing, "; ") + "; and " + res.Message
+			res.Remediation = tableNameFix + "; " + res.Remediation
+		}
 		return res
 	}
 	res.Message = fmt.Sprintf("can read %d of %d tables and views", d.ReadableCount, d.TotalCount)
@@ -419,39 +430,58 @@ func (r *runner) privilegesStage(server, catalog queryResult, assert *queryResul
 		res.Message += "; could not check the requested tables: " + r.queryFailure(assert.err)
 		return res
 	}
+	if len(tables.bad) == 0 {
+		return res
+	}
 	// Each problem blames what to fix: a table that does not exist is the
 	// name asked for, one that is not readable is the user's grants.
-	var bad, fixes []string
-	var missing, denied bool
-	for _, row := range assert.rows {
+	res.Status, res.Field = Fail, tables.field
+	var fixes []string
+	if len(tables.missing) > 0 {
+		fixes = append(fixes, tableNameFix)
+	}
+	if tables.denied {
+		fixes = append(fixes, fmt.Sprintf("GRANT USAGE ON SCHEMA <schema> TO %s; GRANT SELECT ON <schema>.<table> TO %s (names are case-sensitive)", user, user))
+	}
+	res.Message = "requested tables are not readable: " + strings.Join(tables.bad, "; ")
+	res.Remediation = strings.Join(fixes, "; ")
+	return res
+}
+
+// tableNameFix is the fix for a requested table that does not exist.
+const tableNameFix = "check the table name: schema.name exactly as the catalog stores it (case-sensitive; a bare name means public.name)"
+
+// tableProblems are what is wrong with the requested tables.
+type tableProblems struct {
+	bad     []string // every problem, in the order the tables were asked for
+	missing []string // the tables that do not exist
+	denied  bool     // some table exists but is not readable
+	field   string   // the field the first problem blames
+}
+
+// checkTables reads the requested tables' rows (schema, name, exists,
+// usage, select) into d.Tables, and says what is wrong with them.
+func checkTables(rows [][][]byte, d *PrivilegesDetails) tableProblems {
+	var p tableProblems
+	for _, row := range rows {
 		tc := TableCheck{Name: string(row[0]) + "." + string(row[1]), Exists: isTrue(row[2]), Usage: isTrue(row[3]), Readable: isTrue(row[4])}
 		tc.Readable = tc.Readable && tc.Usage
 		d.Tables = append(d.Tables, tc)
 		field := FieldUsername
 		switch {
 		case !tc.Exists:
-			bad, missing, field = append(bad, tc.Name+" does not exist"), true, FieldTable
+			p.bad = append(p.bad, tc.Name+" does not exist")
+			p.missing, field = append(p.missing, tc.Name+" does not exist"), FieldTable
 		case !tc.Usage:
-			bad, denied = append(bad, tc.Name+": no USAGE on its schema"), true
+			p.bad, p.denied = append(p.bad, tc.Name+": no USAGE on its schema"), true
 		case !tc.Readable:
-			bad, denied = append(bad, tc.Name+": no SELECT"), true
+			p.bad, p.denied = append(p.bad, tc.Name+": no SELECT"), true
 		default:
 			continue
 		}
-		if res.Status != Fail {
-			res.Status, res.Field = Fail, field
+		if p.field == "" {
+			p.field = field
 		}
 	}
-	if len(bad) == 0 {
-		return res
-	}
-	if missing {
-		fixes = append(fixes, "check the table name: schema.name exactly as the catalog stores it (case-sensitive; a bare name means public.name)")
-	}
-	if denied {
-		fixes = append(fixes, fmt.Sprintf("GRANT USAGE ON SCHEMA <schema> TO %s; GRANT SELECT ON <schema>.<table> TO %s (names are case-sensitive)", user, user))
-	}
-	res.Message = "requested tables are not readable: " + strings.Join(bad, "; ")
-	res.Remediation = strings.Join(fixes, "; ")
-	return res
+	return p
 }
