@@ -3,6 +3,7 @@ package flowtest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -215,4 +216,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+func (h *Handler) getConnectionSpec(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id != h.spec.id {
+		flowError(w, r, http.StatusNotFound, "FLOW-1404-404", "Not Found", fmt.Sprintf("Connection spec with id %s not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": []any{h.spec.item()}})
 }
