@@ -59,96 +59,105 @@ const (
 	TestFailureResult
 )
 
+// createBody is the payload of POST /connections. The nested objects are
+// pointers so that a missing one is told apart from an empty one.
+type createBody struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Auth        *struct {
+		SpecName string                     `json:"specName"`
+		Params   map[string]json.RawMessage `json:"params"`
+	} `json:"auth"`
+	ConnectionSpec *struct {
+		ID      string `json:"id"`
+		Version string `json:"version"`
+	} `json:"connectionSpec"`
+}
+
+// createConnection is POST /connections: the payload is validated against
+// the connection spec, the connection stored, and the reply is 201 {id,
+// etag} with a Location header. The API reference documents no reply for a
+// name already in use, so a second connection of the same name is stored
+// too; a client that wants names unique looks them up first, as
+// flowclient.FindConnectionByName does.
 func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		Auth        *struct {
-			SpecName string                     `json:"specName"`
-			Params   map[string]json.RawMessage `json:"params"`
-		} `json:"auth"`
-		ConnectionSpec *struct {
-			ID      string `json:"id"`
-			Version string `json:"version"`
-		} `json:"connectionSpec"`
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		badRequest(w, r, "Request body is not valid JSON: "+err.Error())
+	var body createBody
+	if !readJSON(w, r, &body) {
 		return
 	}
+	c, problem := h.newConnection(body, r.Header.Get("x-sandbox-name"))
+	if problem != "" {
+		badRequest(w, r, problem)
+		return
+	}
+	faults := h.store(c)
+	if h.interruptCreate(w, r, faults) {
+		return
+	}
+	w.Header().Set("Location", BasePath+"/connections/"+c.ID)
+	writeJSON(w, http.StatusCreated, map[string]string{"id": c.ID, "etag": c.Etag})
+}
+
+// readJSON decodes a request body of at most 1 MiB into v, or answers 400
+// and returns false.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		badRequest(w, r, "Request body is not valid JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// newConnection checks a create payload in Flow Service's order (name,
+// connection spec id and version, auth spec name, then the params against
+// that auth spec's schema) and returns the connection to store in sandbox.
+// When the payload is wrong, problem is the 400's detail.
+func (h *Handler) newConnection(body createBody, sandbox string) (c *StoredConnection, problem string) {
 	switch {
 	case strings.TrimSpace(body.Name) == "":
-		badRequest(w, r, "name is required")
-		return
+		return nil, "name is required"
 	case body.ConnectionSpec == nil || body.ConnectionSpec.ID == "":
-		badRequest(w, r, "connectionSpec.id is required")
-		return
+		return nil, "connectionSpec.id is required"
 	case body.ConnectionSpec.ID != h.spec.id:
 		// Emulator's choice: 400, since the payload is what is wrong.
-		badRequest(w, r, fmt.Sprintf("Connection spec %s not found", body.ConnectionSpec.ID))
-		return
+		return nil, fmt.Sprintf("Connection spec %s not found", body.ConnectionSpec.ID)
 	case body.ConnectionSpec.Version == "":
-		badRequest(w, r, "connectionSpec.version is required")
-		return
+		return nil, "connectionSpec.version is required"
 	case body.ConnectionSpec.Version != h.spec.version:
-		badRequest(w, r, fmt.Sprintf("connectionSpec.version %q not found; available: %s", body.ConnectionSpec.Version, h.spec.version))
-		return
+		return nil, fmt.Sprintf("connectionSpec.version %q not found; available: %s", body.ConnectionSpec.Version, h.spec.version)
 	case body.Auth == nil || body.Auth.SpecName == "":
-		badRequest(w, r, "auth.specName is required")
-		return
+		return nil, "auth.specName is required"
 	}
 	a, ok := h.spec.findAuth(body.Auth.SpecName)
 	if !ok {
-		badRequest(w, r, fmt.Sprintf("Invalid auth spec name %q; expected one of: %s", body.Auth.SpecName, strings.Join(h.spec.authNames(), ", ")))
-		return
+		return nil, fmt.Sprintf("Invalid auth spec name %q; expected one of: %s", body.Auth.SpecName, strings.Join(h.spec.authNames(), ", "))
 	}
 	params, err := validateParams(a, body.Auth.Params)
 	if err != nil {
-		badRequest(w, r, err.Error())
-		return
+		return nil, err.Error()
 	}
-	c := &StoredConnection{
+	return &StoredConnection{
 		ID:          newUUID(),
 		Name:        body.Name,
 		Description: body.Description,
-		Sandbox:     r.Header.Get("x-sandbox-name"),
+		Sandbox:     sandbox,
 		SpecID:      h.spec.id,
 		SpecVersion: h.spec.version,
 		SpecName:    a.name,
 		Params:      params,
 		Etag:        `"` + newUUID() + `"`,
 		CreatedAt:   time.Now(),
-	}
+	}, ""
+}
+
+// store adds c and takes the create faults that are due, under one lock,
+// so that each fault applies to exactly one create.
+func (h *Handler) store(c *StoredConnection) createFaults {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.conns = append(h.conns, c)
-	drop := h.dropCreates > 0
-	if drop {
-		h.dropCreates--
-	}
-	hold := h.hold
-	h.hold = nil
-	h.mu.Unlock()
-	if hold != nil {
-		close(hold.held)
-		select {
-		case <-hold.release:
-		case <-h.stop:
-		case <-r.Context().Done():
-			return // the client went away: nobody to answer
-		}
-	}
-	if drop {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // no hijacking (HTTP/2): abort the stream instead
-	}
-	w.Header().Set("Location", BasePath+"/connections/"+c.ID)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": c.ID, "etag": c.Etag})
+	return h.takeCreateFaults()
 }
 
 // find returns the connection id in the request's sandbox, or answers 404.
@@ -244,88 +253,134 @@ func (h *Handler) patchConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	match := r.Header.Get("If-Match")
-	if match == "" {
+	if !checkIfMatch(w, r, c, match) {
+		return
+	}
+	ops, ok := readPatch(w, r)
+	if !ok {
+		return
+	}
+	next, problem := h.applyPatch(c, ops)
+	if problem != "" {
+		badRequest(w, r, problem)
+		return
+	}
+	if !h.replace(next, match) {
+		flowError(w, r, http.StatusPreconditionFailed, "FLOW-1404-412", "Precondition Failed", "Version mismatch")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": next.ID, "etag": next.Etag})
+}
+
+// checkIfMatch answers as Flow Service does when the If-Match header, match,
+// is missing (FLOW-1403-400) or is not c's etag (412 FLOW-1404-412), and
+// reports whether the update may go on.
+func checkIfMatch(w http.ResponseWriter, r *http.Request, c *StoredConnection, match string) bool {
+	switch match {
+	case "":
 		flowError(w, r, http.StatusBadRequest, "FLOW-1403-400", "Bad Request", "If-Match header is missing")
-		return
+		return false
+	case c.Etag:
+		return true
 	}
-	if match != c.Etag {
-		flowError(w, r, http.StatusPreconditionFailed, "FLOW-1404-412", "Precondition Failed",
-			fmt.Sprintf("Version mismatch: If-Match %s does not match the current version of connection %s", match, c.ID))
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	flowError(w, r, http.StatusPreconditionFailed, "FLOW-1404-412", "Precondition Failed",
+		fmt.Sprintf("Version mismatch: If-Match %s does not match the current version of connection %s", match, c.ID))
+	return false
+}
+
+// patchOp is one JSON Patch operation. Op is matched case-insensitively.
+type patchOp struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value"`
+}
+
+// readPatch reads a PATCH body: an array of operations (the tutorial) or a
+// single one (the OpenAPI file). It answers 400 and returns false for
+// anything else, an empty array included.
+func readPatch(w http.ResponseWriter, r *http.Request) ([]patchOp, bool) {
 	var raw json.RawMessage
-	if err := json.NewDecoder(r.Body).Decode(&raw); err != nil {
-		badRequest(w, r, "Request body is not valid JSON: "+err.Error())
-		return
+	if !readJSON(w, r, &raw) {
+		return nil, false
 	}
-	type op struct {
-		Op    string          `json:"op"`
-		Path  string          `json:"path"`
-		Value json.RawMessage `json:"value"`
-	}
-	var ops []op
+	var ops []patchOp
 	if err := json.Unmarshal(raw, &ops); err != nil {
-		var one op
+		var one patchOp
 		if err := json.Unmarshal(raw, &one); err != nil {
 			badRequest(w, r, "the body must be a JSON Patch operation or an array of them")
-			return
+			return nil, false
 		}
-		ops = []op{one}
+		ops = []patchOp{one}
 	}
 	if len(ops) == 0 {
 		badRequest(w, r, "no patch operations")
-		return
+		return nil, false
 	}
-	next := *c
-	next.Params = clone(c.Params)
+	return ops, true
+}
+
+// applyPatch applies ops, in order, to a copy of c and gives the copy a new
+// etag. All apply or none: problem is the 400's detail of the first that
+// cannot.
+func (h *Handler) applyPatch(c *StoredConnection, ops []patchOp) (next *StoredConnection, problem string) {
+	cp := *c
+	cp.Params = clone(c.Params)
 	a, _ := h.spec.findAuth(c.SpecName)
 	for _, o := range ops {
-		verb := strings.ToLower(o.Op)
-		switch {
-		case verb == "replace" && o.Path == "/auth/params":
-			var params map[string]json.RawMessage
-			if err := json.Unmarshal(o.Value, &params); err != nil {
-				badRequest(w, r, "the value of /auth/params must be an object")
-				return
-			}
-			p, err := validateParams(a, params)
-			if err != nil {
-				badRequest(w, r, err.Error())
-				return
-			}
-			next.Params = p
-		case verb == "replace" && o.Path == "/name":
-			if err := json.Unmarshal(o.Value, &next.Name); err != nil || strings.TrimSpace(next.Name) == "" {
-				badRequest(w, r, "the value of /name must be a non-empty string")
-				return
-			}
-		case (verb == "add" || verb == "replace") && o.Path == "/description":
-			if err := json.Unmarshal(o.Value, &next.Description); err != nil {
-				badRequest(w, r, "the value of /description must be a string")
-				return
-			}
-		default:
-			// Emulator's choice: only the operations the tutorial documents.
-			badRequest(w, r, fmt.Sprintf("unsupported patch operation %q on %q", o.Op, o.Path))
-			return
+		if problem := applyOp(&cp, a, o); problem != "" {
+			return nil, problem
 		}
 	}
-	next.Etag = `"` + newUUID() + `"`
-	next.UpdatedAt = time.Now()
+	cp.Etag = `"` + newUUID() + `"`
+	cp.UpdatedAt = time.Now()
+	return &cp, ""
+}
+
+// applyOp applies one operation to c, whose auth spec is a: new params are
+// validated as on create, a new name must not be blank.
+func applyOp(c *StoredConnection, a authDef, o patchOp) (problem string) {
+	verb := strings.ToLower(o.Op)
+	switch {
+	case verb == "replace" && o.Path == "/auth/params":
+		var params map[string]json.RawMessage
+		if err := json.Unmarshal(o.Value, &params); err != nil {
+			return "the value of /auth/params must be an object"
+		}
+		p, err := validateParams(a, params)
+		if err != nil {
+			return err.Error()
+		}
+		c.Params = p
+	case verb == "replace" && o.Path == "/name":
+		if err := json.Unmarshal(o.Value, &c.Name); err != nil || strings.TrimSpace(c.Name) == "" {
+			return "the value of /name must be a non-empty string"
+		}
+	case (verb == "add" || verb == "replace") && o.Path == "/description":
+		if err := json.Unmarshal(o.Value, &c.Description); err != nil {
+			return "the value of /description must be a string"
+		}
+	default:
+		// Emulator's choice: only the operations the tutorial documents.
+		return fmt.Sprintf("unsupported patch operation %q on %q", o.Op, o.Path)
+	}
+	return ""
+}
+
+// replace stores next in place of the connection of the same id, unless
+// that connection changed (its etag is no longer match) while the request
+// was read.
+func (h *Handler) replace(next *StoredConnection, match string) bool {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	for i, s := range h.conns {
-		if s.ID == c.ID {
-			if s.Etag != match { // changed while this request was read
-				h.mu.Unlock()
-				flowError(w, r, http.StatusPreconditionFailed, "FLOW-1404-412", "Precondition Failed", "Version mismatch")
-				return
+		if s.ID == next.ID {
+			if s.Etag != match {
+				return false
 			}
-			h.conns[i] = &next
+			h.conns[i] = next
 		}
 	}
-	h.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{"id": next.ID, "etag": next.Etag})
+	return true
 }
 
 // filter is one property expression: field==value or field!=value.
@@ -364,40 +419,73 @@ func (f filter) match(c *StoredConnection) bool {
 	return (v == f.value) != f.negate
 }
 
+// listQuery is what a GET /connections asks for.
+type listQuery struct {
+	filters       []filter
+	limit, offset int
+}
+
 // listConnections filters by property (each parameter one expression, all
 // must hold), then pages with limit and an opaque continuationToken that
 // _links.next.href carries, as in the API reference's PageLink example.
 func (h *Handler) listConnections(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var filters []filter
+	lq, problem := h.parseListQuery(q)
+	if problem != "" {
+		badRequest(w, r, problem)
+		return
+	}
+	matched := h.matching(r.Header.Get("x-sandbox-name"), lq.filters)
+	items := []any{}
+	end := min(lq.offset+lq.limit, len(matched))
+	for i := min(lq.offset, len(matched)); i < end; i++ {
+		items = append(items, h.view(matched[i]))
+	}
+	reply := map[string]any{"items": items}
+	if end < len(matched) {
+		next := url.Values{}
+		next["property"] = q["property"]
+		next.Set("limit", strconv.Itoa(lq.limit))
+		next.Set("continuationToken", encodeToken(end))
+		reply["_links"] = map[string]any{"next": map[string]string{"href": "/connections?" + next.Encode()}}
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// parseListQuery reads the property filters, the limit (1 to 1000, default
+// the page size) and the continuation token. When one is wrong, problem is
+// the 400's detail.
+func (h *Handler) parseListQuery(q url.Values) (lq listQuery, problem string) {
 	for _, expr := range q["property"] {
 		f, err := parseFilter(expr)
 		if err != nil {
-			badRequest(w, r, err.Error())
-			return
+			return listQuery{}, err.Error()
 		}
-		filters = append(filters, f)
+		lq.filters = append(lq.filters, f)
 	}
-	limit := h.pageSize
+	lq.limit = h.pageSize
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
-			badRequest(w, r, "limit must be an integer from 1 to 1000")
-			return
+			return listQuery{}, "limit must be an integer from 1 to 1000"
 		}
-		limit = n
+		lq.limit = n
 	}
-	offset := 0
 	if t := q.Get("continuationToken"); t != "" {
 		n, err := decodeToken(t)
 		if err != nil {
-			badRequest(w, r, "Invalid continuationToken")
-			return
+			return listQuery{}, "Invalid continuationToken"
 		}
-		offset = n
+		lq.offset = n
 	}
-	sandbox := r.Header.Get("x-sandbox-name")
+	return lq, ""
+}
+
+// matching returns copies of the connections of sandbox that pass every
+// filter, oldest first.
+func (h *Handler) matching(sandbox string, filters []filter) []*StoredConnection {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	var matched []*StoredConnection
 	for _, c := range h.conns {
 		if c.Sandbox != sandbox {
@@ -412,22 +500,7 @@ func (h *Handler) listConnections(w http.ResponseWriter, r *http.Request) {
 			matched = append(matched, &cp)
 		}
 	}
-	h.mu.Unlock()
-
-	items := []any{}
-	end := min(offset+limit, len(matched))
-	for i := min(offset, len(matched)); i < end; i++ {
-		items = append(items, h.view(matched[i]))
-	}
-	reply := map[string]any{"items": items}
-	if end < len(matched) {
-		next := url.Values{}
-		next["property"] = q["property"]
-		next.Set("limit", strconv.Itoa(limit))
-		next.Set("continuationToken", encodeToken(end))
-		reply["_links"] = map[string]any{"next": map[string]string{"href": "/connections?" + next.Encode()}}
-	}
-	writeJSON(w, http.StatusOK, reply)
+	return matched
 }
 
 func encodeToken(offset int) string {

@@ -236,3 +236,46 @@ func (h *Handler) fault(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return false
 }
+
+// createFaults are the create knobs due for one create: DropAfterCreate and
+// HoldCreate.
+type createFaults struct {
+	drop bool
+	hold *holdKnob
+}
+
+// takeCreateFaults takes the create faults that are due. h.mu is held.
+func (h *Handler) takeCreateFaults() createFaults {
+	f := createFaults{drop: h.dropCreates > 0, hold: h.hold}
+	if f.drop {
+		h.dropCreates--
+	}
+	h.hold = nil
+	return f
+}
+
+// interruptCreate plays f once the connection is stored: a held reply waits
+// for its release, Server.Close or the client going away, and a dropped
+// one closes the connection unanswered. It reports whether the reply is
+// settled, with nothing left to write.
+func (h *Handler) interruptCreate(w http.ResponseWriter, r *http.Request, f createFaults) bool {
+	if f.hold != nil {
+		close(f.hold.held)
+		select {
+		case <-f.hold.release:
+		case <-h.stop:
+		case <-r.Context().Done():
+			return true // the client went away: nobody to answer
+		}
+	}
+	if !f.drop {
+		return false
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return true
+		}
+	}
+	panic(http.ErrAbortHandler) // no hijacking (HTTP/2): abort the stream instead
+}

@@ -12,6 +12,25 @@ import (
 
 type ctxKey struct{}
 
+// routes maps the Flow Service endpoints, below BasePath, to their
+// handlers. Anything else is Flow Service's 404.
+func (h *Handler) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /connections", h.listConnections)
+	m.HandleFunc("POST /connections", h.createConnection)
+	m.HandleFunc("GET /connections/{id}", h.getConnection)
+	m.HandleFunc("PATCH /connections/{id}", h.patchConnection)
+	m.HandleFunc("DELETE /connections/{id}", h.deleteConnection)
+	m.HandleFunc("DELETE /connections/{id}/", h.deleteConnection)
+	m.HandleFunc("GET /connections/{id}/test", h.testConnection)
+	m.HandleFunc("GET /connections/{id}/explore", h.exploreConnection)
+	m.HandleFunc("GET /connectionSpecs/{id}", h.getConnectionSpec)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		flowError(w, r, http.StatusNotFound, "FLOW-1404-404", "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return m
+}
+
 // ServeHTTP logs the request, applies the IMS endpoint, the fault knobs and
 // the gateway's checks in that order, then routes to the API.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -187,20 +187,7 @@ func NewHandler(opts ...Option) *Handler {
 	if len(h.staticTokens) == 0 {
 		h.staticTokens = []string{DefaultToken}
 	}
-	m := http.NewServeMux()
-	m.HandleFunc("GET /connections", h.listConnections)
-	m.HandleFunc("POST /connections", h.createConnection)
-	m.HandleFunc("GET /connections/{id}", h.getConnection)
-	m.HandleFunc("PATCH /connections/{id}", h.patchConnection)
-	m.HandleFunc("DELETE /connections/{id}", h.deleteConnection)
-	m.HandleFunc("DELETE /connections/{id}/", h.deleteConnection)
-	m.HandleFunc("GET /connections/{id}/test", h.testConnection)
-	m.HandleFunc("GET /connections/{id}/explore", h.exploreConnection)
-	m.HandleFunc("GET /connectionSpecs/{id}", h.getConnectionSpec)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		flowError(w, r, http.StatusNotFound, "FLOW-1404-404", "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	h.mux = m
+	h.mux = h.routes()
 	return h
 }
 
