@@ -22,11 +22,15 @@ type BasicAuth struct {
 	SSLMode  string `json:"sslMode"`  // e.g. "Verify Full" (see SSLMode.Spelling)
 }
 
-// BasicAuthSpecName is the specName of AEP's basic authentication.
+// BasicAuthSpecName is the specName of AEP's basic authentication, whose
+// params are a BasicAuth. It and ConnectionStringSpecName are defined here
+// only, in the lowest package that needs them: flowclient and its emulator
+// flowtest use these names too.
 const BasicAuthSpecName = "Basic Authentication"
 
 // ConnectionStringSpecName is the specName of AEP's connection-string
-// authentication (documented for AEP on Azure only).
+// authentication (documented for AEP on Azure only), whose one param is
+// connectionString.
 const ConnectionStringSpecName = "Connection String Based Authentication"
 
 // Redacted returns a copy of b with the password replaced by Redacted.

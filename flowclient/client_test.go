@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 )
@@ -61,7 +62,7 @@ func basicConn(name string) flowclient.Connection {
 	return flowclient.Connection{
 		Name:        name,
 		Description: "orders database",
-		Auth: flowclient.Auth{SpecName: flowclient.AuthBasic, Params: flowclient.Params{
+		Auth: flowclient.Auth{SpecName: connstr.BasicAuthSpecName, Params: flowclient.Params{
 			"server": "db.example.com", "port": "5432", "database": "sales",
 			"username": "aep_reader", "password": "s3cret-Pa55", "sslMode": "Verify Full",
 		}},
@@ -138,7 +139,7 @@ func TestConnection_Lifecycle(t *testing.T) {
 	assert.Equal(t, "enabled", got.State)
 	assert.Equal(t, sandbox, got.SandboxName)
 	assert.Equal(t, flowclient.SpecRef{ID: flowclient.PostgreSQLSpecID, Version: "1.0"}, got.ConnectionSpec)
-	assert.Equal(t, flowclient.AuthBasic, got.Auth.SpecName)
+	assert.Equal(t, connstr.BasicAuthSpecName, got.Auth.SpecName)
 	assert.Equal(t, "5432", got.Auth.Params["port"])
 	assert.Equal(t, "Verify Full", got.Auth.Params["sslMode"])
 	assert.Equal(t, flowtest.Masked, got.Auth.Params["password"], "secrets come back masked")
@@ -188,7 +189,7 @@ func TestConnection_ConnectionStringAuth(t *testing.T) {
 	ctx := context.Background()
 	conn := flowclient.Connection{
 		Name: "cs",
-		Auth: flowclient.Auth{SpecName: flowclient.AuthConnectionString, Params: flowclient.Params{
+		Auth: flowclient.Auth{SpecName: connstr.ConnectionStringSpecName, Params: flowclient.Params{
 			"connectionString": "Server=db;Database=d;Port=5432;UID=u;Password=pw12345;EncryptionMethod=1",
 		}},
 		ConnectionSpec: flowclient.SpecRef{ID: flowclient.PostgreSQLSpecID, Version: "1.0"},
@@ -375,13 +376,13 @@ func TestConnectionSpec(t *testing.T) {
 	assert.Equal(t, flowclient.PostgreSQLSpecID, spec.ID)
 	assert.Equal(t, "1.0", spec.Version)
 	assert.NotEmpty(t, spec.Raw)
-	assert.Equal(t, []string{"Disable", "Allow", "Prefer", "Verify Ca", "Verify Full"}, spec.ParamEnum(flowclient.AuthBasic, "sslMode"))
-	basic, ok := spec.FindAuthSpec(flowclient.AuthBasic)
+	assert.Equal(t, []string{"Disable", "Allow", "Prefer", "Verify Ca", "Verify Full"}, spec.ParamEnum(connstr.BasicAuthSpecName, "sslMode"))
+	basic, ok := spec.FindAuthSpec(connstr.BasicAuthSpecName)
 	require.True(t, ok)
 	assert.Equal(t, "password", basic.Spec.Properties["password"].Format)
 	assert.Equal(t, "string", basic.Spec.Properties["port"].Type)
 	assert.Contains(t, basic.Spec.Required, "server")
-	_, ok = spec.FindAuthSpec(flowclient.AuthConnectionString)
+	_, ok = spec.FindAuthSpec(connstr.ConnectionStringSpecName)
 	assert.True(t, ok)
 	assert.Nil(t, spec.ParamEnum("nope", "sslMode"))
 
@@ -393,7 +394,7 @@ func TestConnectionSpec_LiveEnum(t *testing.T) {
 	c, _, _ := setup(t, flowtest.WithSSLModes("Disable", "Allow", "Prefer", "Require", "Verify-Ca", "Verify-Full"))
 	spec, err := c.GetConnectionSpec(context.Background(), flowclient.PostgreSQLSpecID)
 	require.NoError(t, err)
-	assert.Contains(t, spec.ParamEnum(flowclient.AuthBasic, "sslMode"), "Require")
+	assert.Contains(t, spec.ParamEnum(connstr.BasicAuthSpecName, "sslMode"), "Require")
 }
 
 func TestTestConnection_AndExplore(t *testing.T) {

@@ -15,18 +15,17 @@ import (
 	"github.com/flowpg/flowpg/connstr"
 )
 
-// The PostgreSQL source as AEP's API documents it (SPEC.md §1). They are
-// Adobe catalog facts, listed here so callers need not repeat them.
+// The PostgreSQL source as Adobe's Flow Service API reference and its
+// PostgreSQL tutorial document it: one connection spec, always sent with its
+// version. They are Adobe catalog facts, listed here so callers need not
+// repeat them. The source's two auth spec names are defined once, in
+// connstr beside the params they take: connstr.BasicAuthSpecName and
+// connstr.ConnectionStringSpecName.
 const (
 	// PostgreSQLSpecID is the connection spec id of AEP's PostgreSQL source.
 	PostgreSQLSpecID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 	// PostgreSQLSpecVersion is the connection spec version to send.
 	PostgreSQLSpecVersion = "1.0"
-	// AuthConnectionString is the auth spec taking params.connectionString.
-	AuthConnectionString = "Connection String Based Authentication"
-	// AuthBasic is the auth spec taking params server, port (a string),
-	// database, username, password and sslMode.
-	AuthBasic = "Basic Authentication"
 )
 
 // Connection is a Flow Service base connection.
@@ -61,7 +60,8 @@ type Connection struct {
 // Auth is a connection's authentication: which of the connection spec's auth
 // specs it uses, and that spec's parameters.
 type Auth struct {
-	// SpecName must match an auth spec name exactly, such as AuthBasic.
+	// SpecName must match an auth spec name exactly, such as
+	// connstr.BasicAuthSpecName.
 	SpecName string `json:"specName"`
 	Params   Params `json:"params,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
 )
 
@@ -93,8 +94,8 @@ func TestConnectionSpec_LenientEnum(t *testing.T) {
 		"properties":{"sslMode":{"type":"string","enum":["Disable",false,1],"default":false}}}}]}]}`).URL)
 	spec, err := c.GetConnectionSpec(context.Background(), "s")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"Disable", "false", "1"}, spec.ParamEnum(flowclient.AuthBasic, "sslMode"))
-	basic, _ := spec.FindAuthSpec(flowclient.AuthBasic)
+	assert.Equal(t, []string{"Disable", "false", "1"}, spec.ParamEnum(connstr.BasicAuthSpecName, "sslMode"))
+	basic, _ := spec.FindAuthSpec(connstr.BasicAuthSpecName)
 	assert.Equal(t, "false", basic.Spec.Properties["sslMode"].Default)
 
 	c = plainClient(t, replying(t, `{"items":[]}`).URL)

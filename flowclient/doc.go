@@ -4,7 +4,10 @@
 // explore) and connection specs.
 //
 // It knows nothing about PostgreSQL beyond the catalog constants Adobe
-// publishes for it (PostgreSQLSpecID, AuthBasic, AuthConnectionString).
+// publishes for it (PostgreSQLSpecID, PostgreSQLSpecVersion). The names of
+// its two auth specs are defined once, in package connstr beside the params
+// they take, and flowclient uses them from there:
+// connstr.BasicAuthSpecName and connstr.ConnectionStringSpecName.
 // Auth params are a Params (map[string]string): every param of the
 // PostgreSQL auth specs is a JSON string, port included.
 //

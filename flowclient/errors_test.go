@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
 )
 
@@ -153,7 +154,7 @@ func TestCreate_SecretNeverInErrors(t *testing.T) {
 		}))
 		conns := []flowclient.Connection{basicConn("x"), {
 			Name: "cs",
-			Auth: flowclient.Auth{SpecName: flowclient.AuthConnectionString, Params: flowclient.Params{
+			Auth: flowclient.Auth{SpecName: connstr.ConnectionStringSpecName, Params: flowclient.Params{
 				"connectionString": "Server=db;UID=u;Password={s3cret-Pa55;x};Port=5432",
 			}},
 			ConnectionSpec: flowclient.SpecRef{ID: flowclient.PostgreSQLSpecID, Version: "1.0"},

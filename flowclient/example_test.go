@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 )
@@ -33,7 +34,7 @@ func ExampleClient_CreateConnection() {
 	ctx := context.Background()
 	created, err := c.CreateConnection(ctx, flowclient.Connection{
 		Name: "sales-postgres",
-		Auth: flowclient.Auth{SpecName: flowclient.AuthBasic, Params: flowclient.Params{
+		Auth: flowclient.Auth{SpecName: connstr.BasicAuthSpecName, Params: flowclient.Params{
 			"server": "db.example.com", "port": "5432", "database": "sales",
 			"username": "aep_reader", "password": "s3cret", "sslMode": "Verify Full",
 		}},
@@ -92,7 +93,7 @@ func ExampleIMSTokenSource() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(spec.ParamEnum(flowclient.AuthBasic, "sslMode"))
+	fmt.Println(spec.ParamEnum(connstr.BasicAuthSpecName, "sslMode"))
 	// Output:
 	// [Disable Allow Prefer Verify Ca Verify Full]
 }

@@ -86,7 +86,8 @@ func (s ConnectionSpec) FindAuthSpec(name string) (AuthSpec, bool) {
 }
 
 // ParamEnum returns the allowed values of one param of one auth spec, such as
-// ParamEnum(AuthBasic, "sslMode"), or nil when the spec lists none.
+// ParamEnum(connstr.BasicAuthSpecName, "sslMode"), or nil when the spec
+// lists none.
 func (s ConnectionSpec) ParamEnum(authSpec, param string) []string {
 	a, ok := s.FindAuthSpec(authSpec)
 	if !ok {

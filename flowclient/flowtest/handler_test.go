@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 )
 
@@ -220,7 +221,7 @@ func TestConnectionSpec(t *testing.T) {
 	auth := spec["authSpec"].([]any)
 	require.Len(t, auth, 2)
 	basic := auth[1].(map[string]any)
-	assert.Equal(t, flowtest.AuthBasic, basic["name"])
+	assert.Equal(t, connstr.BasicAuthSpecName, basic["name"])
 	sslMode := basic["spec"].(map[string]any)["properties"].(map[string]any)["sslMode"].(map[string]any)
 	assert.Equal(t, []any{"Disable", "Allow", "Prefer", "Verify Ca", "Verify Full"}, sslMode["enum"])
 
@@ -379,7 +380,7 @@ func TestSSLModeBoolean(t *testing.T) {
 	spec := body["items"].([]any)[0].(map[string]any)
 	var sslMode map[string]any
 	for _, a := range spec["authSpec"].([]any) {
-		if a.(map[string]any)["name"] == flowtest.AuthBasic {
+		if a.(map[string]any)["name"] == connstr.BasicAuthSpecName {
 			sslMode = a.(map[string]any)["spec"].(map[string]any)["properties"].(map[string]any)["sslMode"].(map[string]any)
 		}
 	}

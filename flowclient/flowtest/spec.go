@@ -14,13 +14,6 @@ import (
 // one spec the emulator knows.
 const PostgreSQLSpecID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
-// The auth spec names of the PostgreSQL source, spelled as Flow Service
-// requires them.
-const (
-	AuthConnectionString = "Connection String Based Authentication"
-	AuthBasic            = "Basic Authentication"
-)
-
 // TutorialSSLModes are the sslMode values of Adobe's API tutorial, the
 // emulator's default enum (SPEC.md §1).
 var TutorialSSLModes = []string{"Disable", "Allow", "Prefer", "Verify Ca", "Verify Full"}
@@ -46,7 +39,8 @@ type specDef struct {
 }
 
 // postgresSpec is the PostgreSQL source's spec, with sslMode of type
-// sslType ("string" or "boolean") and, if any, the values sslModes.
+// sslType ("string" or "boolean") and, if any, the values sslModes. Its
+// auth spec names are connstr's, the one definition flowclient shares.
 func postgresSpec(sslType string, sslModes []string) specDef {
 	return specDef{
 		id:         PostgreSQLSpecID,
@@ -55,7 +49,7 @@ func postgresSpec(sslType string, sslModes []string) specDef {
 		version:    "1.0",
 		auth: []authDef{
 			{
-				name: AuthConnectionString,
+				name: connstr.ConnectionStringSpecName,
 				typ:  "ConnectionStringAuth",
 				desc: "Defines auth params required for connecting to PostgreSQL with a connection string.",
 				props: []propDef{{name: "connectionString", typ: "string", format: "password",
@@ -63,7 +57,7 @@ func postgresSpec(sslType string, sslModes []string) specDef {
 				required: []string{"connectionString"},
 			},
 			{
-				name: AuthBasic,
+				name: connstr.BasicAuthSpecName,
 				typ:  "PostgreSQLBasicAuth",
 				desc: "Defines auth params required for connecting to PostgreSQL with basic authentication.",
 				props: []propDef{

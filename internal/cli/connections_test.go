@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
 	"github.com/flowpg/flowpg/flowclient/flowtest"
 	"github.com/flowpg/flowpg/internal/netguard"
@@ -39,7 +40,7 @@ func seedParams(t *testing.T, fs *flowtest.Server, name string, params flowclien
 		flowclient.WithAPIKey(fs.APIKey()), flowclient.WithOrgID(fs.Org()), flowclient.WithSandbox("prod"))
 	require.NoError(t, err)
 	created, err := c.CreateConnection(context.Background(), flowclient.Connection{
-		Name: name, Auth: flowclient.Auth{SpecName: flowclient.AuthBasic, Params: params},
+		Name: name, Auth: flowclient.Auth{SpecName: connstr.BasicAuthSpecName, Params: params},
 		ConnectionSpec: flowclient.SpecRef{ID: flowclient.PostgreSQLSpecID, Version: flowclient.PostgreSQLSpecVersion},
 	})
 	require.NoError(t, err)
