@@ -12,8 +12,9 @@ import (
 )
 
 // RetryPolicy bounds how the client repeats a request that failed with a
-// 429, 500, 502, 503 or 504 reply or a transport error. Flow Service documents
-// no rate limit, so these numbers are flowpg's decision (SPEC.md §5).
+// 429, 500, 502, 503 or 504 reply or a transport error. Adobe's Flow Service
+// API reference documents no rate limit, so these numbers are flowpg's own
+// decision.
 type RetryPolicy struct {
 	// MaxRetries is how many times a request is repeated after its first
 	// attempt. Zero disables retries.

@@ -160,7 +160,8 @@ func (h *Handler) store(c *StoredConnection) createFaults {
 	return h.takeCreateFaults()
 }
 
-// find returns the connection id in the request's sandbox, or answers 404.
+// find returns a copy of the connection whose id is in the path, if it is
+// in the request's sandbox, or answers 404.
 func (h *Handler) find(w http.ResponseWriter, r *http.Request) (*StoredConnection, bool) {
 	id := r.PathValue("id")
 	sandbox := r.Header.Get("x-sandbox-name")

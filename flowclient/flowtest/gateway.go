@@ -31,8 +31,10 @@ func (h *Handler) routes() *http.ServeMux {
 	return m
 }
 
-// ServeHTTP logs the request, applies the IMS endpoint, the fault knobs and
-// the gateway's checks in that order, then routes to the API.
+// ServeHTTP logs the request and gives it an x-request-id. A request to
+// TokenPath goes to the IMS endpoint, after the token fault knobs. A request
+// below BasePath meets the Flow Service fault knobs, then the gateway's
+// checks, then the API. Any other path is a 404 in the plain shape.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.seq++
@@ -133,8 +135,13 @@ func gatewayError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error_code": code, "message": msg})
 }
 
-// flowError answers in Flow Service's shape. The FLOW-nnnn numbers are the
-// emulator's choice; the shape is Adobe's.
+// flowError answers in Flow Service's shape, with code in the type URI and
+// the request id in the report. The shape is Adobe's. So are the codes that
+// Adobe's flow-service-errors and sources-errors pages document for what the
+// emulator refuses:
+// FLOW-1403-400 (no If-Match), FLOW-1404-412 (a stale etag) and
+// FLOW-1418-400 (a connection that dataflows use). The other FLOW numbers
+// are the emulator's choice.
 func flowError(w http.ResponseWriter, r *http.Request, status int, code, title, detail string) {
 	reqID, _ := r.Context().Value(ctxKey{}).(string)
 	writeJSON(w, status, map[string]any{

@@ -3,12 +3,15 @@
 // NewHandler gives the bare http.Handler for a standalone program
 // (cmd/flowtest).
 //
-// It follows the contract of SPEC.md §5 for the PostgreSQL source: the
-// gateway's header checks, POST/GET/DELETE /connections with property
-// filters and continuation paging, /test and /explore, and
-// GET /connectionSpecs/{id}. It is also an Adobe IMS token endpoint
-// (POST /ims/token/v3), so a client can run the whole OAuth server-to-server
-// flow against one server.
+// It follows Adobe's Flow Service API reference, its "update connections"
+// tutorial and AEP's troubleshooting guide, for the PostgreSQL source only:
+// the gateway's header checks (Authorization: Bearer, x-api-key,
+// x-gw-ims-org-id, x-sandbox-name, and Content-Type: application/json on a
+// body); POST, GET and DELETE /connections, with property filters and
+// continuation paging; PATCH /connections/{id} with If-Match; /test and
+// /explore; and GET /connectionSpecs/{id}. It is also an Adobe IMS token
+// endpoint (POST /ims/token/v3), so a client can run the whole OAuth
+// server-to-server flow against one server.
 //
 // The /test and /explore endpoints reach the stored database through a
 // Prober that the caller plugs in (WithProber); flowtest itself dials
@@ -26,7 +29,7 @@
 //     RevokeTokens.
 //
 // Where Adobe documents a reply, the emulator copies it; where it does not,
-// the emulator's choice is marked "emulator's choice" below.
+// the source marks the emulator's choice with the words "emulator's choice".
 package flowtest
 
 import (

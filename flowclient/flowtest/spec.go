@@ -14,8 +14,11 @@ import (
 // one spec the emulator knows.
 const PostgreSQLSpecID = "74a1c565-4e59-48d7-9d67-7c03b8a13137"
 
-// TutorialSSLModes are the sslMode values of Adobe's API tutorial, the
-// emulator's default enum (SPEC.md §1).
+// TutorialSSLModes are the sslMode values that Adobe's API tutorial for the
+// PostgreSQL source lists, and the emulator's default enum. The tutorial
+// has no Require; the connector overview lists Require and spells the
+// verifying modes Verify-Ca and Verify-Full (see WithSSLModes), and AEP on
+// AWS types sslMode as a boolean (see WithSSLModeBoolean).
 var TutorialSSLModes = []string{"Disable", "Allow", "Prefer", "Verify Ca", "Verify Full"}
 
 // Masked is what the emulator returns in place of a secret param. Flow
