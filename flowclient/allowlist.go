@@ -18,7 +18,8 @@ type AllowList struct {
 	// AsOf says when it was taken.
 	AsOf string `json:"asOf"`
 	// Note is Adobe's caveat, in short.
-	Note    string   `json:"note"`
+	Note string `json:"note"`
+	// Regions are the regions' addresses, in the page's order.
 	Regions []Region `json:"regions"`
 }
 
@@ -27,7 +28,8 @@ type Region struct {
 	// Name is Adobe's region code, such as "va7".
 	Name string `json:"region"`
 	// Cloud is "azure" or "aws".
-	Cloud  string         `json:"cloud"`
+	Cloud string `json:"cloud"`
+	// Ranges are the region's source addresses, as CIDR prefixes.
 	Ranges []netip.Prefix `json:"ranges"`
 }
 

@@ -33,10 +33,17 @@ const (
 // Only Name, Description, Auth and ConnectionSpec are sent by
 // CreateConnection; the other fields are filled in by Flow Service.
 type Connection struct {
-	ID             string  `json:"id,omitempty"`
-	Name           string  `json:"name,omitempty"`
-	Description    string  `json:"description,omitempty"`
-	Auth           Auth    `json:"auth,omitzero"`
+	// ID is Flow Service's id for the connection, a UUID.
+	ID string `json:"id,omitempty"`
+	// Name is required on create. The API reference does not say that
+	// names are unique; CreateConnection relies on it when it recovers a
+	// lost reply, so check first with FindConnectionByName.
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Auth is the auth spec and its params; secret params come back masked.
+	Auth Auth `json:"auth,omitzero"`
+	// ConnectionSpec names the source, such as PostgreSQLSpecID at
+	// PostgreSQLSpecVersion.
 	ConnectionSpec SpecRef `json:"connectionSpec,omitzero"`
 	// State is "enabled" or "disabled".
 	State string `json:"state,omitempty"`
@@ -46,15 +53,20 @@ type Connection struct {
 	// Version is Flow Service's copy of the etag.
 	Version string `json:"version,omitempty"`
 	// CreatedAt and UpdatedAt are Unix epoch milliseconds.
-	CreatedAt     int64  `json:"createdAt,omitempty"`
-	UpdatedAt     int64  `json:"updatedAt,omitempty"`
+	CreatedAt int64 `json:"createdAt,omitempty"`
+	UpdatedAt int64 `json:"updatedAt,omitempty"`
+	// CreatedBy and UpdatedBy are the Adobe IDs that created and last
+	// changed the connection; CreatedClient and UpdatedClient, the client
+	// ids (API keys) they used.
 	CreatedBy     string `json:"createdBy,omitempty"`
 	UpdatedBy     string `json:"updatedBy,omitempty"`
 	CreatedClient string `json:"createdClient,omitempty"`
 	UpdatedClient string `json:"updatedClient,omitempty"`
-	SandboxID     string `json:"sandboxId,omitempty"`
-	SandboxName   string `json:"sandboxName,omitempty"`
-	IMSOrgID      string `json:"imsOrgId,omitempty"`
+	// SandboxID, SandboxName and IMSOrgID say where the connection lives:
+	// its sandbox and organization.
+	SandboxID   string `json:"sandboxId,omitempty"`
+	SandboxName string `json:"sandboxName,omitempty"`
+	IMSOrgID    string `json:"imsOrgId,omitempty"`
 }
 
 // Auth is a connection's authentication: which of the connection spec's auth
@@ -63,7 +75,8 @@ type Auth struct {
 	// SpecName must match an auth spec name exactly, such as
 	// connstr.BasicAuthSpecName.
 	SpecName string `json:"specName"`
-	Params   Params `json:"params,omitempty"`
+	// Params are the auth spec's params, every one a string.
+	Params Params `json:"params,omitempty"`
 }
 
 // Params are auth parameters. They are strings on the wire: AEP's PostgreSQL
@@ -98,12 +111,16 @@ func (p *Params) UnmarshalJSON(data []byte) error {
 
 // SpecRef names a connection spec and its version.
 type SpecRef struct {
-	ID      string `json:"id"`
+	// ID is the connection spec's id, such as PostgreSQLSpecID.
+	ID string `json:"id"`
+	// Version is the spec's version, such as PostgreSQLSpecVersion. Flow
+	// Service wants it on create.
 	Version string `json:"version,omitempty"`
 }
 
 // Created is the reply to CreateConnection.
 type Created struct {
+	// ID is the new connection's id.
 	ID string `json:"id"`
 	// Etag keeps its quotes, as Flow Service sent it.
 	Etag string `json:"etag"`
@@ -433,11 +450,16 @@ func decodeTestResult(raw json.RawMessage) (TestResult, error) {
 // ExploreItem is one object found at the root of a source, for PostgreSQL a
 // table (Path is "schema.table").
 type ExploreItem struct {
-	Type           string `json:"type"`
-	Name           string `json:"name"`
-	Path           string `json:"path"`
-	CanPreview     bool   `json:"canPreview"`
-	CanFetchSchema bool   `json:"canFetchSchema"`
+	// Type is the object's kind, "table" for a PostgreSQL table.
+	Type string `json:"type"`
+	// Name is the object's own name, such as "orders".
+	Name string `json:"name"`
+	// Path locates it in the source, such as "public.orders".
+	Path string `json:"path"`
+	// CanPreview and CanFetchSchema say whether Flow Service can preview
+	// the object's rows and read its schema.
+	CanPreview     bool `json:"canPreview"`
+	CanFetchSchema bool `json:"canFetchSchema"`
 }
 
 // ExploreRoot lists what Adobe sees at the root of the source:

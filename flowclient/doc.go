@@ -1,7 +1,7 @@
 // Package flowclient is a client for the parts of Adobe Experience
 // Platform's Flow Service API that register a source's base connection and
-// check it from Adobe's side: connections (create, get, list, delete, test,
-// explore) and connection specs.
+// check it from Adobe's side: connections (create, get, list, update,
+// delete, test, explore) and connection specs.
 //
 // It knows nothing about PostgreSQL beyond the catalog constants Adobe
 // publishes for it (PostgreSQLSpecID, PostgreSQLSpecVersion). The names of
@@ -51,7 +51,8 @@
 // # Errors and retries
 //
 // Every non-2xx reply is an *APIError, whichever of Adobe's three error shapes
-// it came in; see IsNotFound, IsUnauthorized and IsRetryable. Requests that
+// it came in; see IsNotFound, IsUnauthorized, IsStaleEtag and IsRetryable,
+// and APIError.Meaning for what a documented Flow Service code means. Requests that
 // fail with 429, 500, 502, 503, 504 or a transport error are retried with
 // jittered exponential backoff, honouring Retry-After, within a RetryPolicy.
 // What cannot change by asking again fails at once: a redirect, a token

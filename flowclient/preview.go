@@ -13,6 +13,7 @@ import (
 // Authorization header and every secret auth param are masked with Redacted,
 // so a Preview is safe to print, log or save.
 type Preview struct {
+	// Method and URL are the request line: the HTTP method and the full URL.
 	Method string `json:"method"`
 	URL    string `json:"url"`
 	// Headers are the request's headers, in a stable order.
@@ -23,7 +24,9 @@ type Preview struct {
 
 // Header is one request header of a Preview.
 type Header struct {
-	Name  string `json:"name"`
+	// Name is the header's name, in Go's canonical form.
+	Name string `json:"name"`
+	// Value is its value, masked if it carries a secret.
 	Value string `json:"value"`
 }
 

@@ -14,11 +14,16 @@ import (
 // connection to it may use. Flow Service returns much more (sourceSpec,
 // exploreSpec, attributes); Raw keeps the whole item for whoever needs it.
 type ConnectionSpec struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	ProviderID string     `json:"providerId"`
-	Version    string     `json:"version"`
-	AuthSpec   []AuthSpec `json:"authSpec"`
+	// ID is the spec's id, such as PostgreSQLSpecID.
+	ID string `json:"id"`
+	// Name is the source's name, such as "postgresql".
+	Name string `json:"name"`
+	// ProviderID is the id of the source's provider.
+	ProviderID string `json:"providerId"`
+	// Version is the spec's version, to send in SpecRef.Version.
+	Version string `json:"version"`
+	// AuthSpec lists the ways to authenticate; see FindAuthSpec.
+	AuthSpec []AuthSpec `json:"authSpec"`
 	// Raw is the item exactly as received.
 	Raw json.RawMessage `json:"-"`
 }
@@ -26,26 +31,35 @@ type ConnectionSpec struct {
 // AuthSpec is one way to authenticate: its name (the specName a connection
 // sends), its type, and the JSON schema of its params.
 type AuthSpec struct {
-	Name string       `json:"name"`
-	Type string       `json:"type"`
+	// Name is the specName a connection sends in Auth.SpecName.
+	Name string `json:"name"`
+	// Type is Flow Service's name for the kind of auth, such as
+	// "PostgreSQLBasicAuth".
+	Type string `json:"type"`
+	// Spec is the JSON schema of the params.
 	Spec ParamsSchema `json:"spec"`
 }
 
 // ParamsSchema is the part of an auth spec's JSON schema that callers use to
 // validate params before sending them.
 type ParamsSchema struct {
-	Type        string                    `json:"type"`
-	Description string                    `json:"description"`
-	Properties  map[string]PropertySchema `json:"properties"`
-	Required    []string                  `json:"required"`
+	// Type is "object".
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	// Properties are the params' schemas, by param name.
+	Properties map[string]PropertySchema `json:"properties"`
+	// Required lists the params a connection must give.
+	Required []string `json:"required"`
 }
 
 // PropertySchema is the schema of one auth param.
 type PropertySchema struct {
+	// Type is the param's JSON schema type, such as "string" or "boolean".
 	Type        string `json:"type"`
 	Description string `json:"description"`
 	// Format "password" marks a secret, which Flow Service masks on read.
-	Format  string `json:"format"`
+	Format string `json:"format"`
+	// Pattern is the regular expression a value must match, "" when none.
 	Pattern string `json:"pattern"`
 	// Enum lists the allowed values, each as text (a boolean false as "false").
 	Enum []string `json:"enum"`

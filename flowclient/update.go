@@ -13,9 +13,14 @@ import (
 // "update connections" tutorial writes them: {"op": "replace", "path":
 // "/auth/params", "value": {…every param…}}.
 type PatchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value,omitempty"`
+	// Op is "replace" or "add".
+	Op string `json:"op"`
+	// Path is the JSON Pointer of what changes: "/auth/params", "/name" or
+	// "/description".
+	Path string `json:"path"`
+	// Value is the new value; for "/auth/params" a Params, whose secrets
+	// PreviewUpdate masks and errors never show.
+	Value any `json:"value,omitempty"`
 }
 
 // ReplaceParams is the operation that replaces a connection's auth params.
@@ -27,6 +32,7 @@ func ReplaceParams(p Params) PatchOp {
 
 // Updated is the reply to UpdateConnection.
 type Updated struct {
+	// ID is the connection's id.
 	ID string `json:"id"`
 	// Etag is the connection's new etag, quotes kept.
 	Etag string `json:"etag"`

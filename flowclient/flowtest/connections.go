@@ -20,11 +20,16 @@ import (
 
 // ExploreItem is one object the prober found, as /explore returns it.
 type ExploreItem struct {
-	Type           string `json:"type"`
-	Name           string `json:"name"`
-	Path           string `json:"path"`
-	CanPreview     bool   `json:"canPreview"`
-	CanFetchSchema bool   `json:"canFetchSchema"`
+	// Type is the object's kind, "table" for a PostgreSQL table.
+	Type string `json:"type"`
+	// Name is the object's own name, such as "orders".
+	Name string `json:"name"`
+	// Path locates it in the source, such as "public.orders".
+	Path string `json:"path"`
+	// CanPreview and CanFetchSchema say whether Flow Service could preview
+	// the object's rows and read its schema.
+	CanPreview     bool `json:"canPreview"`
+	CanFetchSchema bool `json:"canFetchSchema"`
 }
 
 // Prober connects to the source a connection describes, as Adobe would,

@@ -48,13 +48,23 @@ const (
 	TokenPath = "/ims/token/v3"
 )
 
-// Default credentials the handler accepts.
+// Defaults of a Handler built without options: the credentials it accepts
+// and the page size of its lists. They are fixed, public values, for tests
+// and for trying flowpg by hand, never secrets.
 const (
-	DefaultToken        = "flowtest-token"
-	DefaultClientID     = "flowtest-client"
+	// DefaultToken is the bearer token the gateway accepts unless
+	// WithToken names others.
+	DefaultToken = "flowtest-token"
+	// DefaultClientID is the client id the IMS endpoint accepts and the
+	// x-api-key the gateway accepts (WithClientCredentials, WithAPIKey).
+	DefaultClientID = "flowtest-client"
+	// DefaultClientSecret is the client secret the IMS endpoint accepts.
 	DefaultClientSecret = "flowtest-secret"
-	DefaultOrg          = "FL0WTE5T0000000000000000@AdobeOrg"
-	DefaultPageSize     = 100
+	// DefaultOrg is the x-gw-ims-org-id the gateway accepts (WithOrg).
+	DefaultOrg = "FL0WTE5T0000000000000000@AdobeOrg"
+	// DefaultPageSize is the page size of a list without a limit
+	// parameter (WithPageSize).
+	DefaultPageSize = 100
 )
 
 // Option configures a Handler.
@@ -113,23 +123,40 @@ func WithPageSize(n int) Option { return func(h *Handler) { h.pageSize = n } }
 // Request is one request the handler received. Authorization keeps only its
 // scheme ("Bearer ********"); bodies are not kept, as they carry secrets.
 type Request struct {
-	Method   string
-	Path     string
+	// Method is the HTTP method.
+	Method string
+	// Path is the URL path as received, BasePath or TokenPath included.
+	Path string
+	// RawQuery is the query string, without the '?'.
 	RawQuery string
-	Header   http.Header
+	// Header is the request's header, Authorization masked.
+	Header http.Header
 }
 
 // StoredConnection is a connection as the emulator holds it, secrets in
 // clear: what a test may inspect, never what the API returns.
 type StoredConnection struct {
-	ID, Name, Description string
-	Sandbox               string
-	SpecID, SpecVersion   string
-	SpecName              string
-	Params                map[string]string
-	Etag                  string
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// ID is the connection's id, a random UUID.
+	ID string
+	// Name and Description are as created or last patched.
+	Name, Description string
+	// Sandbox is the x-sandbox-name of the create. Every call sees only the
+	// connections of its own sandbox.
+	Sandbox string
+	// SpecID and SpecVersion name the connection spec, PostgreSQLSpecID
+	// and "1.0".
+	SpecID, SpecVersion string
+	// SpecName is the auth spec, connstr.BasicAuthSpecName or
+	// connstr.ConnectionStringSpecName.
+	SpecName string
+	// Params are the auth params as sent, secrets in clear.
+	Params map[string]string
+	// Etag is the current etag, quotes included; each update replaces it.
+	Etag string
+	// CreatedAt is when the connection was stored.
+	CreatedAt time.Time
+	// UpdatedAt is when it was last patched, zero if never.
+	UpdatedAt time.Time
 	// InUse marks a connection that dataflows use (MarkInUse): it cannot be
 	// deleted.
 	InUse bool
