@@ -321,15 +321,6 @@ func foldEqNoSpace(a, b string) bool {
 	return j == len(b)
 }
 
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if foldEq(s[i:i+len(sub)], sub) {
-			return true
-		}
-	}
-	return false
-}
-
 // field indexes Conn's typed fields.
 type field int8
 
