@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -234,10 +235,10 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 		counts[t.class]++
 		switch {
 		case t.err != nil:
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", t.line, t.target, s.status(preflight.Fail)+" invalid", "input", "", oneLine(t.err.Error()))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", t.line, printable.Line(t.target), s.status(preflight.Fail)+" invalid", "input", "", oneLine(t.err.Error()))
 			continue
 		case t.report == nil:
-			fmt.Fprintf(tw, "%d\t%s\t%s\t\t\t%s\t\n", t.line, t.target, s.status(preflight.Skip)+" not checked", "the run was interrupted before this check began")
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\t\t%s\t\n", t.line, printable.Line(t.target), s.status(preflight.Skip)+" not checked", "the run was interrupted before this check began")
 			continue
 		}
 		rep := t.report
@@ -262,7 +263,7 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%s\t%s\t%s\n", t.line, t.target, mark, t.class, stage, field, oneLine(msg), fmtMillis(rep.Timings.Total))
+		fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%s\t%s\t%s\n", t.line, printable.Line(t.target), mark, t.class, stage, field, oneLine(msg), fmtMillis(rep.Timings.Total))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -283,7 +284,7 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 
 // oneLine shortens a message for a table cell.
 func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable.Line(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > 80 {
 		return string(r[:79]) + "…"
 	}

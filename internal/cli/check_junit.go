@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -101,11 +102,11 @@ func junitReportCase(name string, rep *preflight.Report) junitCase {
 		var text strings.Builder
 		fmt.Fprintf(&text, "stage: %s\n", f.ID)
 		if f.Field != "" {
-			fmt.Fprintf(&text, "field: %s\n", f.Field)
+			fmt.Fprintf(&text, "field: %s\n", printable.Line(f.Field))
 		}
-		fmt.Fprintf(&text, "message: %s\n", f.Message)
+		fmt.Fprintf(&text, "message: %s\n", printable.Line(f.Message))
 		if f.Remediation != "" {
-			fmt.Fprintf(&text, "fix: %s\n", f.Remediation)
+			fmt.Fprintf(&text, "fix: %s\n", printable.Line(f.Remediation))
 		}
 		if f.Kind != "" {
 			fmt.Fprintf(&text, "kind: %s\n", f.Kind)
@@ -144,12 +145,12 @@ func junitInvalidCase(name string, err error) junitCase {
 // junitMessage is a stage's outcome on one line: the stage, what it found,
 // the field to blame and the fix.
 func junitMessage(r *preflight.Result) string {
-	msg := fmt.Sprintf("%s: %s", r.ID, r.Message)
+	msg := fmt.Sprintf("%s: %s", r.ID, printable.Line(r.Message))
 	if r.Field != "" {
-		msg += "; field: " + r.Field
+		msg += "; field: " + printable.Line(r.Field)
 	}
 	if r.Remediation != "" {
-		msg += "; fix: " + r.Remediation
+		msg += "; fix: " + printable.Line(r.Remediation)
 	}
 	return msg
 }

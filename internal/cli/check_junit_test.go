@@ -142,7 +142,8 @@ func TestRenderJUnit_Golden(t *testing.T) {
 }
 
 // A message can hold anything a server or a user sent: markup, quotes, and
-// characters XML 1.0 cannot carry at all. The document must stay valid.
+// characters XML 1.0 cannot carry at all. The document must stay valid, and
+// show them as the text report does.
 func TestRenderJUnit_HostileText(t *testing.T) {
 	rep := sampleReport()
 	rep.Checks[7].Message = "]]></failure><x a=\"1\">&amp; \x00\x07\x1b[31m\ufffe end"
@@ -153,7 +154,7 @@ func TestRenderJUnit_HostileText(t *testing.T) {
 	require.Equal(t, `a"b<c>&d`, got[0].Name)
 	require.Contains(t, got[0].Failure.Message, "]]></failure><x a=\"1\">&amp; ")
 	require.Contains(t, got[0].Failure.Message, " end")
-	require.Contains(t, got[0].Failure.Text, "]]></failure><x a=\"1\">&amp; \ufffd\ufffd\ufffd[31m\ufffd end", "characters XML cannot carry become U+FFFD")
+	require.Contains(t, got[0].Failure.Text, `]]></failure><x a="1">&amp; \x00\a\x1b[31m\ufffe end`, "control characters are shown escaped, as on a terminal")
 }
 
 func TestCheck_JUnitSingle(t *testing.T) {

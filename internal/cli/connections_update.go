@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -256,7 +257,7 @@ func updateDiff(reg registration, stored flowclient.Connection) []fieldDiff {
 // writeUpdateHeader shows, before the gate runs, what the update changes.
 func writeUpdateHeader(w io.Writer, stored flowclient.Connection, diffs []fieldDiff) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Updating connection %q (id %s, etag %s)\n", stored.Name, stored.ID, stored.Etag)
+	fmt.Fprintf(&b, "Updating connection %q (id %s, etag %s)\n", stored.Name, printable.Line(stored.ID), printable.Line(stored.Etag))
 	writeDiffs(&b, diffs)
 	b.WriteString("\n")
 	_, _ = io.WriteString(w, b.String())
