@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/flowpg/flowpg/internal/pgtls"
 )
@@ -45,6 +47,9 @@ func (c *connResult) final() *attempt {
 	}
 	return c.attempts[len(c.attempts)-1]
 }
+
+// maxServerMessage bounds one message from the server, in bytes.
+const maxServerMessage = 1 << 20
 
 // quoteDSN quotes a value for a libpq keyword/value string.
 func quoteDSN(s string) string {
@@ -84,6 +89,15 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 	cfg.RuntimeParams = map[string]string{"application_name": "flowpg-preflight"}
 	cfg.ConnectTimeout = 0 // the run's context bounds everything
 	cfg.ValidateConnect, cfg.AfterConnect = nil, nil
+	// The server says how long each of its messages is, and pgproto3 takes
+	// up to 1 GiB: a hostile one could make the check allocate that much.
+	// Nothing a check reads comes near maxServerMessage (an error's text, a
+	// row of names).
+	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		f := pgproto3.NewFrontend(r, w)
+		f.SetMaxBodyLen(maxServerMessage)
+		return f
+	}
 
 	hosts := make([]string, len(addrs))
 	for i, a := range addrs {
