@@ -14,7 +14,8 @@ import (
 // Actions reporters, GitLab, Jenkins, Azure Pipelines) show on dashboards:
 // one <testcase> per target. A target whose input is invalid is an <error>
 // (the check could not run, exit 2); any other failed check is a <failure>
-// (exit 1). Every text comes from the same report as the text and JSON
+// (exit 1); a check the run was interrupted in, or never began, is
+// <skipped>. Every text comes from the same report as the text and JSON
 // output, so it is masked the same way: targets carry no password, and
 // neither do stage messages or parse errors.
 
@@ -119,6 +120,17 @@ func junitReportCase(name string, rep *preflight.Report) junitCase {
 		} else {
 			c.Failure = p
 		}
+	} else if rep.Verdict == preflight.Interrupted {
+		// Not a pass: the run was stopped before the check proved anything,
+		// and a dashboard must not show it green.
+		msg := "interrupted: the run was stopped before this check finished, so it proved nothing"
+		for _, r := range rep.Checks {
+			if r.Kind == preflight.KindInterrupted {
+				msg = fmt.Sprintf("interrupted during the %s stage: the run was stopped before this check finished, so it proved nothing", r.ID)
+				break
+			}
+		}
+		c.Skipped = &junitProblem{Message: msg, Type: "interrupted"}
 	}
 	var out strings.Builder
 	for _, r := range rep.Checks {
