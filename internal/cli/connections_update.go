@@ -183,8 +183,8 @@ func (c *ConnectionsUpdateCmd) apiOrInvalid(streams *IO, g *Globals, res *connec
 // caller.
 func (c *ConnectionsUpdateCmd) newConn(streams *IO, stored flowclient.Connection) (connstr.Conn, []connstr.Warning, error) {
 	if c.Input.String != "" && !c.UpdateFields.given() {
-		if c.Input.String == "-" && c.PasswordStdin {
-			return connstr.Conn{}, nil, invalid(errors.New("the connection string and --password-stdin cannot both come from standard input"))
+		if err := c.checkStdin(c.Input); err != nil {
+			return connstr.Conn{}, nil, invalid(err)
 		}
 		s, err := c.read(streams)
 		if err != nil {
@@ -195,15 +195,12 @@ func (c *ConnectionsUpdateCmd) newConn(streams *IO, stored flowclient.Connection
 			return connstr.Conn{}, nil, invalidInput(streams, s, err)
 		}
 		warnCommandLineSecret(streams, c.Input, p)
-		conn, warns := p.Conn, p.Warnings
-		if conn.Password == "" {
-			pw, more, err := c.password(streams)
-			if err != nil {
-				return connstr.Conn{}, nil, invalid(err)
-			}
-			conn.Password, warns = pw, append(warns, more...)
+		conn := p.Conn
+		more, err := c.fill(streams, &conn)
+		if err != nil {
+			return connstr.Conn{}, nil, invalid(err)
 		}
-		return conn, warns, nil
+		return conn, append(p.Warnings, more...), nil
 	}
 	if c.Input.String != "" && c.Input.String != envConnString() {
 		return connstr.Conn{}, nil, invalid(errors.New("give either a whole connection string or single fields (--server, --port, …), not both"))
