@@ -140,6 +140,10 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		if wantsJSON(args) {
 			_ = writeJSON(out, errorDoc{errorInfo{Code: "usage", Message: msg}})
 		} else if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
+			// Beside the error, on stderr: stdout may be redirected to a
+			// file that must hold only the command's output (a converted
+			// string, a JUnit report).
+			parser.Stdout = streams.Stderr
 			_ = pe.Context.PrintUsage(true)
 		}
 		return ExitInvalid
