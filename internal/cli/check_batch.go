@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -65,10 +66,13 @@ func batchClass(t *batchTarget) string {
 
 // batchLine is one JSON Lines record of a batch.
 type batchLine struct {
-	Line   int               `json:"line"`
-	Target string            `json:"target,omitempty"`
-	Class  string            `json:"class"`
-	Error  string            `json:"error,omitempty"`
+	Line   int    `json:"line"`
+	Target string `json:"target,omitempty"`
+	Class  string `json:"class"`
+	// Error is why the line could not be checked, in the shape of every
+	// -o json error (errorInfo): code, message, and field and offset when
+	// known.
+	Error  *errorInfo        `json:"error,omitempty"`
 	Report *preflight.Report `json:"report,omitempty"`
 }
 
@@ -138,7 +142,8 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 		case "json":
 			rec := batchLine{Line: t.line, Target: t.target, Class: t.class, Report: t.report}
 			if t.err != nil {
-				rec.Error = t.err.Error()
+				info := describeError(ExitInvalid, t.err)
+				rec.Error = &info
 			}
 			if err := enc.Encode(rec); err != nil {
 				return failed(err)
@@ -196,6 +201,9 @@ func readTargets(r io.Reader) ([]*batchTarget, error) {
 		out = append(out, t)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("--file, line %d: over %d bytes, longer than any connection string (is it the right file?)", n+1, connstr.MaxInputSize)
+		}
 		return nil, fmt.Errorf("reading --file, line %d: %w", n+1, err)
 	}
 	return out, nil
