@@ -357,3 +357,31 @@ func TestConnections_InterruptedIsNotAnAPIError(t *testing.T) {
 		})
 	}
 }
+
+// TestConnections_APITimeoutIsNamed: a call Flow Service does not answer in
+// time says which limit ended it, in text and JSON, not only Go's "context
+// deadline exceeded".
+func TestConnections_APITimeoutIsNamed(t *testing.T) {
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == flowtest.TokenPath {
+			_, _ = io.WriteString(w, `{"access_token":"tok-hang","token_type":"bearer","expires_in":86399}`)
+			return
+		}
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	for k, v := range map[string]string{"AEP_FLOW_URL": hang.URL + flowtest.BasePath, "AEP_IMS_TOKEN_URL": hang.URL + flowtest.TokenPath,
+		"AEP_CLIENT_ID": "id", "AEP_CLIENT_SECRET": "secret", "AEP_ORG_ID": flowtest.DefaultOrg, "AEP_SANDBOX_NAME": "prod", "AEP_ACCESS_TOKEN": "", "AEP_API_KEY": ""} {
+		t.Setenv(k, v)
+	}
+	code, out, errOut := runFlowpg(t, "", "connections", "list", "--api-timeout", "100ms")
+	require.Equal(t, ExitFailed, code, out)
+	assert.Contains(t, errOut, "--api-timeout")
+
+	code, out, _ = runFlowpg(t, "", "connections", "show", "x", "--api-timeout", "100ms", "-o", "json")
+	require.Equal(t, ExitFailed, code)
+	var doc errorDoc
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+	assert.Equal(t, "api-error", doc.Error.Code)
+	assert.Contains(t, doc.Error.Meaning, "--api-timeout")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -161,6 +162,10 @@ func describeAPIFailure(what string, err error) errorInfo {
 		if info.Meaning == "" {
 			info.Meaning = ae.Meaning()
 		}
+	}
+	var ne net.Error
+	if info.Meaning == "" && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+		info.Meaning = "no answer within the time limit of one call (--api-timeout): Adobe may be slow, or something on the way holds the traffic; check AEP_FLOW_URL, AEP_IMS_TOKEN_URL and any proxy, or raise --api-timeout"
 	}
 	info.Message = what + ": " + err.Error()
 	return info
