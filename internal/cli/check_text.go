@@ -14,7 +14,9 @@ import (
 	"github.com/flowpg/flowpg/preflight"
 )
 
-func termIsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+// termIsTerminal reports whether f is a terminal. A variable, so that this
+// package's tests can say which file is one.
+var termIsTerminal = func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // style colours text only on a terminal, and never with --no-color or
 // NO_COLOR (https://no-color.org: any non-empty value).
