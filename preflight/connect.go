@@ -119,10 +119,12 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 			// sends on a context of its own after a startup fails on I/O.
 			return dialer.DialContext(ctx, network, address)
 		}
-		if obs.rejected() {
+		if obs.rejected() || obs.notPostgres() {
 			// Our verification refused the server's certificate (a pin
-			// mismatch, under Prefer): Prefer's plaintext fallback would
-			// send the password to that very server with no TLS at all.
+			// mismatch, under Prefer), or the server answered the TLS
+			// request with what PostgreSQL never sends: Prefer's plaintext
+			// fallback would send the password to that very server with no
+			// TLS at all. libpq stops there too.
 			return nil, errNoFallback
 		}
 		a := obs.begin(address, ctx.Err() != nil)
@@ -231,8 +233,9 @@ func (r *runner) handshake(ctx context.Context, a *attempt, tc *tls.Conn, cfg *t
 }
 
 // errNoFallback ends a connection whose TLS leg our verification refused,
-// instead of the fallback to plaintext.
-var errNoFallback = errors.New("preflight: no plaintext fallback after the certificate was refused")
+// or that a server which is not PostgreSQL answered, instead of the
+// fallback to plaintext.
+var errNoFallback = errors.New("preflight: no plaintext fallback after the TLS leg was refused")
 
 // attemptsKey marks the context of ConnectConfig, so that DialFunc tells
 // its connection attempts from other dials.

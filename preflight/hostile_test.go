@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,5 +97,63 @@ func TestHostile_ServerMessageSizes(t *testing.T) {
 		b, err := json.Marshal(rep)
 		require.NoError(t, err)
 		assert.Less(t, len(b), 16<<10, "the whole report stays small")
+	})
+}
+
+// oddTLSServer answers every SSLRequest with answer, a byte PostgreSQL never
+// sends, and counts the startup messages that arrive in plaintext.
+func oddTLSServer(t *testing.T, answer byte) (addr string, startups *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	startups = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var hdr [8]byte
+				if _, err := io.ReadFull(c, hdr[:]); err != nil {
+					return
+				}
+				if binary.BigEndian.Uint32(hdr[4:]) != 80877103 { // not SSLRequest: a startup
+					startups.Add(1)
+					_, _ = io.Copy(io.Discard, c)
+					return
+				}
+				_, _ = c.Write([]byte{answer})
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	return ln.Addr().String(), startups
+}
+
+// A server that answers the TLS request with neither S nor N is not
+// PostgreSQL: Prefer does not fall back to sending the startup and the
+// password in plaintext (libpq stops there too), and no stage reads the
+// answer as "ssl = off".
+func TestHostile_OddAnswerToTLSRequest(t *testing.T) {
+	t.Run("Prefer stops", func(t *testing.T) {
+		addr, startups := oddTLSServer(t, 'H')
+		rep := timed(t, connTo(t, addr, connstr.SSLPrefer), preflight.Options{Timeout: 5 * time.Second})
+		tlsStage := rep.Check(preflight.StageTLS)
+		require.Equal(t, preflight.Fail, tlsStage.Status, tlsStage.Message)
+		assert.Equal(t, preflight.KindNotPostgres, tlsStage.Kind)
+		assert.Contains(t, tlsStage.Message, "'H'")
+		assert.Zero(t, startups.Load(), "a startup went to the server in plaintext")
+	})
+	t.Run("Disable says what the probe saw", func(t *testing.T) {
+		addr, _ := oddTLSServer(t, 'H')
+		rep := timed(t, connTo(t, addr, connstr.SSLDisable), preflight.Options{Timeout: 2 * time.Second})
+		tlsStage := rep.Check(preflight.StageTLS)
+		assert.Equal(t, preflight.Warn, tlsStage.Status)
+		assert.Equal(t, preflight.FieldPort, tlsStage.Field)
+		assert.Contains(t, tlsStage.Message, "does not look like PostgreSQL")
+		assert.NotContains(t, tlsStage.Message, "ssl = off")
 	})
 }
