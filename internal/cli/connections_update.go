@@ -75,6 +75,9 @@ verification or an API call failed (or no such connection), 2 invalid input.`
 
 // Validate refuses flags that cannot work, before any work.
 func (c *ConnectionsUpdateCmd) Validate() error {
+	if err := c.Target.Validate(); err != nil {
+		return err
+	}
 	if err := c.GateFlags.validate(); err != nil {
 		return err
 	}

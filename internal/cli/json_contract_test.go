@@ -118,8 +118,9 @@ func TestJSON_EveryFailureIsOneDocument(t *testing.T) {
 	}
 }
 
-// TestUsageErrors_StdoutStaysClean: a command line the parser rejects ends
-// with exit 2 and the usage on stderr, beside the error. stdout, which may
+// TestUsageErrors_StdoutStaysClean: a command line the parser rejects (or
+// a command refuses before any work) ends with exit 2 and the usage on
+// stderr, beside the error. stdout, which may
 // be redirected to the file a pipeline keeps (a converted string, a JUnit
 // report), gets nothing.
 func TestUsageErrors_StdoutStaysClean(t *testing.T) {
@@ -131,6 +132,11 @@ func TestUsageErrors_StdoutStaysClean(t *testing.T) {
 		{"check", "--file", "targets.txt", "-o", "junit", "--concurency", "4"},
 		{"check", "-", "--timeout", "10"},
 		{"connections", "delete"},
+		// An unset shell variable: nothing is asked of Flow Service.
+		{"connections", "show", ""},
+		{"connections", "test", " "},
+		{"connections", "delete", "", "--yes"},
+		{"connections", "update", "", "--password-file", "pw"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			code, out, errOut := runOffline(t, "", args...)
