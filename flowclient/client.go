@@ -271,7 +271,11 @@ func (c *Client) do(req *http.Request, v any) error {
 	tooLarge := int64(len(body)) > c.maxBytes
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// A huge error body is still an API error: its status is what matters.
-		return decodeError(resp.StatusCode, resp.Header, body, req.Method, req.URL.String())
+		ae := decodeError(resp.StatusCode, resp.Header, body, req.Method, req.URL.String())
+		// A proxy or a debugging endpoint may echo the request back,
+		// headers and all: the access token must not reach the message.
+		ae.redact(credentialForms(strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")))
+		return ae
 	}
 	if tooLarge {
 		return &replyError{fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)}
@@ -283,6 +287,22 @@ func (c *Client) do(req *http.Request, v any) error {
 		return &replyError{fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)}
 	}
 	return nil
+}
+
+// credentialForms returns a credential as it may come back inside a reply:
+// as sent, with '/' escaped as JSON encoders may write it, and
+// percent-encoded as in a query string.
+func credentialForms(cred string) []string {
+	if cred == "" {
+		return nil
+	}
+	forms := []string{cred}
+	for _, f := range []string{strings.ReplaceAll(cred, "/", `\/`), url.QueryEscape(cred)} {
+		if f != cred {
+			forms = append(forms, f)
+		}
+	}
+	return forms
 }
 
 // replyError is a success reply the client could not read (too large, or

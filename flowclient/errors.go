@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flowpg/flowpg/internal/printable"
 )
 
 // maxErrorSnippet bounds APIError.Body, so that a proxy's HTML page or a huge
@@ -62,24 +64,28 @@ type APIError struct {
 
 // Error formats the reply on one line, without the body unless the body was
 // not a JSON error document (then its start is the only clue there is).
+//
+// The server's words are made one line and printable (see oneLine): they
+// end up on terminals and in logs, and a reply can hold anything.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "flowclient: %s %s: %s", e.Method, e.URL, statusText(e.StatusCode))
 	if e.Code != "" {
-		b.WriteString(": " + e.Code)
+		b.WriteString(": " + oneLine(e.Code, maxErrorSnippet))
 	}
+	title, detail := oneLine(e.Title, maxErrorText), oneLine(e.Detail, maxErrorText)
 	switch {
-	case e.Title != "" && e.Detail != "" && e.Title != e.Detail:
-		b.WriteString(": " + e.Title + ": " + e.Detail)
-	case e.Detail != "":
-		b.WriteString(": " + e.Detail)
-	case e.Title != "":
-		b.WriteString(": " + e.Title)
+	case title != "" && detail != "" && title != detail:
+		b.WriteString(": " + title + ": " + detail)
+	case detail != "":
+		b.WriteString(": " + detail)
+	case title != "":
+		b.WriteString(": " + title)
 	case e.Body != "":
 		b.WriteString(": unexpected body: " + oneLine(e.Body, 120))
 	}
 	if e.RequestID != "" {
-		b.WriteString(" (request id " + e.RequestID + ")")
+		b.WriteString(" (request id " + oneLine(e.RequestID, maxErrorSnippet) + ")")
 	}
 	return b.String()
 }
@@ -91,12 +97,19 @@ func statusText(code int) string {
 	return fmt.Sprintf("status %d", code)
 }
 
+// maxErrorText bounds the title and the detail of a reply in an error
+// message: a server that answers with megabytes makes no longer message.
+const maxErrorText = 4 << 10
+
+// oneLine is s from outside (a reply, a header) fit for a one-line
+// message: its spaces and line breaks collapsed, cut at max bytes, and
+// whatever a terminal would act on escaped (printable.Line).
 func oneLine(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {
 		s = truncateUTF8(s, max) + "…"
 	}
-	return s
+	return printable.Line(s)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.
@@ -206,7 +219,7 @@ func scalarText(raw json.RawMessage) string {
 // redact replaces every secret in the error's text fields with "********",
 // so that a server echoing the request payload cannot leak a password.
 func (e *APIError) redact(secrets []string) {
-	for _, f := range []*string{&e.Title, &e.Detail, &e.Body, &e.URL} {
+	for _, f := range []*string{&e.Title, &e.Detail, &e.Body, &e.URL, &e.Code, &e.Type, &e.RequestID} {
 		*f = redactAll(*f, secrets)
 	}
 }

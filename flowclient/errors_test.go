@@ -2,14 +2,18 @@ package flowclient_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
@@ -175,4 +179,111 @@ func TestCreate_SecretNeverInErrors(t *testing.T) {
 		}
 		ts.Close()
 	}
+}
+
+// A proxy or a debugging endpoint that echoes the request back, headers
+// included, must not make the access token appear in the error: not in its
+// message, not in any of its fields, in whatever form the echo takes.
+func TestAPIError_AccessTokenEchoRedacted(t *testing.T) {
+	const token = "eyJ.tok/en+value=="
+	tests := []struct {
+		name  string
+		reply func(w http.ResponseWriter, auth string)
+	}{
+		{"in a JSON detail", func(w http.ResponseWriter, auth string) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, `{"title":"echo %s","report":{"detailed-message":"got %s","request-id":"%s"}}`, auth, auth, auth)
+		}},
+		{"with / escaped as JSON may write it", func(w http.ResponseWriter, auth string) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, `{"detail":"got %s"}`, strings.ReplaceAll(auth, "/", `\/`))
+		}},
+		{"percent-encoded", func(w http.ResponseWriter, auth string) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, `{"error_code":"%s","message":"got %s"}`, url.QueryEscape(auth), url.QueryEscape(auth))
+		}},
+		{"in an HTML page", func(w http.ResponseWriter, auth string) {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = fmt.Fprintf(w, "<html><body>Authorization: %s</body></html>", auth)
+		}},
+		{"in the request id header", func(w http.ResponseWriter, auth string) {
+			w.Header().Set("X-Request-Id", auth)
+			w.WriteHeader(http.StatusForbidden)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tt.reply(w, r.Header.Get("Authorization"))
+			}))
+			t.Cleanup(ts.Close)
+			c := plainClient(t, ts.URL, flowclient.WithRetryPolicy(flowclient.RetryPolicy{}),
+				flowclient.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})))
+			_, err := c.ListConnections(context.Background(), flowclient.ListOptions{})
+			require.Error(t, err)
+			for e := error(err); e != nil; e = unwrapOne(e) {
+				for _, form := range []string{token, strings.ReplaceAll(token, "/", `\/`), url.QueryEscape(token), "tok/en"} {
+					assert.NotContains(t, e.Error(), form)
+				}
+			}
+			var ae *flowclient.APIError
+			require.ErrorAs(t, err, &ae)
+			for _, f := range []string{ae.Title, ae.Detail, ae.Body, ae.Code, ae.RequestID, ae.Type} {
+				assert.NotContains(t, f, "tok/en")
+				assert.NotContains(t, f, "tok%2Fen")
+			}
+		})
+	}
+}
+
+// Whatever a reply holds, the error is one printable line: escape
+// sequences, carriage returns and bidirectional overrides from the server
+// are shown, not acted on by the terminal that prints the error.
+func TestAPIError_OnePrintableLine(t *testing.T) {
+	const hostile = "\x1b[2J\x1b]0;pwned\x07\r\n  ✓ fake line\u202e"
+	esc := strings.NewReplacer("\x1b", `\u001b`, "\x07", `\u0007`, "\r", `\r`, "\n", `\n`).Replace(hostile)
+	replies := map[string]func(w http.ResponseWriter){
+		"JSON fields": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, `{"type":"x/FLOW-1308-400","title":"t%s","report":{"detailed-message":"d%s","request-id":"r%s"}}`, esc, esc, esc)
+		},
+		"gateway code": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = fmt.Fprintf(w, `{"error_code":"c%s","message":"m%s"}`, esc, esc)
+		},
+		"not JSON": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = io.WriteString(w, "<html>"+hostile+"</html>")
+		},
+		"redirect": func(w http.ResponseWriter) {
+			w.Header().Set("Location", "/x\x1b[2J")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		},
+	}
+	for name, reply := range replies {
+		t.Run(name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { reply(w) }))
+			t.Cleanup(ts.Close)
+			c := plainClient(t, ts.URL, flowclient.WithRetryPolicy(flowclient.RetryPolicy{}))
+			_, err := c.ListConnections(context.Background(), flowclient.ListOptions{})
+			require.Error(t, err)
+			msg := err.Error()
+			for _, r := range msg {
+				assert.True(t, unicode.IsPrint(r), "%q in %q", r, msg)
+			}
+		})
+	}
+}
+
+// A title or detail of megabytes makes no message of megabytes.
+func TestAPIError_LongDetailIsBounded(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = fmt.Fprintf(w, `{"title":"%s","detail":"%s"}`, strings.Repeat("t", 200<<10), strings.Repeat("d", 200<<10))
+	}))
+	t.Cleanup(ts.Close)
+	c := plainClient(t, ts.URL, flowclient.WithRetryPolicy(flowclient.RetryPolicy{}))
+	_, err := c.ListConnections(context.Background(), flowclient.ListOptions{})
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 10<<10)
 }

@@ -171,7 +171,7 @@ func (e *RedirectError) Error() string {
 // text is the part of the message after the request: status, target, and
 // what was done about it.
 func (e *RedirectError) text() string {
-	target := e.Location
+	target := oneLine(e.Location, maxErrorText) // the server's header
 	if target == "" {
 		target = "no location"
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Failure kinds, reported in Result.Kind. They are derived from error types
@@ -166,7 +167,12 @@ func (r *runner) dialFailure(err error, hostport string) *failure {
 // transportFailure classifies an I/O failure after the TCP connect.
 func (r *runner) transportFailure(stage Stage, err error, when string) *failure {
 	f := &failure{stage: stage, field: FieldServer}
+	var tooLong *pgproto3.ExceededMaxBodyLenErr
 	switch {
+	case errors.As(err, &tooLong):
+		f.kind, f.field = KindNotPostgres, FieldPort
+		f.message = fmt.Sprintf("the server sent a message of %d bytes %s, where PostgreSQL sends at most a few kilobytes: it does not look like PostgreSQL", tooLong.ActualBodyLen, when)
+		f.remediation = "check that server and port point at PostgreSQL, not at another service or a proxy"
 	case isTimeout(err):
 		f.kind = KindTimeout
 		f.message = fmt.Sprintf("the server accepted the TCP connection but did not answer %s within the time limit", when)

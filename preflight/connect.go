@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/flowpg/flowpg/internal/pgtls"
 )
@@ -45,6 +47,9 @@ func (c *connResult) final() *attempt {
 	}
 	return c.attempts[len(c.attempts)-1]
 }
+
+// maxServerMessage bounds one message from the server, in bytes.
+const maxServerMessage = 1 << 20
 
 // quoteDSN quotes a value for a libpq keyword/value string.
 func quoteDSN(s string) string {
@@ -84,6 +89,15 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 	cfg.RuntimeParams = map[string]string{"application_name": "flowpg-preflight"}
 	cfg.ConnectTimeout = 0 // the run's context bounds everything
 	cfg.ValidateConnect, cfg.AfterConnect = nil, nil
+	// The server says how long each of its messages is, and pgproto3 takes
+	// up to 1 GiB: a hostile one could make the check allocate that much.
+	// Nothing a check reads comes near maxServerMessage (an error's text, a
+	// row of names).
+	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		f := pgproto3.NewFrontend(r, w)
+		f.SetMaxBodyLen(maxServerMessage)
+		return f
+	}
 
 	hosts := make([]string, len(addrs))
 	for i, a := range addrs {
@@ -105,10 +119,12 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 			// sends on a context of its own after a startup fails on I/O.
 			return dialer.DialContext(ctx, network, address)
 		}
-		if obs.rejected() {
+		if obs.rejected() || obs.notPostgres() {
 			// Our verification refused the server's certificate (a pin
-			// mismatch, under Prefer): Prefer's plaintext fallback would
-			// send the password to that very server with no TLS at all.
+			// mismatch, under Prefer), or the server answered the TLS
+			// request with what PostgreSQL never sends: Prefer's plaintext
+			// fallback would send the password to that very server with no
+			// TLS at all. libpq stops there too.
 			return nil, errNoFallback
 		}
 		a := obs.begin(address, ctx.Err() != nil)
@@ -217,8 +233,9 @@ func (r *runner) handshake(ctx context.Context, a *attempt, tc *tls.Conn, cfg *t
 }
 
 // errNoFallback ends a connection whose TLS leg our verification refused,
-// instead of the fallback to plaintext.
-var errNoFallback = errors.New("preflight: no plaintext fallback after the certificate was refused")
+// or that a server which is not PostgreSQL answered, instead of the
+// fallback to plaintext.
+var errNoFallback = errors.New("preflight: no plaintext fallback after the TLS leg was refused")
 
 // attemptsKey marks the context of ConnectConfig, so that DialFunc tells
 // its connection attempts from other dials.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -353,8 +355,22 @@ func TestRun_BadServerIsInputFailure(t *testing.T) {
 func TestRun_BadCAFileIsInputFailure(t *testing.T) {
 	t.Parallel()
 	c := connstr.Conn{Server: "127.0.0.1", Database: "d", User: "u", Password: "secret-sentinel-pw"}
-	rep := runCheck(t, c, preflight.Options{CAFile: "/nonexistent/ca.pem"})
-	requireFailAt(t, rep, preflight.StageInput, "")
+	// A file larger than any CA bundle (such as /dev/zero, given by
+	// mistake) is read up to a bound, not until memory runs out.
+	huge := filepath.Join(t.TempDir(), "huge.pem")
+	f, err := os.Create(huge)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(9<<20))
+	require.NoError(t, f.Close())
+	for _, tt := range []struct{ path, msg string }{
+		{"/nonexistent/ca.pem", "no such file"},
+		{t.TempDir(), "is a directory"},
+		{huge, "is over 8388608 bytes"},
+	} {
+		rep := runCheck(t, c, preflight.Options{CAFile: tt.path})
+		requireFailAt(t, rep, preflight.StageInput, "")
+		require.Contains(t, rep.Check(preflight.StageInput).Message, tt.msg)
+	}
 }
 
 // requireDialedOnlyThrough asserts that refuser was asked for every one of

@@ -147,6 +147,20 @@ func (o *observer) rejected() bool {
 	return false
 }
 
+// notPostgres reports whether one of o's attempts had its SSLRequest
+// answered with neither S nor N: not PostgreSQL (libpq gives up there too).
+func (o *observer) notPostgres() bool {
+	for _, a := range o.list() {
+		a.mu.Lock()
+		odd := a.sslAnswered && a.sslResponse != 'S' && a.sslResponse != 'N'
+		a.mu.Unlock()
+		if odd {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *observer) list() []*attempt {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -329,7 +330,32 @@ func interruptedStage(id Stage) Result {
 // password equal to the user, the database or the server is not masked at
 // all: the text may quote those names as such, and masking them would tell
 // the reader what the password is.
+//
+// The result is cut at maxExternalText bytes, after masking (a cut before
+// it could leave the start of the password), so that a server answering
+// with megabytes makes no report of megabytes.
 func (r *runner) external(s string) string {
+	return cutText(r.masked(s), maxExternalText)
+}
+
+// maxExternalText bounds one text from outside in a report. PostgreSQL's
+// messages are a line or two.
+const maxExternalText = 1 << 10
+
+// cutText cuts s to at most n bytes, on a rune boundary, marking the cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// masked is external before the cut.
+func (r *runner) masked(s string) string {
 	p := r.conn.Password
 	if p == "" || !strings.Contains(s, p) || p == r.conn.User || p == r.conn.Database || p == r.host {
 		return s

@@ -170,7 +170,7 @@ func offersTLS(c *connResult, probe *attempt) *bool {
 	var out *bool
 	for _, a := range as {
 		a.mu.Lock()
-		if a.sslAnswered {
+		if a.sslAnswered && (a.sslResponse == 'S' || a.sslResponse == 'N') {
 			v := a.sslResponse == 'S'
 			if v || out == nil {
 				out = &v
@@ -179,6 +179,24 @@ func offersTLS(c *connResult, probe *attempt) *bool {
 		a.mu.Unlock()
 	}
 	return out
+}
+
+// oddTLSAnswer is the byte a server answered an SSLRequest with, when it
+// was neither S nor N; 0 otherwise.
+func oddTLSAnswer(c *connResult, probe *attempt) byte {
+	as := append([]*attempt(nil), c.attempts...)
+	if probe != nil {
+		as = append(as, probe)
+	}
+	for _, a := range as {
+		a.mu.Lock()
+		b, ok := a.sslResponse, a.sslAnswered
+		a.mu.Unlock()
+		if ok && b != 'S' && b != 'N' {
+			return b
+		}
+	}
+	return 0
 }
 
 func (r *runner) tcpStage(c *connResult) Result {
@@ -287,6 +305,12 @@ func (r *runner) tlsStage(c *connResult, probe *attempt, offered *bool) Result {
 		res.Message = d.summary()
 	case src != nil:
 		res.Message = fmt.Sprintf("not used by sslMode %s; the server offers %s", r.libpq, d.summary())
+	case oddTLSAnswer(c, probe) != 0:
+		// Seen by the probe only (the checked mode sends no SSLRequest):
+		// a warning here; the stage that talks to the server fails.
+		res.Status, res.Field = Warn, FieldPort
+		res.Message = fmt.Sprintf("the server answered the TLS request with %q, where PostgreSQL answers S or N: it does not look like PostgreSQL", oddTLSAnswer(c, probe))
+		res.Remediation = "check that server and port point at PostgreSQL, not at another service or a proxy"
 	case offered != nil && !*offered:
 		res.Status, res.Field = Warn, FieldSSLMode
 		res.Message = "the server does not offer TLS (ssl = off): the password and data would travel unencrypted"

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/internal/printable"
 )
 
 // AdobeFlags locate Flow Service and Adobe IMS, and name the organization
@@ -89,7 +90,7 @@ func (a AdobeFlags) settings() (adobeSettings, error) {
 // printWarnings writes the config file's warnings to stderr.
 func (s adobeSettings) printWarnings(streams *IO) {
 	for _, w := range s.Warnings {
-		fmt.Fprintf(streams.Stderr, "flowpg: warning: %s\n", w)
+		fmt.Fprintf(streams.Stderr, "flowpg: warning: %s\n", printable.Line(w))
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ func loadAEPConfig(path string) (aepConfig, []string, error) {
 	if len(b) > maxConfigSize {
 		return aepConfig{}, nil, fmt.Errorf("the aepp config file %s is over %d bytes: not an aepp config", path, maxConfigSize)
 	}
+	// A byte-order mark, as Windows editors write, is not JSON: drop it,
+	// as flowpg does at the start of every input.
+	b = bytes.TrimPrefix(b, []byte("\uFEFF"))
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		// encoding/json's messages name offsets and types, never values.

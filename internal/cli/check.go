@@ -149,8 +149,12 @@ func exitFor(rep *preflight.Report) error {
 	return nil
 }
 
-// isTerminal reports whether w is a terminal.
+// isTerminal reports whether w is a terminal, seen through the writer Main
+// wraps stdout in.
 func isTerminal(w io.Writer) bool {
+	if ww, ok := w.(*watchedWriter); ok {
+		w = ww.w
+	}
 	f, ok := w.(*os.File)
 	return ok && termIsTerminal(f)
 }

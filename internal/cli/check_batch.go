@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -64,10 +66,13 @@ func batchClass(t *batchTarget) string {
 
 // batchLine is one JSON Lines record of a batch.
 type batchLine struct {
-	Line   int               `json:"line"`
-	Target string            `json:"target,omitempty"`
-	Class  string            `json:"class"`
-	Error  string            `json:"error,omitempty"`
+	Line   int    `json:"line"`
+	Target string `json:"target,omitempty"`
+	Class  string `json:"class"`
+	// Error is why the line could not be checked, in the shape of every
+	// -o json error (errorInfo): code, message, and field and offset when
+	// known.
+	Error  *errorInfo        `json:"error,omitempty"`
 	Report *preflight.Report `json:"report,omitempty"`
 }
 
@@ -137,7 +142,8 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 		case "json":
 			rec := batchLine{Line: t.line, Target: t.target, Class: t.class, Report: t.report}
 			if t.err != nil {
-				rec.Error = t.err.Error()
+				info := describeError(ExitInvalid, t.err)
+				rec.Error = &info
 			}
 			if err := enc.Encode(rec); err != nil {
 				return failed(err)
@@ -195,6 +201,9 @@ func readTargets(r io.Reader) ([]*batchTarget, error) {
 		out = append(out, t)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("--file, line %d: over %d bytes, longer than any connection string (is it the right file?)", n+1, connstr.MaxInputSize)
+		}
 		return nil, fmt.Errorf("reading --file, line %d: %w", n+1, err)
 	}
 	return out, nil
@@ -234,10 +243,10 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 		counts[t.class]++
 		switch {
 		case t.err != nil:
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", t.line, t.target, s.status(preflight.Fail)+" invalid", "input", "", oneLine(t.err.Error()))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", t.line, printable.Line(t.target), s.status(preflight.Fail)+" invalid", "input", "", oneLine(t.err.Error()))
 			continue
 		case t.report == nil:
-			fmt.Fprintf(tw, "%d\t%s\t%s\t\t\t%s\t\n", t.line, t.target, s.status(preflight.Skip)+" not checked", "the run was interrupted before this check began")
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\t\t%s\t\n", t.line, printable.Line(t.target), s.status(preflight.Skip)+" not checked", "the run was interrupted before this check began")
 			continue
 		}
 		rep := t.report
@@ -262,7 +271,7 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%s\t%s\t%s\n", t.line, t.target, mark, t.class, stage, field, oneLine(msg), fmtMillis(rep.Timings.Total))
+		fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%s\t%s\t%s\n", t.line, printable.Line(t.target), mark, t.class, stage, field, oneLine(msg), fmtMillis(rep.Timings.Total))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -283,7 +292,7 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 
 // oneLine shortens a message for a table cell.
 func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable.Line(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > 80 {
 		return string(r[:79]) + "…"
 	}

@@ -79,7 +79,7 @@ func TestCheckBatch_Interrupted(t *testing.T) {
 		} `xml:"testsuite"`
 	}
 	require.NoError(t, xml.Unmarshal([]byte(out), &doc), out)
-	assert.Equal(t, 2, doc.Suite.Skipped, "the targets not checked are skipped cases")
+	assert.Equal(t, 3, doc.Suite.Skipped, "the targets not checked, and the one interrupted, are skipped cases")
 }
 
 // TestCheckBatch_Classes: a line that lacks a field AEP requires is invalid
@@ -99,4 +99,38 @@ func TestCheckBatch_Classes(t *testing.T) {
 	assert.Regexp(t, `(?m)^2 +127\.0\.0\.1:\d+/d +✗ fail +tcp`, out)
 	assert.Regexp(t, `(?m)^3 +127\.0\.0\.1:\d+/d +✗ invalid +input +password`, out)
 	assert.Contains(t, out, "2 targets: 0 pass, 0 warn, 1 fail, 1 invalid")
+}
+
+// TestCheckBatch_JSONErrorShape: a line that does not parse carries its
+// error in the shape of every -o json error (code, message, field, offset),
+// so that one reader serves both.
+func TestCheckBatch_JSONErrorShape(t *testing.T) {
+	file := batchFile(t, "Server=db.example.com;Port=54x2;Database=d;UID=u;PWD=pw-sentinel-77")
+	code, out, errOut := runOffline(t, "", "check", "--file", file, "-o", "json")
+	require.Equal(t, ExitInvalid, code, errOut)
+	var rec struct {
+		Line  int
+		Class string
+		Error *errorInfo
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rec), out)
+	assert.Equal(t, classInvalid, rec.Class)
+	require.NotNil(t, rec.Error, out)
+	assert.Equal(t, "syntax", rec.Error.Code)
+	assert.Equal(t, "Port", rec.Error.Field)
+	require.NotNil(t, rec.Error.Offset)
+	assert.Equal(t, 27, *rec.Error.Offset)
+	assert.Contains(t, rec.Error.Message, `"54x2"`)
+	assert.NotContains(t, out+errOut, "pw-sentinel-77")
+}
+
+// TestCheckBatch_LineTooLong: a --file whose line is longer than any
+// connection string (a binary, /dev/zero) is refused in words, naming the
+// line.
+func TestCheckBatch_LineTooLong(t *testing.T) {
+	file := batchFile(t, "# fine", strings.Repeat("x", 200<<10))
+	code, out, errOut := runOffline(t, "", "check", "--file", file)
+	require.Equal(t, ExitInvalid, code, out)
+	assert.Contains(t, errOut, "--file, line 2: over 65536 bytes")
+	assert.NotContains(t, errOut, "bufio")
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -13,7 +14,8 @@ import (
 // Actions reporters, GitLab, Jenkins, Azure Pipelines) show on dashboards:
 // one <testcase> per target. A target whose input is invalid is an <error>
 // (the check could not run, exit 2); any other failed check is a <failure>
-// (exit 1). Every text comes from the same report as the text and JSON
+// (exit 1); a check the run was interrupted in, or never began, is
+// <skipped>. Every text comes from the same report as the text and JSON
 // output, so it is masked the same way: targets carry no password, and
 // neither do stage messages or parse errors.
 
@@ -101,11 +103,11 @@ func junitReportCase(name string, rep *preflight.Report) junitCase {
 		var text strings.Builder
 		fmt.Fprintf(&text, "stage: %s\n", f.ID)
 		if f.Field != "" {
-			fmt.Fprintf(&text, "field: %s\n", f.Field)
+			fmt.Fprintf(&text, "field: %s\n", printable.Line(f.Field))
 		}
-		fmt.Fprintf(&text, "message: %s\n", f.Message)
+		fmt.Fprintf(&text, "message: %s\n", printable.Line(f.Message))
 		if f.Remediation != "" {
-			fmt.Fprintf(&text, "fix: %s\n", f.Remediation)
+			fmt.Fprintf(&text, "fix: %s\n", printable.Line(f.Remediation))
 		}
 		if f.Kind != "" {
 			fmt.Fprintf(&text, "kind: %s\n", f.Kind)
@@ -118,6 +120,17 @@ func junitReportCase(name string, rep *preflight.Report) junitCase {
 		} else {
 			c.Failure = p
 		}
+	} else if rep.Verdict == preflight.Interrupted {
+		// Not a pass: the run was stopped before the check proved anything,
+		// and a dashboard must not show it green.
+		msg := "interrupted: the run was stopped before this check finished, so it proved nothing"
+		for _, r := range rep.Checks {
+			if r.Kind == preflight.KindInterrupted {
+				msg = fmt.Sprintf("interrupted during the %s stage: the run was stopped before this check finished, so it proved nothing", r.ID)
+				break
+			}
+		}
+		c.Skipped = &junitProblem{Message: msg, Type: "interrupted"}
 	}
 	var out strings.Builder
 	for _, r := range rep.Checks {
@@ -144,12 +157,12 @@ func junitInvalidCase(name string, err error) junitCase {
 // junitMessage is a stage's outcome on one line: the stage, what it found,
 // the field to blame and the fix.
 func junitMessage(r *preflight.Result) string {
-	msg := fmt.Sprintf("%s: %s", r.ID, r.Message)
+	msg := fmt.Sprintf("%s: %s", r.ID, printable.Line(r.Message))
 	if r.Field != "" {
-		msg += "; field: " + r.Field
+		msg += "; field: " + printable.Line(r.Field)
 	}
 	if r.Remediation != "" {
-		msg += "; fix: " + r.Remediation
+		msg += "; fix: " + printable.Line(r.Remediation)
 	}
 	return msg
 }

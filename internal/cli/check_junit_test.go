@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,6 +46,7 @@ type junitTestcase struct {
 	Line      int           `xml:"line,attr"`
 	Failure   *junitOutcome `xml:"failure"`
 	Error     *junitOutcome `xml:"error"`
+	Skipped   *junitOutcome `xml:"skipped"`
 	SystemOut string        `xml:"system-out"`
 }
 
@@ -65,7 +68,7 @@ func parseJUnit(t *testing.T, out string) []junitTestcase {
 	require.NoError(t, dec.Decode(&doc), out)
 	require.Len(t, doc.Suites, 1)
 	s := doc.Suites[0]
-	failures, errs := 0, 0
+	failures, errs, skipped := 0, 0, 0
 	for _, c := range s.Cases {
 		require.Equal(t, "flowpg.check", c.Classname)
 		secs, err := strconv.ParseFloat(c.Time, 64)
@@ -78,11 +81,14 @@ func parseJUnit(t *testing.T, out string) []junitTestcase {
 		if c.Error != nil {
 			errs++
 		}
+		if c.Skipped != nil {
+			skipped++
+		}
 	}
 	require.Equal(t, len(s.Cases), s.Tests)
 	require.Equal(t, failures, s.Failures)
 	require.Equal(t, errs, s.Errors)
-	require.Zero(t, s.Skipped)
+	require.Equal(t, skipped, s.Skipped)
 	require.Equal(t, []int{s.Tests, s.Failures, s.Errors}, []int{doc.Tests, doc.Failures, doc.Errors})
 	return s.Cases
 }
@@ -142,7 +148,8 @@ func TestRenderJUnit_Golden(t *testing.T) {
 }
 
 // A message can hold anything a server or a user sent: markup, quotes, and
-// characters XML 1.0 cannot carry at all. The document must stay valid.
+// characters XML 1.0 cannot carry at all. The document must stay valid, and
+// show them as the text report does.
 func TestRenderJUnit_HostileText(t *testing.T) {
 	rep := sampleReport()
 	rep.Checks[7].Message = "]]></failure><x a=\"1\">&amp; \x00\x07\x1b[31m\ufffe end"
@@ -153,7 +160,7 @@ func TestRenderJUnit_HostileText(t *testing.T) {
 	require.Equal(t, `a"b<c>&d`, got[0].Name)
 	require.Contains(t, got[0].Failure.Message, "]]></failure><x a=\"1\">&amp; ")
 	require.Contains(t, got[0].Failure.Message, " end")
-	require.Contains(t, got[0].Failure.Text, "]]></failure><x a=\"1\">&amp; \ufffd\ufffd\ufffd[31m\ufffd end", "characters XML cannot carry become U+FFFD")
+	require.Contains(t, got[0].Failure.Text, `]]></failure><x a="1">&amp; \x00\a\x1b[31m\ufffe end`, "control characters are shown escaped, as on a terminal")
 }
 
 func TestCheck_JUnitSingle(t *testing.T) {
@@ -261,4 +268,36 @@ func TestCheck_JUnitBatch(t *testing.T) {
 	require.Len(t, got, 3)
 	assert.Empty(t, got[0].File)
 	assert.Equal(t, 2, got[0].Line)
+}
+
+// A check the run was interrupted in proved nothing: it is a skipped case,
+// never a passing one, alone and in a --file batch.
+func TestCheck_JUnitInterrupted(t *testing.T) {
+	// A server that accepts and never answers: the check waits until the
+	// context ends, as a Ctrl-C or a CI job's cancel would end it.
+	upstream, err := faultproxy.ClosedPort()
+	require.NoError(t, err)
+	px, err := faultproxy.New(upstream, faultproxy.Options{BlackHole: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { px.Close() })
+	host, port, err := net.SplitHostPort(px.Addr)
+	require.NoError(t, err)
+	in := fmt.Sprintf("Server=%s;Port=%s;Database=d;UID=u;PWD=pw-sentinel-91", host, port)
+	file := filepath.Join(t.TempDir(), "targets.txt")
+	require.NoError(t, os.WriteFile(file, []byte(in+"\n"+in+"\n"), 0o600))
+	for _, args := range [][]string{{"check", "-", "-o", "junit"}, {"check", "--file", file, "-o", "junit"}} {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			var out, errOut bytes.Buffer
+			Main(ctx, append(args, "--timeout", "30s"), strings.NewReader(in), &out, &errOut)
+			cases := parseJUnit(t, out.String())
+			require.NotEmpty(t, cases)
+			for _, c := range cases {
+				require.NotNil(t, c.Skipped, "%s: an interrupted check is not a pass\n%s", c.Name, out.String())
+				assert.Equal(t, "interrupted", c.Skipped.Type)
+				assert.Contains(t, c.Skipped.Message, "proved nothing")
+			}
+		})
+	}
 }

@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,5 +90,44 @@ func eraseTransient(s string) string {
 		}
 		start := strings.LastIndexByte(s[:i], '\n') + 1
 		s = s[:start] + s[i+len("\r\x1b[K"):]
+	}
+}
+
+// TestCheck_TerminalSeenThroughMain: on a terminal, check colours its
+// report, as the style promises, and honours --no-color and NO_COLOR; Main
+// wraps stdout, and the terminal must still be seen through that.
+func TestCheck_TerminalSeenThroughMain(t *testing.T) {
+	addr, err := faultproxy.ClosedPort()
+	require.NoError(t, err)
+	in := fmt.Sprintf("Server=127.0.0.1;Port=%s;Database=d;UID=u;PWD=pw-sentinel-93", addr[strings.LastIndexByte(addr, ':')+1:])
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		noColor string
+		color   bool
+	}{
+		{"a terminal", nil, "", true},
+		{"--no-color", []string{"--no-color"}, "", false},
+		{"NO_COLOR", nil, "1", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("NO_COLOR", tt.noColor)
+			t.Setenv("FLOWPG_CONNECTION_STRING", "")
+			tty, err := os.Create(filepath.Join(t.TempDir(), "tty"))
+			require.NoError(t, err)
+			defer tty.Close()
+			real := termIsTerminal
+			termIsTerminal = func(f *os.File) bool { return f == tty }
+			defer func() { termIsTerminal = real }()
+			testNet.dialer, testNet.resolver = netguard.Dialer(t, nil), netguard.Resolver(t, nil)
+			defer func() { testNet.dialer, testNet.resolver = nil, nil }()
+
+			var errOut bytes.Buffer
+			Main(context.Background(), append([]string{"check", "-", "--timeout", "5s"}, tt.args...), strings.NewReader(in), tty, &errOut)
+			out, err := os.ReadFile(tty.Name())
+			require.NoError(t, err)
+			assert.Equal(t, tt.color, strings.Contains(string(out), "\x1b[3"), "colour codes in:\n%q", out)
+			assert.Contains(t, string(out), "FAIL")
+		})
 	}
 }

@@ -306,9 +306,9 @@ func TestCheck_Batch(t *testing.T) {
 	for sc.Scan() {
 		var l batchLine
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &struct {
-			Line   *int    `json:"line"`
-			Target *string `json:"target"`
-			Error  *string `json:"error"`
+			Line   *int        `json:"line"`
+			Target *string     `json:"target"`
+			Error  **errorInfo `json:"error"`
 		}{&l.Line, &l.Target, &l.Error}))
 		lines = append(lines, l)
 	}
@@ -316,7 +316,8 @@ func TestCheck_Batch(t *testing.T) {
 	require.Equal(t, 3, lines[0].Line)
 	require.Equal(t, "127.0.0.1:"+port+"/one", lines[0].Target)
 	require.Equal(t, 4, lines[1].Line)
-	require.NotEmpty(t, lines[1].Error)
+	require.NotNil(t, lines[1].Error)
+	require.Equal(t, "syntax", lines[1].Error.Code)
 	require.Equal(t, 5, lines[2].Line)
 
 	code, out, _ = runFlowpg(t, "", "check", "--file", file, "--timeout", "3s")

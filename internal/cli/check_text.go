@@ -10,10 +10,13 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
-func termIsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+// termIsTerminal reports whether f is a terminal. A variable, so that this
+// package's tests can say which file is one.
+var termIsTerminal = func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // style colours text only on a terminal, and never with --no-color or
 // NO_COLOR (https://no-color.org: any non-empty value).
@@ -109,7 +112,7 @@ func (t *textReport) finish(rep *preflight.Report) error {
 	if rq := rep.Requested; rq != nil {
 		// The checked mode is what Adobe will dial; this is what the string
 		// itself asks for.
-		st, outcome := preflight.Fail, "fails too: "+rq.Error
+		st, outcome := preflight.Fail, "fails too: "+printable.Line(rq.Error)
 		if rq.OK {
 			st, outcome = preflight.Pass, "connects, with TLS"
 			if !rq.TLS {
@@ -121,7 +124,7 @@ func (t *textReport) finish(rep *preflight.Report) error {
 	if len(rep.Audit) > 0 {
 		b.WriteString("\nsslMode audit\n")
 		for _, a := range rep.Audit {
-			st, note := preflight.Fail, a.Error
+			st, note := preflight.Fail, printable.Line(a.Error)
 			if a.OK {
 				st, note = preflight.Pass, "connects"
 				if !a.TLS {
@@ -135,7 +138,7 @@ func (t *textReport) finish(rep *preflight.Report) error {
 			fmt.Fprintf(&b, "  %s %-11s %s%s\n", s.status(st), a.SSLMode.LibPQ(), note, mark)
 		}
 		if rep.RecommendationReason != "" {
-			fmt.Fprintf(&b, "  %s\n", rep.RecommendationReason)
+			fmt.Fprintf(&b, "  %s\n", printable.Line(rep.RecommendationReason))
 		}
 	}
 	b.WriteString("\n")
@@ -147,7 +150,7 @@ func (t *textReport) finish(rep *preflight.Report) error {
 
 func (t *textReport) writeHeader(target string) {
 	t.header = true
-	t.write(fmt.Sprintf("Checking %s\n\n", target))
+	t.write(fmt.Sprintf("Checking %s\n\n", printable.Line(target)))
 }
 
 // writeStage writes one stage's line, and its field and fix when it warns
@@ -156,7 +159,9 @@ func (t *textReport) writeStage(c preflight.Result) {
 	t.shown++
 	s := t.s
 	var b strings.Builder
-	msg := c.Message
+	// A stage's text quotes the server (its error messages, table and
+	// certificate names) and the input: one line each, shown, never acted on.
+	msg := printable.Line(c.Message)
 	if c.Status == preflight.Skip {
 		msg = s.paint("2", msg)
 	}
@@ -167,10 +172,10 @@ func (t *textReport) writeStage(c preflight.Result) {
 	fmt.Fprintf(&b, "  %s %-11s %s%s\n", s.status(c.Status), c.ID, msg, dur)
 	if c.Status == preflight.Warn || c.Status == preflight.Fail {
 		if c.Field != "" {
-			fmt.Fprintf(&b, "  %-13s field: %s\n", "", c.Field)
+			fmt.Fprintf(&b, "  %-13s field: %s\n", "", printable.Line(c.Field))
 		}
 		if c.Remediation != "" {
-			fmt.Fprintf(&b, "  %-13s fix: %s\n", "", c.Remediation)
+			fmt.Fprintf(&b, "  %-13s fix: %s\n", "", printable.Line(c.Remediation))
 		}
 		writePins(&b, c)
 	}
@@ -187,12 +192,12 @@ func writePins(b *strings.Builder, c preflight.Result) {
 	}
 	label := "chain:"
 	for _, cert := range d.Chain {
-		fmt.Fprintf(b, "  %-13s %-7s %s  %s\n", "", label, cert.SHA256, cert.Subject)
+		fmt.Fprintf(b, "  %-13s %-7s %s  %s\n", "", label, cert.SHA256, printable.Line(cert.Subject))
 		label = ""
 	}
 	label = "pinned:"
 	for _, p := range d.PinSHA256 {
-		fmt.Fprintf(b, "  %-13s %-7s %s\n", "", label, p)
+		fmt.Fprintf(b, "  %-13s %-7s %s\n", "", label, printable.Line(p))
 		label = ""
 	}
 }

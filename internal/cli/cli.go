@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -135,10 +136,14 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 	}
 	if err != nil {
 		msg := redactArgs(err.Error(), args)
-		fmt.Fprintf(streams.Stderr, "flowpg: %s\n", msg)
+		fmt.Fprintf(streams.Stderr, "flowpg: %s\n", printable.Text(msg))
 		if wantsJSON(args) {
 			_ = writeJSON(out, errorDoc{errorInfo{Code: "usage", Message: msg}})
 		} else if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
+			// Beside the error, on stderr: stdout may be redirected to a
+			// file that must hold only the command's output (a converted
+			// string, a JUnit report).
+			parser.Stdout = streams.Stderr
 			_ = pe.Context.PrintUsage(true)
 		}
 		return ExitInvalid
@@ -154,7 +159,10 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 	}
 	if err != nil {
 		if !shown {
-			fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
+			// An error may quote a server, Flow Service or the input; the
+			// line breaks are flowpg's own (text from outside is made one
+			// line where it enters).
+			fmt.Fprintf(streams.Stderr, "flowpg: %s\n", printable.Text(err.Error()))
 		}
 		if !out.wrote && wantsJSON(args) {
 			_ = writeJSON(out, errorDoc{describeError(code, err)})

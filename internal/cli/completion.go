@@ -54,12 +54,16 @@ func (c *CompletionCmd) Run(streams *IO) error {
 // the command cmd. The scripts are posener/complete's, which kongplete's
 // answers follow.
 func completionScript(shell, cmd, bin string) string {
+	// complete -C stores a command line, which the shell parses again each
+	// time it completes: the path is quoted for that parse, and the whole
+	// for this one. Quoted once, a path with a space would break, and one
+	// holding $(…) would run it.
 	switch shell {
 	case "bash":
-		return fmt.Sprintf("complete -C %s %s\n", shQuote(bin), cmd)
+		return fmt.Sprintf("complete -C %s %s\n", shQuote(shQuote(bin)), cmd)
 	case "zsh":
 		// zsh runs bash completers through bashcompinit.
-		return fmt.Sprintf("autoload -U +X bashcompinit && bashcompinit\ncomplete -C %s %s\n", shQuote(bin), cmd)
+		return fmt.Sprintf("autoload -U +X bashcompinit && bashcompinit\ncomplete -C %s %s\n", shQuote(shQuote(bin)), cmd)
 	case "fish":
 		return fmt.Sprintf(`function __complete_%[1]s
     set -lx COMP_LINE (commandline -cp)

@@ -19,11 +19,11 @@ func TestCompletion_Scripts(t *testing.T) {
 
 	code, bash, errOut := runFlowpg(t, "", "completion", "bash")
 	require.Equal(t, ExitOK, code, errOut)
-	require.Equal(t, "complete -C "+shQuote(bin)+" flowpg\n", bash)
+	require.Equal(t, "complete -C "+shQuote(shQuote(bin))+" flowpg\n", bash)
 
 	code, zsh, _ := runFlowpg(t, "", "completion", "zsh")
 	require.Equal(t, ExitOK, code)
-	require.Equal(t, "autoload -U +X bashcompinit && bashcompinit\ncomplete -C "+shQuote(bin)+" flowpg\n", zsh)
+	require.Equal(t, "autoload -U +X bashcompinit && bashcompinit\ncomplete -C "+shQuote(shQuote(bin))+" flowpg\n", zsh)
 
 	code, fish, _ := runFlowpg(t, "", "completion", "fish")
 	require.Equal(t, ExitOK, code)
@@ -38,7 +38,7 @@ func TestCompletion_Scripts(t *testing.T) {
 
 func TestCompletion_Quoting(t *testing.T) {
 	const bin = `/opt/it's here\now/flowpg`
-	assert.Equal(t, `complete -C '/opt/it'\''s here\now/flowpg' flowpg`+"\n", completionScript("bash", "flowpg", bin))
+	assert.Equal(t, `complete -C ''\''/opt/it'\''\'\'''\''s here\now/flowpg'\''' flowpg`+"\n", completionScript("bash", "flowpg", bin))
 	assert.Contains(t, completionScript("fish", "flowpg", bin), `'/opt/it\'s here\\now/flowpg'`)
 }
 
@@ -82,4 +82,27 @@ func TestCompletion_Protocol(t *testing.T) {
 			assert.ElementsMatch(t, tt.want, got, out)
 		})
 	}
+}
+
+// bash parses the command of complete -C again each time it completes: a
+// binary whose path holds a space, a quote or $(…) must still be the one
+// called, and nothing in its path may run.
+func TestCompletion_BashCallsThePathAsItIs(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash on this machine")
+	}
+	dir := filepath.Join(t.TempDir(), "it's a $(touch injected) dir")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	bin := filepath.Join(dir, "flowpg")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\necho called\n"), 0o755))
+	// compgen -C runs the stored command as completion does.
+	script := completionScript("bash", "flowpg", bin) + `eval "set -- $(complete -p flowpg)"; compgen -C "$3" -- ch`
+	cmd := exec.Command(bash, "-c", script)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "called")
+	_, err = os.Stat(filepath.Join(cmd.Dir, "injected"))
+	assert.True(t, os.IsNotExist(err), "the path's $(…) ran")
 }

@@ -53,6 +53,9 @@ the database credential sent: if a connection of that name exists,
 created, and Adobe is asked to test and explore it. A connection that fails
 Adobe's verification is deleted unless --keep-on-verify-failure.
 
+The password is in the string, or, when the string holds none, from
+--password-stdin, --password-file or $FLOWPG_PASSWORD, as with the fields.
+
 Adobe credentials come from the environment: AEP_ACCESS_TOKEN, or
 AEP_CLIENT_ID with AEP_CLIENT_SECRET (and AEP_SCOPES); AEP_API_KEY (defaults
 to the client id), AEP_ORG_ID and AEP_SANDBOX_NAME. AEP_FLOW_URL and
@@ -362,6 +365,9 @@ func (c *ConnectCmd) conn(streams *IO) (connstr.Conn, []connstr.Warning, error) 
 		}
 		return conn, warns, nil
 	}
+	if err := c.Fields.PasswordFlags.checkStdin(c.Input); err != nil {
+		return connstr.Conn{}, nil, invalid(err)
+	}
 	s, err := c.read(streams)
 	if err != nil {
 		return connstr.Conn{}, nil, err
@@ -371,5 +377,10 @@ func (c *ConnectCmd) conn(streams *IO) (connstr.Conn, []connstr.Warning, error) 
 		return connstr.Conn{}, nil, invalidInput(streams, s, err)
 	}
 	warnCommandLineSecret(streams, c.Input, p)
-	return p.Conn, p.Warnings, nil
+	conn := p.Conn
+	more, err := c.Fields.PasswordFlags.fill(streams, &conn)
+	if err != nil {
+		return connstr.Conn{}, nil, invalid(err)
+	}
+	return conn, append(p.Warnings, more...), nil
 }

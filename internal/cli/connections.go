@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -38,6 +40,15 @@ func (e *errNotFound) Error() string {
 
 // find returns the PostgreSQL connection t names: by id when it looks like
 // one (a name of that shape is tried next), else by name.
+// Validate refuses an empty name (an unset shell variable, most often)
+// before anything is asked of Flow Service.
+func (t Target) Validate() error {
+	if strings.TrimSpace(t.Target) == "" {
+		return errors.New("NAME|ID is empty: give the base connection's name or id")
+	}
+	return nil
+}
+
 func (t Target) find(ctx context.Context, client *flowclient.Client) (*flowclient.Connection, error) {
 	if uuidLike.MatchString(t.Target) {
 		c, err := client.GetConnection(ctx, t.Target)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/flowpg/flowpg/internal/printable"
 )
 
 // ConnectionsDeleteCmd deletes a stored base connection.
@@ -57,7 +59,7 @@ func (c *ConnectionsDeleteCmd) Run(ctx context.Context, streams *IO) error {
 	if !c.Yes {
 		s := summarize(*conn)
 		fmt.Fprintf(streams.Stderr, "Delete base connection %q (id %s, %s %s:%s/%s)? Dataflows that use it stop working. [y/N] ",
-			s.Name, s.ID, s.SpecName, s.Server, s.Port, s.Database)
+			s.Name, printable.Line(s.ID), printable.Line(s.SpecName), printable.Line(s.Server), printable.Line(s.Port), printable.Line(s.Database))
 		if !confirmed(streams.Stdin) {
 			res.Status = "declined"
 			if c.Output == "json" {
@@ -73,7 +75,7 @@ func (c *ConnectionsDeleteCmd) Run(ctx context.Context, streams *IO) error {
 	if c.Output == "json" {
 		return writeDoc(streams, res)
 	}
-	_, err = fmt.Fprintf(streams.Stdout, "deleted connection %q (id %s)\n", res.Name, res.ID)
+	_, err = fmt.Fprintf(streams.Stdout, "deleted connection %q (id %s)\n", res.Name, printable.Line(res.ID))
 	return err
 }
 

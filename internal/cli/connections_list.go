@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/internal/printable"
 )
 
 // ConnectionsListCmd lists the PostgreSQL base connections in the sandbox.
@@ -60,7 +61,11 @@ func (c *ConnectionsListCmd) Run(ctx context.Context, streams *IO) error {
 		if r.SpecName != "" && r.Server == "" {
 			r.Server = "(connection string)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.ID, r.Server, r.Port, r.Database, r.Username, r.SSLMode, r.State, r.UpdatedAt)
+		fields := []any{r.Name, r.ID, r.Server, r.Port, r.Database, r.Username, r.SSLMode, r.State, r.UpdatedAt}
+		for i, f := range fields {
+			fields[i] = printable.Line(f.(string)) // Flow Service's text, shown on a terminal
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fields...)
 	}
 	return tw.Flush()
 }

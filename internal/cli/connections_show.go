@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/flowpg/flowpg/internal/printable"
 )
 
 // ConnectionsShowCmd shows one stored base connection.
@@ -49,7 +51,7 @@ func (c *ConnectionsShowCmd) Run(ctx context.Context, streams *IO) error {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s:\t%s\n", printable.Line(k), printable.Line(v)) // Flow Service's text
 		}
 	}
 	row("Name", shown.Name)

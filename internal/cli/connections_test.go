@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -324,4 +326,63 @@ func TestConnections_Rotation(t *testing.T) {
 		assert.Equal(t, pg.Host, h.Connections()[0].Params["server"])
 		assert.Len(t, h.Connections(), 1, "nothing created")
 	})
+}
+
+// TestConnections_InterruptedIsNotAnAPIError: a run stopped while Flow
+// Service had not answered (Ctrl-C, a CI job's cancel) says it was
+// interrupted, as the README's codes promise, not that Adobe failed.
+func TestConnections_InterruptedIsNotAnAPIError(t *testing.T) {
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == flowtest.TokenPath {
+			_, _ = io.WriteString(w, `{"access_token":"tok-hang","token_type":"bearer","expires_in":86399}`)
+			return
+		}
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	for k, v := range map[string]string{"AEP_FLOW_URL": hang.URL + flowtest.BasePath, "AEP_IMS_TOKEN_URL": hang.URL + flowtest.TokenPath,
+		"AEP_CLIENT_ID": "id", "AEP_CLIENT_SECRET": "secret", "AEP_ORG_ID": flowtest.DefaultOrg, "AEP_SANDBOX_NAME": "prod", "AEP_ACCESS_TOKEN": "", "AEP_API_KEY": ""} {
+		t.Setenv(k, v)
+	}
+	for _, args := range [][]string{
+		{"connections", "list"},
+		{"connections", "show", "sales-pg"},
+		{"connections", "test", "sales-pg"},
+		{"connections", "delete", "sales-pg", "--yes"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			_, out, errOut := runInterrupted(t, 300*time.Millisecond, append(args, "-o", "json")...)
+			var doc errorDoc
+			require.NoError(t, json.Unmarshal([]byte(out), &doc), "%s\n%s", out, errOut)
+			assert.Equal(t, "interrupted", doc.Error.Code, doc.Error.Message)
+		})
+	}
+}
+
+// TestConnections_APITimeoutIsNamed: a call Flow Service does not answer in
+// time says which limit ended it, in text and JSON, not only Go's "context
+// deadline exceeded".
+func TestConnections_APITimeoutIsNamed(t *testing.T) {
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == flowtest.TokenPath {
+			_, _ = io.WriteString(w, `{"access_token":"tok-hang","token_type":"bearer","expires_in":86399}`)
+			return
+		}
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	for k, v := range map[string]string{"AEP_FLOW_URL": hang.URL + flowtest.BasePath, "AEP_IMS_TOKEN_URL": hang.URL + flowtest.TokenPath,
+		"AEP_CLIENT_ID": "id", "AEP_CLIENT_SECRET": "secret", "AEP_ORG_ID": flowtest.DefaultOrg, "AEP_SANDBOX_NAME": "prod", "AEP_ACCESS_TOKEN": "", "AEP_API_KEY": ""} {
+		t.Setenv(k, v)
+	}
+	code, out, errOut := runFlowpg(t, "", "connections", "list", "--api-timeout", "100ms")
+	require.Equal(t, ExitFailed, code, out)
+	assert.Contains(t, errOut, "--api-timeout")
+
+	code, out, _ = runFlowpg(t, "", "connections", "show", "x", "--api-timeout", "100ms", "-o", "json")
+	require.Equal(t, ExitFailed, code)
+	var doc errorDoc
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+	assert.Equal(t, "api-error", doc.Error.Code)
+	assert.Contains(t, doc.Error.Meaning, "--api-timeout")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -74,6 +75,9 @@ verification or an API call failed (or no such connection), 2 invalid input.`
 
 // Validate refuses flags that cannot work, before any work.
 func (c *ConnectionsUpdateCmd) Validate() error {
+	if err := c.Target.Validate(); err != nil {
+		return err
+	}
 	if err := c.GateFlags.validate(); err != nil {
 		return err
 	}
@@ -182,8 +186,8 @@ func (c *ConnectionsUpdateCmd) apiOrInvalid(streams *IO, g *Globals, res *connec
 // caller.
 func (c *ConnectionsUpdateCmd) newConn(streams *IO, stored flowclient.Connection) (connstr.Conn, []connstr.Warning, error) {
 	if c.Input.String != "" && !c.UpdateFields.given() {
-		if c.Input.String == "-" && c.PasswordStdin {
-			return connstr.Conn{}, nil, invalid(errors.New("the connection string and --password-stdin cannot both come from standard input"))
+		if err := c.checkStdin(c.Input); err != nil {
+			return connstr.Conn{}, nil, invalid(err)
 		}
 		s, err := c.read(streams)
 		if err != nil {
@@ -194,15 +198,12 @@ func (c *ConnectionsUpdateCmd) newConn(streams *IO, stored flowclient.Connection
 			return connstr.Conn{}, nil, invalidInput(streams, s, err)
 		}
 		warnCommandLineSecret(streams, c.Input, p)
-		conn, warns := p.Conn, p.Warnings
-		if conn.Password == "" {
-			pw, more, err := c.password(streams)
-			if err != nil {
-				return connstr.Conn{}, nil, invalid(err)
-			}
-			conn.Password, warns = pw, append(warns, more...)
+		conn := p.Conn
+		more, err := c.fill(streams, &conn)
+		if err != nil {
+			return connstr.Conn{}, nil, invalid(err)
 		}
-		return conn, warns, nil
+		return conn, append(p.Warnings, more...), nil
 	}
 	if c.Input.String != "" && c.Input.String != envConnString() {
 		return connstr.Conn{}, nil, invalid(errors.New("give either a whole connection string or single fields (--server, --port, …), not both"))
@@ -256,7 +257,7 @@ func updateDiff(reg registration, stored flowclient.Connection) []fieldDiff {
 // writeUpdateHeader shows, before the gate runs, what the update changes.
 func writeUpdateHeader(w io.Writer, stored flowclient.Connection, diffs []fieldDiff) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Updating connection %q (id %s, etag %s)\n", stored.Name, stored.ID, stored.Etag)
+	fmt.Fprintf(&b, "Updating connection %q (id %s, etag %s)\n", stored.Name, printable.Line(stored.ID), printable.Line(stored.Etag))
 	writeDiffs(&b, diffs)
 	b.WriteString("\n")
 	_, _ = io.WriteString(w, b.String())

@@ -80,6 +80,39 @@ func (f *PasswordFlags) password(streams *IO) (string, []connstr.Warning, error)
 	return pw, nil, checkSecret(pw, "$FLOWPG_PASSWORD")
 }
 
+// flagged reports whether a password flag was set ($FLOWPG_PASSWORD is not a
+// flag: it is a default).
+func (f *PasswordFlags) flagged() bool {
+	return f.PasswordStdin || f.PasswordFile != "" || f.Password != ""
+}
+
+// checkStdin refuses --password-stdin beside a connection string read from
+// standard input, before either is read.
+func (f *PasswordFlags) checkStdin(in Input) error {
+	if in.String == "-" && f.PasswordStdin {
+		return errors.New("the connection string and --password-stdin cannot both come from standard input")
+	}
+	return nil
+}
+
+// fill gives conn, read from a connection string, the password of the
+// flags or of $FLOWPG_PASSWORD when the string holds none. A flag beside a
+// string that holds a password is an error, never a silent choice of one.
+func (f *PasswordFlags) fill(streams *IO, conn *connstr.Conn) ([]connstr.Warning, error) {
+	if conn.Password != "" {
+		if f.flagged() {
+			return nil, errors.New("the connection string holds a password and a password flag gives another: give it one way only (drop the flag, or Password= from the string)")
+		}
+		return nil, nil
+	}
+	pw, warns, err := f.password(streams)
+	if err != nil {
+		return nil, err
+	}
+	conn.Password = pw
+	return warns, nil
+}
+
 // maxSecretSize bounds a password read from a file or standard input, as
 // connstr.MaxInputSize bounds a connection string.
 const maxSecretSize = 64 << 10

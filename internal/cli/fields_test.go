@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flowpg/flowpg/flowclient/flowtest"
 )
 
 // TestPasswordInputs: a password comes in bounded, as exactly one line, and
@@ -85,4 +87,60 @@ func TestPasswordInputs(t *testing.T) {
 		assert.Equal(t, ExitInvalid, code)
 		assert.Contains(t, errOut, "is a directory")
 	})
+}
+
+// TestPasswordFlags_BesideAString: connect and connections update take a
+// connection string and the password flags alike. A flag fills in the
+// password a string lacks; a flag beside a string that holds one, or
+// --password-stdin beside a string read from standard input, is an error:
+// neither is ever silently ignored.
+func TestPasswordFlags_BesideAString(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	require.NoError(t, os.WriteFile(pwFile, []byte("pw-from-file-sentinel\n"), 0o600))
+	const noPassword = "Server=127.0.0.1;Port=1;Database=d;UID=u"
+	const withPassword = noPassword + ";PWD=pw-in-string-sentinel"
+
+	fs := flowtest.NewServer()
+	defer fs.Close()
+	connectEnv(t, fs)
+	seed(t, fs, "sales-pg", "127.0.0.1", "stored-pw")
+
+	for _, cmd := range [][]string{
+		{"connect", "-", "--name", "new-pg", "--dry-run"},
+		{"connections", "update", "sales-pg", "-", "--dry-run"},
+	} {
+		for _, tt := range []struct {
+			name  string
+			in    string
+			flags []string
+			env   string
+			code  int
+			want  string
+		}{
+			{"a file fills in the password", noPassword, []string{"--password-file", pwFile}, "", ExitFailed, ""},
+			{"$FLOWPG_PASSWORD fills it in", noPassword, nil, "pw-from-env-sentinel", ExitFailed, ""},
+			{"no password at all", noPassword, nil, "", ExitInvalid, "password"},
+			{"a file beside a password", withPassword, []string{"--password-file", pwFile}, "", ExitInvalid, "give it one way only"},
+			{"--password beside a password", withPassword, []string{"--password", "other"}, "", ExitInvalid, "give it one way only"},
+			{"$FLOWPG_PASSWORD yields to the string", withPassword, nil, "pw-from-env-sentinel", ExitFailed, ""},
+			{"both from standard input", noPassword, []string{"--password-stdin"}, "", ExitInvalid, "cannot both come from standard input"},
+		} {
+			t.Run(cmd[0]+" "+cmd[1]+": "+tt.name, func(t *testing.T) {
+				t.Setenv("FLOWPG_PASSWORD", tt.env)
+				code, out, errOut := runFlowpg(t, tt.in, append(append(cmd, tt.flags...), "--timeout", "2s")...)
+				require.Equal(t, tt.code, code, "%s\n%s", out, errOut)
+				if tt.want != "" {
+					assert.Contains(t, out+errOut, tt.want)
+				}
+				if tt.code == ExitFailed && tt.want == "" {
+					// The gate ran with a password: it failed at the
+					// closed port, not at the input.
+					assert.Regexp(t, `✓ input`, out)
+					assert.Regexp(t, `✗ tcp`, out)
+				}
+				assert.NotContains(t, out+errOut, "sentinel")
+			})
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -113,6 +114,36 @@ func TestJSON_EveryFailureIsOneDocument(t *testing.T) {
 			assert.Equal(t, tt.code, doc.Error.Code, doc.Error.Message)
 			assert.NotEmpty(t, doc.Error.Message)
 			assert.NotContains(t, out, "Usage:", "the usage text goes nowhere near the document")
+		})
+	}
+}
+
+// TestUsageErrors_StdoutStaysClean: a command line the parser rejects (or
+// a command refuses before any work) ends with exit 2 and the usage on
+// stderr, beside the error. stdout, which may
+// be redirected to the file a pipeline keeps (a converted string, a JUnit
+// report), gets nothing.
+func TestUsageErrors_StdoutStaysClean(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"chek", "-"},
+		{"parse", "--bogus", "-"},
+		{"convert", "--to", "yaml", "-"},
+		{"check", "--file", "targets.txt", "-o", "junit", "--concurency", "4"},
+		{"check", "-", "--timeout", "10"},
+		{"connections", "delete"},
+		// An unset shell variable: nothing is asked of Flow Service.
+		{"connections", "show", ""},
+		{"connections", "test", " "},
+		{"connections", "delete", "", "--yes"},
+		{"connections", "update", "", "--password-file", "pw"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errOut := runOffline(t, "", args...)
+			assert.Equal(t, ExitInvalid, code, errOut)
+			assert.Empty(t, out)
+			assert.Contains(t, errOut, "Usage:")
+			assert.True(t, strings.HasPrefix(errOut, "flowpg: "), "the error comes first:\n%s", errOut)
 		})
 	}
 }

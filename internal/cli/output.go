@@ -68,9 +68,13 @@ func writeDoc(streams *IO, v any) error {
 func apiError(streams *IO, output, what string, err error) error {
 	var info errorInfo
 	var nf *errNotFound
-	if errors.As(err, &nf) {
+	switch {
+	case errors.As(err, &nf):
 		info = errorInfo{Code: "not-found", Message: err.Error()}
-	} else {
+	case errors.Is(err, context.Canceled):
+		// The run was stopped (SIGINT, SIGTERM): no failure of Adobe's.
+		info = errorInfo{Code: "interrupted", Message: "interrupted while " + what}
+	default:
 		info = describeAPIFailure(what, err)
 	}
 	if output == "json" {

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/flowpg/flowpg/connstr"
+	"github.com/flowpg/flowpg/internal/printable"
 )
 
 // ParseCmd parses a connection string and reports what it means for AEP.
@@ -142,7 +144,8 @@ func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode con
 		{"Connection string", built},
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+		// Values as written, which may hold anything: shown, not acted on.
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], printable.Line(r[1]))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -151,7 +154,7 @@ func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode con
 	if len(props) > 0 {
 		b.WriteString("\nProperties (as written):\n")
 		for _, p := range props {
-			fmt.Fprintf(&b, "  %s = %s", p.Key, strconv.Quote(p.Value))
+			fmt.Fprintf(&b, "  %s = %s", printable.Line(p.Key), strconv.Quote(p.Value))
 			if p.Offset >= 0 {
 				fmt.Fprintf(&b, "  (offset %d)", p.Offset)
 			}
@@ -161,7 +164,7 @@ func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode con
 	if len(warns) > 0 {
 		b.WriteString("\nWarnings:\n")
 		for _, wn := range warns {
-			fmt.Fprintf(&b, "  [%s] %s\n", wn.Code, wn.Message)
+			fmt.Fprintf(&b, "  [%s] %s\n", wn.Code, printable.Line(wn.Message))
 		}
 	}
 	if len(errs) == 0 {
@@ -169,7 +172,7 @@ func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode con
 	} else {
 		b.WriteString("\nValid: no\n")
 		for _, e := range errs {
-			fmt.Fprintf(&b, "  %s: %s\n", e.Field, e.Message)
+			fmt.Fprintf(&b, "  %s: %s\n", e.Field, printable.Line(e.Message))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -219,7 +222,7 @@ func mergeWarnings(lists ...[]connstr.Warning) []connstr.Warning {
 // printWarnings writes warnings to stderr, one a line.
 func printWarnings(w io.Writer, warns []connstr.Warning) {
 	for _, wn := range warns {
-		fmt.Fprintf(w, "flowpg: warning: [%s] %s\n", wn.Code, wn.Message)
+		fmt.Fprintf(w, "flowpg: warning: [%s] %s\n", wn.Code, printable.Line(wn.Message))
 	}
 }
 
@@ -244,7 +247,7 @@ func invalidInput(streams *IO, s string, err error) error {
 		return invalid(err)
 	}
 	line, caret := caretEcho(s, pe.Offset, pe.Hidden)
-	fmt.Fprintf(streams.Stderr, "flowpg: %v\n  %s\n  %s^\n", err, line, strings.Repeat(" ", caret))
+	fmt.Fprintf(streams.Stderr, "flowpg: %s\n  %s\n  %s^\n", printable.Line(err.Error()), line, strings.Repeat(" ", caret))
 	return &ExitError{Code: ExitInvalid, Err: err, shown: true}
 }
 
@@ -284,7 +287,9 @@ func caretEcho(s string, offset, hidden int) (string, int) {
 			caret = col
 		}
 		switch {
-		case r == utf8.RuneError && n == 1, r < 0x20, r == 0x7f:
+		case r == utf8.RuneError && n == 1, !unicode.IsPrint(r):
+			// One column, as the rune would take, so the caret stays
+			// under its byte; nothing a terminal would act on.
 			b.WriteByte('?')
 		default:
 			b.WriteString(s[i : i+n])

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/internal/printable"
 )
 
 // registration is what a base connection registers with Flow Service, and
@@ -182,7 +183,7 @@ func writeDiffs(b *strings.Builder, diffs []fieldDiff) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  field\tstored\tthis run")
 	for _, d := range diffs {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Field, d.Stored, d.ThisRun)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Field, printable.Line(d.Stored), printable.Line(d.ThisRun))
 	}
 	_ = tw.Flush()
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
+	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -161,6 +163,10 @@ func describeAPIFailure(what string, err error) errorInfo {
 			info.Meaning = ae.Meaning()
 		}
 	}
+	var ne net.Error
+	if info.Meaning == "" && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+		info.Meaning = "no answer within the time limit of one call (--api-timeout): Adobe may be slow, or something on the way holds the traffic; check AEP_FLOW_URL, AEP_IMS_TOKEN_URL and any proxy, or raise --api-timeout"
+	}
 	info.Message = what + ": " + err.Error()
 	return info
 }
@@ -199,16 +205,18 @@ func writeConnectText(w io.Writer, res *connectResult, o *resultOutput) error {
 	var b strings.Builder
 	switch res.Status {
 	case "dry-run":
+		// Escaped, not quoted: the request is meant to be copied, and a
+		// stored etag (Flow Service's text) is part of it.
 		if o.Curl {
-			b.WriteString(res.Request.Curl())
+			b.WriteString(printable.Text(res.Request.Curl()))
 		} else {
-			b.WriteString(res.Request.String())
+			b.WriteString(printable.Text(res.Request.String()))
 		}
 	case "created", "reused", "updated", "verify-failed", "exists", "exists-differs", "conflict", "interrupted", "api-error":
 		if res.ID == "" {
 			break
 		}
-		fmt.Fprintf(&b, "connection %q (%s)\n  id:    %s\n  etag:  %s\n", res.Name, res.Status, res.ID, res.Etag)
+		fmt.Fprintf(&b, "connection %q (%s)\n  id:    %s\n  etag:  %s\n", res.Name, res.Status, printable.Line(res.ID), printable.Line(res.Etag))
 	}
 	if len(res.Differences) > 0 && (!o.DiffShown || res.Status == "conflict") {
 		writeDiffs(&b, res.Differences)
@@ -221,10 +229,10 @@ func writeConnectText(w io.Writer, res *connectResult, o *resultOutput) error {
 		b.WriteString("  the new connection was deleted (use --keep-on-verify-failure to keep it)\n")
 	}
 	if res.Message != "" {
-		fmt.Fprintf(&b, "%s\n", res.Message)
+		fmt.Fprintf(&b, "%s\n", printable.Line(res.Message))
 	}
 	if res.Hint != "" {
-		fmt.Fprintf(&b, "hint: %s\n", res.Hint)
+		fmt.Fprintf(&b, "hint: %s\n", printable.Line(res.Hint))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -237,11 +245,11 @@ func writeVerification(b *strings.Builder, v *verifyResult) {
 	case v.Skipped:
 		b.WriteString("  verification skipped (--no-verify)\n")
 	case v.Error != "":
-		fmt.Fprintf(b, "  verification failed: %s\n", v.Error)
+		fmt.Fprintf(b, "  verification failed: %s\n", printable.Line(v.Error))
 	default:
 		fmt.Fprintf(b, "  verified by Flow Service: test passed, explore found %d table(s)\n", v.Tables)
 		for _, t := range v.First {
-			fmt.Fprintf(b, "    %s\n", t.Path)
+			fmt.Fprintf(b, "    %s\n", printable.Line(t.Path)) // a table name, as the database spells it
 		}
 	}
 }
