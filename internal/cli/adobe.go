@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -50,11 +49,11 @@ type adobeSettings struct {
 }
 
 // settings resolves the flags, the environment and the config file.
-func (a AdobeFlags) settings() (adobeSettings, error) {
+func (a AdobeFlags) settings(streams *IO) (adobeSettings, error) {
 	s := adobeSettings{
 		FlowURL: a.FlowURL, TokenURL: a.TokenURL, ClientID: a.ClientID, Scopes: a.Scopes,
 		APIKey: a.APIKey, OrgID: a.OrgID, Sandbox: a.Sandbox,
-		Token: os.Getenv("AEP_ACCESS_TOKEN"), Secret: os.Getenv("AEP_CLIENT_SECRET"),
+		Token: streams.getenv("AEP_ACCESS_TOKEN"), Secret: streams.getenv("AEP_CLIENT_SECRET"),
 	}
 	if a.Config != "" {
 		cfg, warns, err := loadAEPConfig(a.Config)
@@ -98,7 +97,7 @@ func (s adobeSettings) printWarnings(streams *IO) {
 // the config file. Building it sends nothing: tokens are fetched on first
 // use. Missing settings are named one by one.
 func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client, error) {
-	s, err := a.settings()
+	s, err := a.settings(streams)
 	s.printWarnings(streams)
 	if err != nil {
 		return nil, err
@@ -112,8 +111,8 @@ func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client
 		return nil, errors.New("--api-timeout must be positive")
 	}
 	hc := &http.Client{Timeout: a.APITimeout}
-	if testNet.dialer != nil {
-		hc.Transport = &http.Transport{DialContext: testNet.dialer.DialContext}
+	if streams.dialer != nil {
+		hc.Transport = &http.Transport{DialContext: streams.dialer.DialContext}
 	}
 	var ts oauth2.TokenSource
 	switch {
@@ -157,8 +156,8 @@ func (a AdobeFlags) client(ctx context.Context, streams *IO) (*flowclient.Client
 
 // placeholderClient stands in for a client when a dry run has no
 // credentials: the headers it previews name the variables to set.
-func (a AdobeFlags) placeholderClient() (*flowclient.Client, error) {
-	s, _ := a.settings() // a broken config file was reported by client already
+func (a AdobeFlags) placeholderClient(streams *IO) (*flowclient.Client, error) {
+	s, _ := a.settings(streams) // a broken config file was reported by client already
 	return placeholderClient(s)
 }
 

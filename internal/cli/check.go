@@ -72,11 +72,11 @@ func (c *CheckCmd) Validate() error {
 // Run checks one connection string, or a file of them.
 func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 	// Flags are checked before any work, so a batch does not fail line by line.
-	if _, err := c.options(connstr.Conn{}, nil); err != nil {
+	if _, err := c.options(streams, connstr.Conn{}, nil); err != nil {
 		return invalid(err)
 	}
 	if c.File != "" {
-		if c.String != "" && c.String != os.Getenv("FLOWPG_CONNECTION_STRING") {
+		if c.String != "" {
 			return invalid(errors.New("pass either a connection string or --file, not both"))
 		}
 		return c.runBatch(ctx, g, streams)
@@ -90,7 +90,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 		return c.inputError(streams, "connection string", invalidInput(streams, s, err))
 	}
 	warnCommandLineSecret(streams, c.Input, parsed)
-	opts, err := c.options(parsed.Conn, parsed.Warnings)
+	opts, err := c.options(streams, parsed.Conn, parsed.Warnings)
 	if err != nil {
 		return invalid(err)
 	}
@@ -123,7 +123,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 
 // options are the pre-flight's options for conn: the sslMode connect would
 // register offline, with the same --auth and --ssl-mode-style.
-func (c *CheckCmd) options(conn connstr.Conn, warns []connstr.Warning) (preflight.Options, error) {
+func (c *CheckCmd) options(streams *IO, conn connstr.Conn, warns []connstr.Warning) (preflight.Options, error) {
 	vocab, source, err := c.offlineVocabulary()
 	if err != nil {
 		return preflight.Options{}, err
@@ -132,7 +132,7 @@ func (c *CheckCmd) options(conn connstr.Conn, warns []connstr.Warning) (prefligh
 	if err != nil {
 		return preflight.Options{}, err
 	}
-	opts, err := c.GateFlags.options(reg, append(warns, weakened(reg.Warnings)...), false, false)
+	opts, err := c.GateFlags.options(streams, reg, append(warns, weakened(reg.Warnings)...), false, false)
 	opts.Audit = c.Audit
 	return opts, err
 }

@@ -120,7 +120,7 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 			}
 			go func() {
 				defer func() { <-sem; progress.step(); close(t.done) }()
-				opts, err := c.options(t.conn, t.warns)
+				opts, err := c.options(streams, t.conn, t.warns)
 				if err != nil { // the flags are checked before the batch starts
 					opts = preflight.Options{}
 				}

@@ -119,11 +119,9 @@ func TestCheck_TerminalSeenThroughMain(t *testing.T) {
 			real := termIsTerminal
 			termIsTerminal = func(f *os.File) bool { return f == tty }
 			defer func() { termIsTerminal = real }()
-			testNet.dialer, testNet.resolver = netguard.Dialer(t, nil), netguard.Resolver(t, nil)
-			defer func() { testNet.dialer, testNet.resolver = nil, nil }()
-
 			var errOut bytes.Buffer
-			Main(context.Background(), append([]string{"check", "-", "--timeout", "5s"}, tt.args...), strings.NewReader(in), tty, &errOut)
+			streams := &IO{Stdin: strings.NewReader(in), Stdout: tty, Stderr: &errOut, dialer: netguard.Dialer(t, nil), resolver: netguard.Resolver(t, nil)}
+			run(context.Background(), append([]string{"check", "-", "--timeout", "5s"}, tt.args...), streams, &Session{Cleanup: context.Background()})
 			out, err := os.ReadFile(tty.Name())
 			require.NoError(t, err)
 			assert.Equal(t, tt.color, strings.Contains(string(out), "\x1b[3"), "colour codes in:\n%q", out)

@@ -18,12 +18,12 @@ import (
 // package's tests can say which file is one.
 var termIsTerminal = func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// style colours text only on a terminal, and never with --no-color or
-// NO_COLOR (https://no-color.org: any non-empty value).
+// style colours text only on a terminal, and never with --no-color (which
+// a non-empty NO_COLOR sets, as https://no-color.org asks).
 type style struct{ color bool }
 
 func newStyle(w io.Writer, noColor bool) style {
-	return style{color: !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w)}
+	return style{color: !noColor && isTerminal(w)}
 }
 
 func (s style) paint(code, text string) string {

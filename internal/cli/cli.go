@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -47,7 +48,7 @@ type CLI struct {
 
 // Globals are the flags every command shares.
 type Globals struct {
-	// NO_COLOR is read by newStyle, not through an env tag: no-color.org says
+	// NO_COLOR is read by run, not through an env tag: no-color.org says
 	// any non-empty value counts, and a bool flag would reject most of them.
 	NoColor bool `help:"Disable colour even on a terminal (so does a non-empty $$NO_COLOR)."`
 
@@ -55,21 +56,35 @@ type Globals struct {
 }
 
 // IO carries the streams and environment of one invocation. Commands receive
-// it through kong's bindings, never through globals.
+// it through kong's bindings, never through globals: every variable flowpg
+// reads, the flags' included, is read through LookupEnv.
 type IO struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-}
+	// LookupEnv reads the environment; nil means os.LookupEnv.
+	LookupEnv func(key string) (string, bool)
 
-// testNet is a seam for this package's tests only, which run Main
-// in-process: when set, it carries every connection a command opens (the
-// pre-flight's lookups and dials, and the HTTP calls to Flow Service), so
-// that a test fails at once on traffic that would leave the machine. It is
-// zero in the product, and then changes nothing.
-var testNet struct {
+	// dialer and resolver are a seam for this package's tests only: when
+	// set, they carry every connection a command opens (the pre-flight's
+	// lookups and dials, and the HTTP calls to Flow Service), so that a
+	// test fails at once on traffic that would leave the machine. They are
+	// nil in the product, and then change nothing.
 	dialer   preflight.Dialer
 	resolver preflight.Resolver
+}
+
+// getenv returns the variable key, or "" when it is not set.
+func (s *IO) getenv(key string) string {
+	v, _ := s.lookupEnv(key)
+	return v
+}
+
+func (s *IO) lookupEnv(key string) (string, bool) {
+	if s.LookupEnv == nil {
+		return os.LookupEnv(key)
+	}
+	return s.LookupEnv(key)
 }
 
 // ExitError ends a command with a specific exit code. Its message, if any,
@@ -109,10 +124,15 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 	// With -o json, stdout holds one JSON document whatever happens: a
 	// failure that wrote none gets an errorDoc (see reportError).
 	out := &watchedWriter{w: streams.Stdout}
-	streams = &IO{Stdin: streams.Stdin, Stdout: out, Stderr: streams.Stderr}
+	s := *streams
+	s.Stdout = out
+	streams = &s
 	var root CLI
 	exitCode := -1
+	env := &flagEnv{io: streams}
 	parser, err := kong.New(&root,
+		kong.Resolvers(env),
+		kong.ValueFormatter(env.help),
 		kong.Name("flowpg"),
 		kong.Description("Check and register PostgreSQL connections for Adobe Experience Platform's Flow Service.\n\nExit codes: 0 success (warnings allowed), 1 a check or remote call failed, 2 invalid input or usage."),
 		kong.UsageOnError(),
@@ -127,7 +147,8 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		fmt.Fprintf(streams.Stderr, "flowpg: %v\n", err)
 		return ExitInvalid
 	}
-	if completing() {
+	env.take(parser.Model)
+	if completing(streams) {
 		return completeLine(parser, streams)
 	}
 	kctx, err := parser.Parse(joinNegativeValues(parser, args))
@@ -148,6 +169,7 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		}
 		return ExitInvalid
 	}
+	root.NoColor = root.NoColor || streams.getenv("NO_COLOR") != ""
 	err = kctx.Run(&root.Globals)
 	code, shown := ExitOK, false
 	if err != nil {

@@ -88,7 +88,7 @@ func fishQuote(s string) string {
 }
 
 // completing reports whether the shell started flowpg to complete a line.
-func completing() bool { return os.Getenv("COMP_LINE") != "" }
+func completing(streams *IO) bool { return streams.getenv("COMP_LINE") != "" }
 
 // completeLine prints the completions of the line in $COMP_LINE, one a line.
 func completeLine(parser *kong.Kong, streams *IO) int {

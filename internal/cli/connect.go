@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -139,7 +138,7 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *
 
 	// 3. The gate: the pre-flight in the mode Adobe will dial, with what only
 	// Adobe meets (its network, its roots) counted as failures.
-	rep, err := c.gate(ctx, conn, reg, warns, c.AllowPrivateAddress, c.out().streaming(streams, g, res.Warnings))
+	rep, err := c.gate(ctx, streams, conn, reg, warns, c.AllowPrivateAddress, c.out().streaming(streams, g, res.Warnings))
 	if err != nil {
 		return invalid(err)
 	}
@@ -326,7 +325,7 @@ func (c *ConnectCmd) out() *resultOutput {
 func (c *ConnectCmd) dryRun(streams *IO, g *Globals, res *connectResult, client *flowclient.Client, body flowclient.Connection, reg registration, credsErr error, existing *flowclient.Connection) error {
 	if client == nil {
 		var err error
-		if client, err = c.Adobe.placeholderClient(); err != nil {
+		if client, err = c.Adobe.placeholderClient(streams); err != nil {
 			return invalid(err)
 		}
 	}
@@ -356,7 +355,7 @@ func (c *ConnectCmd) dryRun(streams *IO, g *Globals, res *connectResult, client 
 // conn reads the connection from the fields or from the string argument.
 func (c *ConnectCmd) conn(streams *IO) (connstr.Conn, []connstr.Warning, error) {
 	if c.Fields.given() {
-		if c.Input.String != "" && c.Input.String != os.Getenv("FLOWPG_CONNECTION_STRING") {
+		if c.Input.String != "" {
 			return connstr.Conn{}, nil, invalid(errors.New("pass either a connection string or --server and its fields, not both"))
 		}
 		conn, warns, err := c.Fields.conn(streams)

@@ -114,7 +114,7 @@ func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO,
 	}
 
 	out := &resultOutput{Format: c.Output, Curl: c.Curl, DiffShown: true}
-	rep, err := c.gate(ctx, conn, reg, warns, c.AllowPrivateAddress, out.streaming(streams, g, res.Warnings))
+	rep, err := c.gate(ctx, streams, conn, reg, warns, c.AllowPrivateAddress, out.streaming(streams, g, res.Warnings))
 	if err != nil {
 		return invalid(err)
 	}
@@ -185,7 +185,7 @@ func (c *ConnectionsUpdateCmd) apiOrInvalid(streams *IO, g *Globals, res *connec
 // fields with the flags' changes. Either way the password comes from the
 // caller.
 func (c *ConnectionsUpdateCmd) newConn(streams *IO, stored flowclient.Connection) (connstr.Conn, []connstr.Warning, error) {
-	if c.Input.String != "" && !c.UpdateFields.given() {
+	if c.Input.given(streams) && !c.UpdateFields.given() {
 		if err := c.checkStdin(c.Input); err != nil {
 			return connstr.Conn{}, nil, invalid(err)
 		}
@@ -205,7 +205,7 @@ func (c *ConnectionsUpdateCmd) newConn(streams *IO, stored flowclient.Connection
 		}
 		return conn, append(p.Warnings, more...), nil
 	}
-	if c.Input.String != "" && c.Input.String != envConnString() {
+	if c.Input.String != "" {
 		return connstr.Conn{}, nil, invalid(errors.New("give either a whole connection string or single fields (--server, --port, …), not both"))
 	}
 	if stored.Auth.SpecName != connstr.BasicAuthSpecName {

@@ -76,7 +76,7 @@ func (f *PasswordFlags) password(streams *IO) (string, []connstr.Warning, error)
 	}
 	// The environment is read here, not through a flag's env tag, so that a
 	// password from the environment never triggers the ps warning.
-	pw := os.Getenv("FLOWPG_PASSWORD")
+	pw := streams.getenv("FLOWPG_PASSWORD")
 	return pw, nil, checkSecret(pw, "$FLOWPG_PASSWORD")
 }
 

@@ -92,7 +92,7 @@ func (g *GateFlags) validate() error {
 // options are the pre-flight's options for reg. forAdobe is connect's gate:
 // what only Adobe meets (an address it cannot reach, a CA it does not
 // have) fails rather than warns, unless the user said otherwise.
-func (g *GateFlags) options(reg registration, warns []connstr.Warning, forAdobe, allowPrivateAddress bool) (preflight.Options, error) {
+func (g *GateFlags) options(streams *IO, reg registration, warns []connstr.Warning, forAdobe, allowPrivateAddress bool) (preflight.Options, error) {
 	if err := g.validate(); err != nil {
 		return preflight.Options{}, err
 	}
@@ -105,8 +105,8 @@ func (g *GateFlags) options(reg registration, warns []connstr.Warning, forAdobe,
 		SSLMode:       reg.Mode,
 		SSLModeReason: reg.reason(),
 		OfferedModes:  reg.Offered,
-		Dialer:        testNet.dialer,
-		Resolver:      testNet.resolver,
+		Dialer:        streams.dialer,
+		Resolver:      streams.resolver,
 	}
 	if forAdobe {
 		opts.PrivateAddress, opts.PrivateCA = preflight.PolicyFail, preflight.PolicyFail
@@ -140,8 +140,8 @@ func prefixCount(ps []netip.Prefix) string {
 // warnings that the registration weakens the string reach the input stage.
 //
 // progress, when not nil, streams the report (preflight.Options.Progress).
-func (g *GateFlags) gate(ctx context.Context, conn connstr.Conn, reg registration, warns []connstr.Warning, allowPrivateAddress bool, progress func(preflight.Event)) (*preflight.Report, error) {
-	opts, err := g.options(reg, append(warns, weakened(reg.Warnings)...), true, allowPrivateAddress)
+func (g *GateFlags) gate(ctx context.Context, streams *IO, conn connstr.Conn, reg registration, warns []connstr.Warning, allowPrivateAddress bool, progress func(preflight.Event)) (*preflight.Report, error) {
+	opts, err := g.options(streams, reg, append(warns, weakened(reg.Warnings)...), true, allowPrivateAddress)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func walkJSON(t testing.TB, args []string, path string, v any) {
 // settings, an unreachable Flow Service) writes one errorDoc.
 func TestJSON_EveryFailureIsOneDocument(t *testing.T) {
 	fs := flowtest.NewServer()
-	defer fs.Close()
+	t.Cleanup(fs.Close) // after the parallel subtests, not when this function returns
 	dir := t.TempDir()
 	file := filepath.Join(dir, "targets.txt")
 	require.NoError(t, os.WriteFile(file, []byte("Server=db.example.com;UID=u;Database=d;Password=p\n"), 0o600))
@@ -104,10 +104,8 @@ func TestJSON_EveryFailureIsOneDocument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"AEP_ACCESS_TOKEN", "AEP_CLIENT_ID", "AEP_CLIENT_SECRET", "AEP_API_KEY", "AEP_ORG_ID", "AEP_SANDBOX_NAME", "AEP_FLOW_URL", "AEP_IMS_TOKEN_URL", "AEP_CONFIG"} {
-				t.Setenv(k, tt.env[k])
-			}
-			code, out, errOut := runFlowpg(t, tt.stdin, tt.args...)
+			t.Parallel() // each run has its own environment, through IO
+			code, out, errOut := runEnv(t, tt.env, tt.stdin, tt.args...)
 			assert.NotZero(t, code, errOut)
 			var doc errorDoc
 			require.NoError(t, json.Unmarshal([]byte(out), &doc), "stdout: %s\nstderr: %s", out, errOut)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -229,10 +228,7 @@ func printWarnings(w io.Writer, warns []connstr.Warning) {
 // warnCommandLineSecret warns when the connection string holding a
 // password came as an argument, where ps shows it.
 func warnCommandLineSecret(streams *IO, in Input, p *connstr.Parsed) {
-	if in.String == "-" || in.String == os.Getenv("FLOWPG_CONNECTION_STRING") {
-		return
-	}
-	if p.Conn.Password == "" {
+	if in.from != fromArgument || p.Conn.Password == "" {
 		return
 	}
 	printWarnings(streams.Stderr, []connstr.Warning{{Code: connstr.WarnPasswordOnCommandLine, Field: "password",

@@ -39,12 +39,12 @@ func requireNoSecretPart(t testing.TB, where, text string) {
 // offline paths.
 func runOffline(t testing.TB, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	testNet.dialer, testNet.resolver = &netguard.Refuser{}, netguard.Hosts{}
-	defer func() { testNet.dialer, testNet.resolver = nil, nil }()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	code := Main(ctx, args, strings.NewReader(stdin), &out, &errb)
+	streams := &IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, LookupEnv: noEnv,
+		dialer: &netguard.Refuser{}, resolver: netguard.Hosts{}}
+	code := run(ctx, args, streams, &Session{Cleanup: context.WithoutCancel(ctx)})
 	return code, out.String(), errb.String()
 }
 
