@@ -203,16 +203,7 @@ func (v *verifier) tlsConfig(mode string) *tls.Config {
 		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection below, per sslmode
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			check := v.check(cs.PeerCertificates)
-			var err error
-			switch {
-			case check.pinMatched != nil && !*check.pinMatched:
-				err = errPinMismatch
-			case (mode == "verify-ca" || mode == "verify-full") && check.chainErr != nil:
-				err = check.chainErr
-			case mode == "verify-full" && check.hostErr != nil:
-				err = check.hostErr
-			}
-			if err != nil {
+			if err := check.refusal(mode); err != nil {
 				return &rejection{err: err, check: check}
 			}
 			return nil
@@ -224,6 +215,23 @@ func (v *verifier) tlsConfig(mode string) *tls.Config {
 	}
 	pgtls.PreferP256(cfg)
 	return cfg
+}
+
+// refusal is why a client in mode (a libpq sslmode) refuses the chain c
+// describes, or nil when it accepts it: a pin mismatch in every mode, then
+// the chain under verify-ca and verify-full, then the host name under
+// verify-full. The audit derives the verify modes' verdicts from it, so it
+// is the one rule both the handshake and the audit apply.
+func (c *certCheck) refusal(mode string) error {
+	switch {
+	case c.pinMatched != nil && !*c.pinMatched:
+		return errPinMismatch
+	case (mode == "verify-ca" || mode == "verify-full") && c.chainErr != nil:
+		return c.chainErr
+	case mode == "verify-full" && c.hostErr != nil:
+		return c.hostErr
+	}
+	return nil
 }
 
 // rejection is our verification's refusal of a chain, as VerifyConnection
