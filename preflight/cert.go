@@ -14,7 +14,9 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowpg/flowpg/internal/pgtls"
@@ -86,6 +88,13 @@ type verifier struct {
 	host      string
 	now       func() time.Time
 	pins      [][]byte
+
+	// seen remembers the checks of this run: every handshake is checked in
+	// its VerifyConnection and again once it is recorded, and the
+	// attempts of one run (the check, the audit's, the probe) meet the same
+	// chain. A check is immutable once made.
+	mu   sync.Mutex
+	seen []*certCheck
 }
 
 // errPinMismatch aborts a handshake whose chain matches no pin.
@@ -137,7 +146,30 @@ func readCAFile(path string) ([]byte, error) {
 	return b, nil
 }
 
+// check verifies chain, or returns the check of an identical chain that
+// this verifier already made.
 func (v *verifier) check(chain []*x509.Certificate) *certCheck {
+	v.mu.Lock()
+	for _, c := range v.seen {
+		if sameChain(c.chain, chain) {
+			v.mu.Unlock()
+			return c
+		}
+	}
+	v.mu.Unlock()
+	c := v.verify(chain)
+	v.mu.Lock()
+	v.seen = append(v.seen, c)
+	v.mu.Unlock()
+	return c
+}
+
+func sameChain(a, b []*x509.Certificate) bool {
+	return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return bytes.Equal(x.Raw, y.Raw) })
+}
+
+// verify makes the check of chain.
+func (v *verifier) verify(chain []*x509.Certificate) *certCheck {
 	c := &certCheck{chain: chain}
 	if len(chain) == 0 {
 		c.chainErr = errors.New("preflight: the server sent no certificate")
