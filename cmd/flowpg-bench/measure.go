@@ -81,7 +81,8 @@ func measureParse(p plan, logf func(string, ...any)) ([]row, error) {
 
 // measure runs rows 2 to 6 against the server, directly (local) and
 // through the latency proxy (slow).
-func measure(ctx context.Context, p plan, local, slow, counted target, counter *faultproxy.Proxy, logf func(string, ...any)) ([]row, error) {
+// serverCPU, when it can, reads the CPU time PostgreSQL has used so far.
+func measure(ctx context.Context, p plan, local, slow, counted target, counter *faultproxy.Proxy, serverCPU func() (time.Duration, error), logf func(string, ...any)) ([]row, error) {
 	var rows []row
 
 	// Fail early, with the reason, when the setup is wrong.
@@ -190,7 +191,7 @@ func measure(ctx context.Context, p plan, local, slow, counted target, counter *
 			"--ca-file", b.t.caFile, "--timeout", opTimeout.String()}
 		flowpg := func() error { return batch(ctx, args) }
 		pgxBatch := func() error { return bareBatch(ctx, b.t, b.targets) }
-		var ours, theirs runs
+		ours, theirs := runs{serverCPU: serverCPU}, runs{serverCPU: serverCPU}
 		var mem memPeak
 		for i := range b.runs {
 			// Alternate which goes first, as pair does.
@@ -215,13 +216,14 @@ func measure(ctx context.Context, p plan, local, slow, counted target, counter *
 			}
 		}
 		d, bd := median(ours.wall), median(theirs.wall)
-		cpu, bcpu := median(ours.cpu)/time.Duration(b.targets), median(theirs.cpu)/time.Duration(b.targets)
+		per := func(ds []time.Duration) time.Duration { return median(ds) / time.Duration(b.targets) }
+		cpu, bcpu := per(ours.cpu), per(theirs.cpu)
 		r := float64(d) / float64(bd)
 		rows = append(rows, row{
 			Measurement: fmt.Sprintf("check --file, %d targets, concurrency %d, %s", b.targets, concurrency, b.where), Unit: "ms/batch", N: b.runs,
-			Value: ms(d), Figure: fmt.Sprintf("%s (client CPU %.2f ms/check)", fmtMS(d), ms(cpu)),
+			Value: ms(d), Figure: fmt.Sprintf("%s (CPU per check: client %.2f ms, server %s)", fmtMS(d), ms(cpu), ours.serverPer(b.targets)),
 			Baseline:      fmt.Sprintf("bare pgx batch: %d × (pgx.Connect + SELECT 1 + Close), same TLS, concurrency and latency", b.targets),
-			BaselineValue: ms(bd), BaselineFigure: fmt.Sprintf("%s (client CPU %.2f ms/connect)", fmtMS(bd), ms(bcpu)),
+			BaselineValue: ms(bd), BaselineFigure: fmt.Sprintf("%s (CPU per connect: client %.2f ms, server %s)", fmtMS(bd), ms(bcpu), theirs.serverPer(b.targets)),
 			Ratio: fmt.Sprintf("%.3f", r), Target: "≤ 1.15", Met: met(r <= 1.15),
 		})
 		if b.targets == 200 && b.t == slow {
@@ -232,6 +234,16 @@ func measure(ctx context.Context, p plan, local, slow, counted target, counter *
 				BaselineFigure: fmt.Sprintf("%.2f ms (batch total %s)", ms(bcpu), fmtMS(median(theirs.cpu))),
 				Ratio:          ratio(float64(cpu), float64(bcpu)), Target: "— (informational)",
 			})
+			if len(ours.srv) > 0 && len(theirs.srv) > 0 {
+				scpu, sbcpu := per(ours.srv), per(theirs.srv)
+				rows = append(rows, row{
+					Measurement: "server CPU per check, 200-target batch at 40 ms RTT", Unit: "ms/check", N: b.runs,
+					Value: ms(scpu), Figure: fmt.Sprintf("%.2f ms (PostgreSQL's container, batch total %s)", ms(scpu), fmtMS(median(ours.srv))),
+					Baseline: "bare pgx, per connect, same batch shape", BaselineValue: ms(sbcpu),
+					BaselineFigure: fmt.Sprintf("%.2f ms (batch total %s)", ms(sbcpu), fmtMS(median(theirs.srv))),
+					Ratio:          ratio(float64(scpu), float64(sbcpu)), Target: "— (informational)",
+				})
+			}
 		}
 		if b.targets == 1000 {
 			logf("6/6 memory of the 1000-target batch (%d samples)", mem.samples)
@@ -254,17 +266,40 @@ func measure(ctx context.Context, p plan, local, slow, counted target, counter *
 }
 
 // runs collects the wall-clock and CPU time of repeated runs.
-type runs struct{ wall, cpu []time.Duration }
+type runs struct {
+	wall, cpu, srv []time.Duration
+	serverCPU      func() (time.Duration, error) // nil, or failing: no server figures
+}
 
-// time runs f once and records its wall-clock time and this process's CPU
-// time over it: the client side of every connection and the in-process
-// proxy, not PostgreSQL's backends.
+// time runs f once and records its wall-clock time, this process's CPU time
+// over it (the client side of every connection and the in-process proxy),
+// and PostgreSQL's when it can be read.
 func (r *runs) time(f func() error) error {
+	var s0 time.Duration
+	srvOK := r.serverCPU != nil
+	if srvOK {
+		var err error
+		s0, err = r.serverCPU()
+		srvOK = err == nil
+	}
 	start, cpu0 := time.Now(), cpuTime()
 	err := f()
 	r.wall = append(r.wall, time.Since(start))
 	r.cpu = append(r.cpu, cpuTime()-cpu0)
+	if srvOK {
+		if s1, e := r.serverCPU(); e == nil {
+			r.srv = append(r.srv, s1-s0)
+		}
+	}
 	return err
+}
+
+// serverPer words the server's CPU per target, or "n/a".
+func (r *runs) serverPer(targets int) string {
+	if len(r.srv) == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f ms", ms(median(r.srv)/time.Duration(targets)))
 }
 
 // bareBatch runs n bare connects to t, concurrency at a time, scheduled as
