@@ -311,13 +311,15 @@ type step struct {
 func (s step) ok() bool { return s.refuse == nil && s.a.ready && s.a.err == nil }
 
 // last reports whether the connection stops after this attempt: it
-// connected; our verification refused the chain (pgconnConfig then allows
-// no further attempt, errNoFallback); the server refused the password, the
-// database or the privilege to connect (pgconn's connectPreferred tries no
-// further then); or the audit withheld the password, after which what a
-// client would meet is unknown.
+// connected; our verification refused the chain, or the server answered
+// the SSLRequest with neither S nor N (pgconnConfig then allows no further
+// attempt, errNoFallback); the server refused the password, the database or
+// the privilege to connect (pgconn's connectPreferred tries no further
+// then); or the audit withheld the password, after which what a client
+// would meet is unknown.
 func (s step) last() bool {
-	if s.ok() || s.refuse != nil || s.a.withheld != "" {
+	odd := s.a.sslAnswered && s.a.sslResponse != 'S' && s.a.sslResponse != 'N'
+	if s.ok() || s.refuse != nil || odd || s.a.withheld != "" {
 		return true
 	}
 	if s.a.pgErr == nil {
