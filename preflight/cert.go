@@ -14,7 +14,9 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowpg/flowpg/internal/pgtls"
@@ -86,6 +88,13 @@ type verifier struct {
 	host      string
 	now       func() time.Time
 	pins      [][]byte
+
+	// seen remembers the checks of this run: every handshake is checked in
+	// its VerifyConnection and again once it is recorded, and the
+	// attempts of one run (the check, the audit's, the probe) meet the same
+	// chain. A check is immutable once made.
+	mu   sync.Mutex
+	seen []*certCheck
 }
 
 // errPinMismatch aborts a handshake whose chain matches no pin.
@@ -137,7 +146,30 @@ func readCAFile(path string) ([]byte, error) {
 	return b, nil
 }
 
+// check verifies chain, or returns the check of an identical chain that
+// this verifier already made.
 func (v *verifier) check(chain []*x509.Certificate) *certCheck {
+	v.mu.Lock()
+	for _, c := range v.seen {
+		if sameChain(c.chain, chain) {
+			v.mu.Unlock()
+			return c
+		}
+	}
+	v.mu.Unlock()
+	c := v.verify(chain)
+	v.mu.Lock()
+	v.seen = append(v.seen, c)
+	v.mu.Unlock()
+	return c
+}
+
+func sameChain(a, b []*x509.Certificate) bool {
+	return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return bytes.Equal(x.Raw, y.Raw) })
+}
+
+// verify makes the check of chain.
+func (v *verifier) verify(chain []*x509.Certificate) *certCheck {
 	c := &certCheck{chain: chain}
 	if len(chain) == 0 {
 		c.chainErr = errors.New("preflight: the server sent no certificate")
@@ -203,16 +235,7 @@ func (v *verifier) tlsConfig(mode string) *tls.Config {
 		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection below, per sslmode
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			check := v.check(cs.PeerCertificates)
-			var err error
-			switch {
-			case check.pinMatched != nil && !*check.pinMatched:
-				err = errPinMismatch
-			case (mode == "verify-ca" || mode == "verify-full") && check.chainErr != nil:
-				err = check.chainErr
-			case mode == "verify-full" && check.hostErr != nil:
-				err = check.hostErr
-			}
-			if err != nil {
+			if err := check.refusal(mode); err != nil {
 				return &rejection{err: err, check: check}
 			}
 			return nil
@@ -224,6 +247,23 @@ func (v *verifier) tlsConfig(mode string) *tls.Config {
 	}
 	pgtls.PreferP256(cfg)
 	return cfg
+}
+
+// refusal is why a client in mode (a libpq sslmode) refuses the chain c
+// describes, or nil when it accepts it: a pin mismatch in every mode, then
+// the chain under verify-ca and verify-full, then the host name under
+// verify-full. The audit derives the verify modes' verdicts from it, so it
+// is the one rule both the handshake and the audit apply.
+func (c *certCheck) refusal(mode string) error {
+	switch {
+	case c.pinMatched != nil && !*c.pinMatched:
+		return errPinMismatch
+	case (mode == "verify-ca" || mode == "verify-full") && c.chainErr != nil:
+		return c.chainErr
+	case mode == "verify-full" && c.hostErr != nil:
+		return c.hostErr
+	}
+	return nil
 }
 
 // rejection is our verification's refusal of a chain, as VerifyConnection

@@ -29,6 +29,10 @@ const (
 	KindServer         = "server-error"    // the server answered with an error (SQLSTATE in the message)
 	KindConnect        = "connect"         // any other connection failure
 	KindInterrupted    = "interrupted"     // the caller stopped the run: no finding about the database
+	// KindPasswordWithheld: the server asked for the password in cleartext
+	// or as MD5 over a connection weaker than the input asks for, and the
+	// audit did not send it (AuditResult.PasswordWithheld).
+	KindPasswordWithheld = "password-withheld"
 )
 
 // failure is the plain-language diagnosis of a failed connection.
@@ -72,6 +76,10 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 	if err == nil {
 		err = c.err
 	}
+	if a.withheld != "" {
+		// A finding, whether or not the run was interrupted since.
+		return r.withheldFailure(a)
+	}
 	if r.interrupted() && a.pgErr == nil && a.certRejected == nil && !(a.sslAnswered && a.sslResponse != 'S') {
 		// What failed is what the interrupt cut: no finding about the
 		// database, whatever the error looks like.
@@ -97,7 +105,7 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 		return r.transportFailure(StageTLS, err, "while negotiating TLS (SSLRequest)")
 	case phaseHandshake:
 		if a.certRejected != nil {
-			return r.certFailure(a)
+			return r.certFailure(c.mode, a.certRejected, a.cert)
 		}
 		var rec tls.RecordHeaderError
 		if alert, ok := a.serverAlert(); ok {
@@ -190,32 +198,58 @@ func (r *runner) transportFailure(stage Stage, err error, when string) *failure 
 	return f
 }
 
-// certFailure explains a handshake we aborted because the chain did not
-// satisfy the sslmode or the pin.
-func (r *runner) certFailure(a *attempt) *failure {
+// certFailure explains a handshake aborted in mode (a libpq sslmode)
+// because the chain, as chk describes it, did not satisfy the mode or the
+// pin: rejected is chk.refusal(mode).
+func (r *runner) certFailure(mode string, rejected error, chk *certCheck) *failure {
 	f := &failure{stage: StageCertificate, field: FieldSSLMode, kind: KindCertificate}
-	why := explainChainError(a.certRejected)
+	why := explainChainError(rejected)
 	var hostErr x509.HostnameError
 	switch {
-	case errors.Is(a.certRejected, errPinMismatch):
+	case errors.Is(rejected, errPinMismatch):
 		f.field = ""
 		f.message = "the server's certificate chain matches none of the pinned SHA-256 fingerprints; the connection was aborted before sending credentials"
 		f.remediation = "compare the pins with the SHA-256 fingerprints of the server's chain, listed with this stage; the certificate may have been renewed, or this is not the expected server"
-	case errors.As(a.certRejected, &hostErr):
+	case errors.As(rejected, &hostErr):
 		f.field = FieldServer
 		f.message = "Verify Full failed: " + why
 		f.remediation = "use in server a host name the certificate lists, or re-issue the certificate with this name in its subjectAltName; Verify Ca (chain only, no host name) would accept it"
-	case a.cert != nil && a.cert.expired:
-		f.message = r.libpq + " failed: " + why
+	case chk != nil && chk.expired:
+		f.message = mode + " failed: " + why
 		f.remediation = "renew the server certificate"
 	default:
-		f.message = r.libpq + " failed: " + why
+		f.message = mode + " failed: " + why
 		if r.opts.CAFile == "" {
 			f.remediation = "have the certificate issued by a publicly trusted CA (AEP trusts public roots only; a CA file makes this check trust a private CA, but AEP will not have it); " + r.withoutVerificationFix()
 		} else {
 			f.remediation = "the certificate is not signed by a CA in --ca-file: pass the right CA, including any intermediate"
 		}
 	}
+	return f
+}
+
+// withheldFailure explains a guarded attempt that stopped before answering
+// the server's request for the password (see attempt.withhold): what the
+// server would have received in that mode, which is the finding.
+func (r *runner) withheldFailure(a *attempt) *failure {
+	f := &failure{stage: StageAuth, field: FieldSSLMode, kind: KindPasswordWithheld}
+	what := "the password in cleartext"
+	switch a.withheld {
+	case AuthMD5:
+		what = "the password as an MD5 hash (which a listener can crack or replay)"
+	case AuthSCRAM, AuthSASL:
+		what = "a SCRAM password exchange"
+	}
+	over := "over an unencrypted connection"
+	if a.usedTLS() {
+		over = "over TLS whose certificate " + a.guard.LibPQ() + " would not accept"
+	}
+	why := "the input asks for " + a.guard.LibPQ()
+	if a.withheld == AuthSCRAM || a.withheld == AuthSASL {
+		why = "a pin is set: no password before a pinned certificate"
+	}
+	f.message = fmt.Sprintf("the server asks for %s %s: a client in this mode would answer; flowpg did not (%s)", what, over, why)
+	f.remediation = "use scram-sha-256 in pg_hba.conf, and an sslMode with TLS"
 	return f
 }
 

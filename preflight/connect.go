@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/internal/pgtls"
 )
 
@@ -241,13 +242,16 @@ var errNoFallback = errors.New("preflight: no plaintext fallback after the TLS l
 // its connection attempts from other dials.
 type attemptsKey struct{}
 
-// connect makes one pgconn connection in mode, observing every dial.
+// connect makes one pgconn connection in mode, observing every dial. guard,
+// when set, is the mode whose protection the password must have before
+// it leaves (attempt.withhold): the audit's attempts have one, the checked
+// connection and the connection's own mode do not.
 //
 // phases, when given, is told of the stage each step of the first attempt
 // begins (Options.Progress): only the checked connection passes it.
-func (r *runner) connect(ctx context.Context, mode string, addrs []netip.Addr, phases ...func(Stage)) *connResult {
+func (r *runner) connect(ctx context.Context, mode string, addrs []netip.Addr, guard connstr.SSLMode, phases ...func(Stage)) *connResult {
 	res := &connResult{mode: mode, start: time.Now()}
-	obs := &observer{}
+	obs := &observer{guard: guard, pinned: guard != connstr.SSLModeUnset && len(r.opts.PinSHA256) > 0}
 	if len(phases) > 0 {
 		obs.phase = phases[0]
 	}

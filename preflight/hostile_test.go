@@ -147,6 +147,18 @@ func TestHostile_OddAnswerToTLSRequest(t *testing.T) {
 		assert.Contains(t, tlsStage.Message, "'H'")
 		assert.Zero(t, startups.Load(), "a startup went to the server in plaintext")
 	})
+	// The audit derives Prefer from the attempts it saw: it must stop where
+	// a real Prefer stops, not go on to the plaintext attempt the audit
+	// made for Disable (which this server never answers).
+	t.Run("the audit's Prefer stops too", func(t *testing.T) {
+		addr, _ := oddTLSServer(t, 'H')
+		rep := timed(t, connTo(t, addr, connstr.SSLVerifyFull), preflight.Options{Timeout: 2 * time.Second, Audit: true})
+		require.Len(t, rep.Audit, 6)
+		for _, a := range rep.Audit[2:] { // prefer and stricter
+			assert.False(t, a.OK, a.SSLMode.LibPQ())
+			assert.Contains(t, a.Error, "'H'", a.SSLMode.LibPQ())
+		}
+	})
 	t.Run("Disable says what the probe saw", func(t *testing.T) {
 		addr, _ := oddTLSServer(t, 'H')
 		rep := timed(t, connTo(t, addr, connstr.SSLDisable), preflight.Options{Timeout: 2 * time.Second})

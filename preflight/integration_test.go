@@ -229,6 +229,8 @@ func TestRun_TLSOn(t *testing.T) {
 				require.Nil(t, rep.Requested, "no second attempt when the modes agree")
 			})
 
+			t.Run("AuditAgreesWithPgx", func(t *testing.T) { auditAgreement(t, s) })
+
 			t.Run("PreferUsesTLS", func(t *testing.T) {
 				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLPrefer), preflight.Options{})
 				sm := requireStatus(t, rep, preflight.StageSSLMode, preflight.Pass)
@@ -253,6 +255,17 @@ func TestRun_TLSOff(t *testing.T) {
 			require.Equal(t, a.SSLMode <= connstr.SSLPrefer, a.OK, a.SSLMode.LibPQ())
 			require.False(t, a.TLS)
 		}
+	})
+
+	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{})
+		// Nothing protects an md5 password from a listener here: the audit
+		// says so for every mode that would send it, and sends it in none.
+		rep := requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{})
+		for _, a := range rep.Audit {
+			require.Equal(t, a.SSLMode <= connstr.SSLPrefer, a.PasswordWithheld == preflight.AuthMD5, a.SSLMode.LibPQ())
+		}
+		require.Equal(t, connstr.SSLModeUnset, rep.RecommendedSSLMode)
 	})
 
 	t.Run("PreferFallsBackToPlaintext", func(t *testing.T) {
@@ -290,6 +303,12 @@ func TestRun_TLSRequired(t *testing.T) {
 		}
 		require.Contains(t, rep.Audit[0].Error, "28000")
 	})
+
+	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{CAFile: s.CAFile})
+	})
 }
 
 func TestRun_WrongSAN(t *testing.T) {
@@ -307,6 +326,24 @@ func TestRun_WrongSAN(t *testing.T) {
 			require.Equal(t, a.SSLMode != connstr.SSLVerifyFull, a.OK, a.SSLMode.LibPQ())
 		}
 		require.Contains(t, rep.RecommendationReason, "verify-full fails")
+	})
+
+	// The checked connection stops at the host name, before the login:
+	// the audit then dials Require (after it, sequentially) for the login
+	// over TLS, and derives Verify Ca from the chain.
+	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
+		rep, n := dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile, Audit: true})
+		require.Equal(t, 3, n, "the check, disable, and require")
+		require.Equal(t, connstr.SSLVerifyCA, rep.RecommendedSSLMode)
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		// An md5 password over TLS to a certificate that Verify Full
+		// rejects is withheld too: that is what a man in the middle with a
+		// certificate of its own would collect.
+		rep = requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		for _, m := range []connstr.SSLMode{connstr.SSLPrefer, connstr.SSLRequire, connstr.SSLVerifyCA} {
+			require.Equal(t, preflight.AuthMD5, rep.Audit[m-1].PasswordWithheld, m.LibPQ())
+		}
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{CAFile: s.CAFile})
 	})
 
 	t.Run("VerifyCAPasses", func(t *testing.T) {
@@ -337,6 +374,11 @@ func TestRun_ExpiredCertificate(t *testing.T) {
 		require.Contains(t, cert.Message, "expired")
 		requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
 	})
+
+	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
+		rep := requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		require.Contains(t, rep.Audit[4].Error, "expired")
+	})
 }
 
 func TestRun_SelfSignedWithoutCAFile(t *testing.T) {
@@ -351,6 +393,12 @@ func TestRun_SelfSignedWithoutCAFile(t *testing.T) {
 	cd := cert.Details.(*preflight.CertificateDetails)
 	require.True(t, cd.SelfSigned)
 	require.Equal(t, "system", cd.TrustedBy)
+
+	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
+		rep := requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{})
+		require.Equal(t, connstr.SSLRequire, rep.RecommendedSSLMode)
+		require.Contains(t, rep.Audit[5].Error, "self-signed")
+	})
 }
 
 func TestRun_ExpiringSoon(t *testing.T) {
@@ -370,6 +418,10 @@ func TestRun_TLS13Only(t *testing.T) {
 	tlsRes := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
 	require.Equal(t, "TLS 1.3", tlsRes.Details.(*preflight.TLSDetails).Version)
 	require.Contains(t, tlsRes.Message, "TLS 1.3")
+
+	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+	})
 }
 
 // TestRun_KeyExchange checks the key exchange against PostgreSQL's own

@@ -112,32 +112,38 @@ func TestKeyShare_RefusedTwice(t *testing.T) {
 }
 
 // The audit's attempts dial with the same key shares: no TLS connection of
-// an audit against a P-256 server costs a HelloRetryRequest.
+// an audit against a P-256 server costs a HelloRetryRequest. From Disable
+// the audit's one TLS connection is its Require attempt, which is also the
+// tls stage's probe; from Require it needs no TLS connection of its own
+// (the modes that differ only in verifying the chain are derived from the
+// check's), only a plaintext one.
 func TestKeyShare_AuditAttempts(t *testing.T) {
 	t.Parallel()
-	s := pgtlstest.Start(t, pgtlstest.Options{Groups: []tls.CurveID{tls.CurveP256}})
-	rep := runCheck(t, connTo(t, s.Addr, connstr.SSLRequire), preflight.Options{Timeout: 10 * time.Second, Audit: true, CAFile: s.CAFile})
-	require.Len(t, rep.Audit, 6)
-	// Every mode but disable dials with TLS once (allow after its plaintext
-	// attempt fails), and the CA file lets verify-ca and verify-full finish
-	// their handshakes too.
-	var tlsConns int
-	require.Eventually(t, func() bool {
-		tlsConns = 0
-		for _, c := range s.Conns() {
-			if c.TLS {
-				tlsConns++
+	for _, tc := range []struct {
+		mode            connstr.SSLMode
+		tlsConns, plain int
+	}{
+		{connstr.SSLDisable, 1, 1},
+		{connstr.SSLRequire, 1, 1},
+	} {
+		t.Run(tc.mode.LibPQ(), func(t *testing.T) {
+			t.Parallel()
+			s := pgtlstest.Start(t, pgtlstest.Options{Groups: []tls.CurveID{tls.CurveP256}})
+			rep := runCheck(t, connTo(t, s.Addr, tc.mode), preflight.Options{Timeout: 10 * time.Second, Audit: true, CAFile: s.CAFile})
+			require.Len(t, rep.Audit, 6)
+			conns := s.WaitConns(t, tc.tlsConns+tc.plain)
+			var tlsConns int
+			for _, c := range conns {
+				if c.TLS {
+					tlsConns++
+					require.NotNil(t, c.State)
+					require.False(t, c.State.HelloRetryRequest)
+					require.Equal(t, tls.CurveP256, c.State.CurveID)
+				}
 			}
-		}
-		return tlsConns >= 5
-	}, 5*time.Second, 5*time.Millisecond)
-	require.Equal(t, 5, tlsConns)
-	for _, c := range s.Conns() {
-		if c.TLS {
-			require.NotNil(t, c.State)
-			require.False(t, c.State.HelloRetryRequest)
-			require.Equal(t, tls.CurveP256, c.State.CurveID)
-		}
+			require.Equal(t, tc.tlsConns, tlsConns)
+			require.Len(t, conns, tc.tlsConns+tc.plain)
+		})
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/internal/pgtls"
 )
 
@@ -61,6 +63,65 @@ type attempt struct {
 	// ended an attempt on I/O, kept because pgconn forgets the errors of an
 	// attempt that a fallback replaced.
 	ioErr error
+
+	// guard is set on the audit's own attempts: the mode whose protection a
+	// password must have before it leaves (see withhold). Unset on the
+	// checked connection and on the connection's own mode: those are the
+	// user's choice.
+	guard connstr.SSLMode
+	// pinned is set on guarded attempts of a run with pins: no password
+	// exchange at all, SCRAM included, before a pinned certificate.
+	pinned bool
+	// withheld is the method (AuthPassword, AuthMD5, or with pins also
+	// AuthSCRAM) whose answer the guard refused to send; the attempt was
+	// then closed.
+	withheld string
+}
+
+// errPasswordWithheld fails a guarded attempt at the point where it would
+// have sent the password, or its MD5 hash, to a connection weaker than the
+// input asks for.
+var errPasswordWithheld = errors.New("preflight: password not sent: the connection is weaker than the one the input asks for")
+
+// withhold reports whether a, about to write to the server during startup,
+// must not: a guarded attempt whose server asked for the password in
+// cleartext or as MD5 (which a listener can replay or crack) over a
+// connection that does not protect it as a.guard would. SCRAM reveals
+// neither the password nor an equivalent, so it proceeds, except where pins
+// are set: then no password exchange starts before a pinned certificate
+// (a completed handshake; a chain that matches no pin aborts it), as the
+// checked connection's own rule is. The caller holds a.mu.
+func (a *attempt) withhold() bool {
+	if a.guard == connstr.SSLModeUnset || a.authOK {
+		return false
+	}
+	switch a.authMethod {
+	case AuthPassword, AuthMD5:
+		return !a.protects(a.guard)
+	case AuthSCRAM, AuthSASL:
+		return a.pinned && !a.usedTLS()
+	}
+	return false
+}
+
+// protects reports whether a's connection is as protected as mode m
+// requires of the connection it sends a password on: Disable and Allow
+// require nothing; Prefer and Require, TLS (Prefer would send in plaintext
+// only to a server that refuses TLS, and then the checked connection sent
+// it already); Verify Ca, TLS with a chain trusted by the roots; Verify
+// Full, also the host name.
+func (a *attempt) protects(m connstr.SSLMode) bool {
+	switch {
+	case m <= connstr.SSLAllow:
+		return true
+	case !a.usedTLS() || a.cert == nil:
+		return false
+	case m == connstr.SSLVerifyCA:
+		return a.cert.chainErr == nil
+	case m == connstr.SSLVerifyFull:
+		return a.cert.chainErr == nil && a.cert.hostErr == nil
+	}
+	return true
 }
 
 // usedTLS reports whether the attempt completed a TLS handshake. tlsState
@@ -101,6 +162,8 @@ func (a *attempt) phase() phase {
 type observer struct {
 	mu       sync.Mutex
 	attempts []*attempt
+	guard    connstr.SSLMode // given to every attempt
+	pinned   bool            // given to every attempt
 	// phase, when set, is told of each stage an attempt begins (entered
 	// drops repeats: a fallback attempt goes through the same stages).
 	phase   func(Stage)
@@ -117,7 +180,7 @@ func (o *observer) enter(s Stage) {
 }
 
 func (o *observer) begin(address string, late bool) *attempt {
-	a := &attempt{address: address, dialStart: time.Now(), late: late}
+	a := &attempt{address: address, dialStart: time.Now(), late: late, guard: o.guard, pinned: o.pinned}
 	o.mu.Lock()
 	o.attempts = append(o.attempts, a)
 	o.mu.Unlock()
@@ -233,6 +296,11 @@ func (a *attempt) ioFailed(err error) {
 // the backend's message headers until ReadyForQuery to learn which
 // authentication method the server asked for; pgconn does not expose it.
 // After ReadyForQuery it only passes bytes through.
+//
+// On a guarded attempt it is also where the password is stopped: pgconn
+// writes its PasswordMessage only after reading the request for it, which
+// this conn has parsed by then, so a write that withhold refuses never
+// reaches the socket.
 type msgConn struct {
 	net.Conn
 	a    *attempt
@@ -244,7 +312,15 @@ func (c *msgConn) Write(b []byte) (int, error) {
 	if !c.done {
 		c.a.mu.Lock()
 		c.a.startupSent = true
+		refuse := c.a.withhold()
+		if refuse {
+			c.a.withheld = c.a.authMethod
+		}
 		c.a.mu.Unlock()
+		if refuse {
+			_ = c.Conn.Close()
+			return 0, errPasswordWithheld
+		}
 	}
 	return c.Conn.Write(b)
 }

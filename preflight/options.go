@@ -50,8 +50,13 @@ const (
 type Options struct {
 	// Timeout bounds the whole run, audit included. Zero means DefaultTimeout.
 	Timeout time.Duration
-	// Audit tries every sslmode in parallel and recommends the strictest
-	// that works.
+	// Audit says for every sslmode whether it would connect, and recommends
+	// the strictest that does. It dials only the attempts that differ on
+	// the wire (at most one plaintext and one TLS attempt beyond those the
+	// check makes anyway) and derives the rest. Its attempts never send the
+	// password in cleartext or as MD5 over a connection less protected than
+	// the checked mode, or the connection's own, would have: it reports
+	// that the server asked instead (AuditResult.PasswordWithheld).
 	Audit bool
 	// CAFile is a PEM file of CA certificates that replaces the system roots
 	// when verifying the server's chain.

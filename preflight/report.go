@@ -133,16 +133,22 @@ type AuditResult struct {
 	TLS bool
 	// Error says why the mode failed, in plain words; empty when OK.
 	Error string
+	// PasswordWithheld is set when the server, in this mode, asked for the
+	// password in cleartext (AuthPassword) or as MD5 (AuthMD5) over a
+	// connection less protected than the input asks for: a client in this
+	// mode would have sent it, and the audit did not. OK is then false.
+	PasswordWithheld string
 }
 
 // MarshalJSON writes the mode under its libpq name.
 func (a AuditResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		SSLMode string `json:"sslMode"`
-		OK      bool   `json:"ok"`
-		TLS     bool   `json:"tls"`
-		Error   string `json:"error,omitempty"`
-	}{a.SSLMode.LibPQ(), a.OK, a.TLS, a.Error})
+		SSLMode          string `json:"sslMode"`
+		OK               bool   `json:"ok"`
+		TLS              bool   `json:"tls"`
+		Error            string `json:"error,omitempty"`
+		PasswordWithheld string `json:"passwordWithheld,omitempty"`
+	}{a.SSLMode.LibPQ(), a.OK, a.TLS, a.Error, a.PasswordWithheld})
 }
 
 // Report is the outcome of a check run.

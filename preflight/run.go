@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -128,41 +127,23 @@ func (r *runner) run(ctx context.Context) {
 		return
 	}
 
-	// Extra dials, each justified: the audit must try every mode, and for
-	// modes that may end in plaintext (disable, allow) a TLS probe is the
-	// only way to learn whether the server offers TLS and with which
-	// certificate. Both run while the checked connection is made, so they
-	// cost no wall time.
-	var wg sync.WaitGroup
-	var probe *attempt
-	if r.libpq == "disable" || r.libpq == "allow" {
-		wg.Add(1)
-		go func() { defer wg.Done(); probe = r.probeTLS(ctx, addrs) }()
-	}
-	auditDone := make(chan []*connResult, 1)
-	if r.opts.Audit {
-		go func() { auditDone <- r.auditOthers(ctx, addrs) }()
-	}
-	// The connection's own mode, when another is checked, so the report can
-	// say whether what the string asks for would work. The audit dials it
-	// anyway.
-	var own *connResult
-	// With pins, no password goes where no certificate was seen first.
-	if r.own != r.mode && !r.opts.Audit && !(len(r.opts.PinSHA256) > 0 && plaintextFirst(r.own)) {
-		wg.Add(1)
-		go func() { defer wg.Done(); own = r.connectAndClose(ctx, r.own.LibPQ(), addrs) }()
-	}
-
-	main := r.connect(ctx, r.libpq, addrs, r.started)
-	wg.Wait()
+	// Extra dials, each justified (see startExtra), all made while the
+	// checked connection is, so they cost little wall time.
+	extra := r.startExtra(ctx, addrs)
+	main := r.connect(ctx, r.libpq, addrs, connstr.SSLModeUnset, r.started)
+	probe := extra.waitProbe()
 	ok := r.connectionStages(main, probe)
 	if ok {
 		r.postLogin(ctx, main)
 	}
 	if r.opts.Audit {
-		r.finishAudit(main, <-auditDone, probe)
-	} else if own != nil {
-		res := r.auditResult(r.own, own, offersTLS(main, probe))
+		// The own mode's row is extra.own's; report() takes it from there.
+		r.finishAudit(ctx, addrs, main, extra)
+		return
+	}
+	extra.all.Wait()
+	if extra.own != nil {
+		res := r.auditResult(r.own, extra.own, tlsOffered(main, probe))
 		r.ownRes = &res
 	}
 }
@@ -171,6 +152,13 @@ func (r *runner) run(ctx context.Context) {
 // the password may go out before any certificate is seen.
 func plaintextFirst(m connstr.SSLMode) bool {
 	return m == connstr.SSLDisable || m == connstr.SSLAllow
+}
+
+// tlsOffered says whether the server accepted an SSLRequest of the checked
+// connection or of the probe.
+func tlsOffered(main *connResult, probe *attempt) bool {
+	o := offersTLS(main, probe)
+	return o != nil && *o
 }
 
 // input validates the connection and maps its TLS keys to an sslmode.

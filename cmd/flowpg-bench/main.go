@@ -13,8 +13,11 @@
 //     flights a tracing proxy (40 ms RTT) sees, beside the floor the
 //     protocol allows and beside psql (libpq) through the same proxy;
 //   - a check with the sslmode audit beside a plain check;
-//   - flowpg check --file with 200 and 1000 targets at concurrency 50, at
-//     40 ms RTT, beside one check at the same latency;
+//   - flowpg check --file with 200 targets at concurrency 50 on loopback,
+//     and with 200 and 1000 at 40 ms RTT, each beside a batch of bare pgx
+//     connects of the same size, concurrency and latency, with the CPU per
+//     check of both, the client's and PostgreSQL's (its container's, as
+//     the Docker engine counts it);
 //   - the peak memory of the 1000-target batch beside the memory before it.
 //
 // Paired measurements alternate their two operations, so drift in the
@@ -80,7 +83,7 @@ var (
 		loopN:     40, loopD: 25 * time.Second,
 		latencyN: 15, latencyD: 30 * time.Second,
 		auditN: 20, auditD: 25 * time.Second,
-		batch200Runs: 3, batch1kRuns: 2,
+		batch200Runs: 5, batch1kRuns: 2,
 		countRuns: 3,
 	}
 	quickPlan = plan{
@@ -160,7 +163,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	slow := proxied(proxy, srv.CAFile)
 	counted := proxied(counter, srv.CAFile)
 
-	rows, err = measure(ctx, p, local, slow, counted, counter, logf)
+	serverCPU := func() (time.Duration, error) { return srv.CPUTime(ctx) }
+	rows, err = measure(ctx, p, local, slow, counted, counter, serverCPU, logf)
 	res.Rows = append(res.Rows, rows...)
 	res.Machine.LoadAvgEnd = loadAvg()
 	if err != nil {

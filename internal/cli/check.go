@@ -21,7 +21,7 @@ type CheckCmd struct {
 	RegisterFlags `embed:""`
 
 	Output      string `short:"o" enum:"text,json,junit" default:"text" help:"Output format: text, json (JSON Lines with --file) or junit (JUnit XML, one test case per target)."`
-	Audit       bool   `help:"Also try every sslMode in parallel and recommend the strictest that works."`
+	Audit       bool   `help:"Also say for every sslMode whether it connects, and recommend the strictest that does. The password is never sent in cleartext or as MD5 to a connection weaker than the one asked for."`
 	File        string `name:"file" type:"path" placeholder:"TARGETS" help:"Check every connection string in this file, one per line (# comments and blank lines skipped; - reads standard input)."`
 	Concurrency int    `default:"16" help:"With --file, how many targets to check at once."`
 }

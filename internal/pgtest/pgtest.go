@@ -28,6 +28,7 @@ package pgtest
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/jackc/pgx/v5"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/modules/postgres"
@@ -468,6 +471,31 @@ func (s *Server) Logs(ctx context.Context) (string, error) {
 		return b.String(), fmt.Errorf("pgtest: logs: %w", err)
 	}
 	return b.String(), nil
+}
+
+// CPUTime returns the CPU time the server's container has used so far: the
+// postmaster and every backend, as the Docker engine counts it. A benchmark
+// reads it before and after a batch to tell what the batch cost the server,
+// which on a small machine shares the cores with the client.
+func (s *Server) CPUTime(ctx context.Context) (time.Duration, error) {
+	if s.ctr == nil {
+		return 0, errors.New("pgtest: no container")
+	}
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: cpu time: %w", err)
+	}
+	defer cli.Close()
+	res, err := cli.ContainerStats(ctx, s.ctr.GetContainerID(), client.ContainerStatsOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: cpu time: %w", err)
+	}
+	defer res.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		return 0, fmt.Errorf("pgtest: cpu time: %w", err)
+	}
+	return time.Duration(st.CPUStats.CPUUsage.TotalUsage), nil
 }
 
 // Close removes the container, without waiting for a clean shutdown, and the

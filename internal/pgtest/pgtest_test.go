@@ -157,8 +157,22 @@ func TestStart_Close(t *testing.T) {
 	assert.FileExists(t, s.CAFile)
 	require.NotNil(t, s.Cert)
 
+	// Logins cost the server CPU, and the engine counts it.
+	before, err := s.CPUTime(ctx)
+	require.NoError(t, err)
+	require.Positive(t, before)
+	for range 3 {
+		_, err := s.ping(ctx)
+		require.NoError(t, err)
+	}
+	after, err := s.CPUTime(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, after, before)
+
 	require.NoError(t, s.Close(ctx))
 	require.NoError(t, s.Close(ctx), "second Close")
+	_, err = s.CPUTime(ctx)
+	assert.Error(t, err, "CPUTime after Close")
 	_, err = os.Stat(s.CAFile)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "CA file left behind: %v", err)
 	_, err = s.ctr.State(ctx)
