@@ -185,7 +185,11 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: tlsCfg}}
 	case "prefer":
 		cfg.TLSConfig = tlsCfg
-		cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: nil}}
+		// With pins, no password goes where no certificate was seen: a
+		// server that declines TLS gets no plaintext fallback either.
+		if len(r.opts.PinSHA256) == 0 {
+			cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: nil}}
+		}
 	default:
 		cfg.TLSConfig, cfg.Fallbacks = tlsCfg, nil
 	}

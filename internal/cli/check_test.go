@@ -153,6 +153,17 @@ func TestCheck_PinMismatchNeverFallsBack(t *testing.T) {
 		require.False(t, c.Plaintext, "a startup message went out in plaintext after the pin mismatch")
 	}
 
+	// A server that declines TLS gets no plaintext fallback either.
+	declines := pgtlstest.Start(t, pgtlstest.Options{DeclineTLS: true})
+	host, port, err = net.SplitHostPort(declines.Addr)
+	require.NoError(t, err)
+	prefer = fmt.Sprintf("Server=%s;Port=%s;Database=d;UID=u;PWD=pw-sentinel-83;EncryptionMethod=6;ValidateServerCertificate=0", host, port)
+	code, out, errOut = runFlowpg(t, prefer, "check", "-", "--timeout", "5s", "--pin-sha256", pin)
+	require.Equal(t, ExitFailed, code, "%s%s", out, errOut)
+	for _, c := range declines.WaitConns(t, 1) {
+		require.False(t, c.Plaintext, "a startup message went out in plaintext to a server that declined TLS, with pins")
+	}
+
 	disable := fmt.Sprintf("Server=%s;Port=%s;Database=d;UID=u;PWD=pw-sentinel-83;EncryptionMethod=0", host, port)
 	before := len(s.Conns())
 	code, out, errOut = runFlowpg(t, disable, "check", "-", "--timeout", "5s", "--pin-sha256", pin)
