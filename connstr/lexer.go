@@ -78,66 +78,22 @@ func tokenize(s string, quotes bool, props []Property) ([]Property, error) {
 			continue
 		}
 		keyStart := i
-		if s[i] == '#' {
-			// The key is not quoted: a "comment" can hold anything.
-			return nil, &ParseError{Offset: keyStart, Msg: "a key cannot start with '#': '#' does not start a comment in a connection string"}
-		}
 		semi := strings.IndexByte(s[i:], ';')
 		if semi < 0 {
 			semi = n
 		} else {
 			semi += i
 		}
-		eq := strings.IndexByte(s[i:semi], '=')
-		if eq < 0 {
-			seg := trimSpaceRight(s[keyStart:semi])
-			if lookupDD(seg) != nil || lookupNpgsql(seg) != nil {
-				return nil, &ParseError{Offset: keyStart, Key: seg, Msg: "key without '='"}
-			}
-			// Not a key flowpg knows: perhaps the rest of a password that
-			// holds ';', so it is neither quoted nor echoed.
-			return nil, &ParseError{Offset: keyStart, Hidden: len(seg),
-				Msg: "text without '=' (not shown: if it is part of a value that holds ';', such as a password, brace-quote that value: Password={…})"}
-		}
-		eq += i
-		key := trimSpaceRight(s[keyStart:eq])
-		if key == "" {
-			return nil, &ParseError{Offset: eq, Msg: "'=' without a key"}
-		}
-		if strings.IndexByte(key, '{') >= 0 || strings.IndexByte(key, '}') >= 0 {
-			return nil, &ParseError{Offset: keyStart, Key: key, Msg: "a key cannot contain '{' or '}'"}
+		key, eq, err := lexKey(s, keyStart, semi)
+		if err != nil {
+			return nil, err
 		}
 		i = skipSpace(s, eq+1)
 		valStart := i
 		var value string
-		if i < n && (!quotes && s[i] == '{' || quotes && (s[i] == '"' || s[i] == '\'')) {
-			open := s[i]
-			closing := byte('}')
-			if open != '{' {
-				closing = open
-			}
-			k := i + 1
-			escaped := false
-			for {
-				c := strings.IndexByte(s[k:], closing)
-				if c < 0 {
-					return nil, &ParseError{Offset: valStart, Key: key, Msg: fmt.Sprintf("unterminated %q opened here", string(open))}
-				}
-				k += c
-				if k+1 < n && s[k+1] == closing {
-					escaped = true
-					k += 2
-					continue
-				}
-				break
-			}
-			value = s[i+1 : k]
-			if escaped {
-				value = strings.ReplaceAll(value, string([]byte{closing, closing}), string(closing))
-			}
-			i = skipSpace(s, k+1)
-			if i < n && s[i] != ';' {
-				return nil, &ParseError{Offset: i, Key: key, Msg: fmt.Sprintf("unexpected text after closing %q", string(closing))}
+		if i < n && opensQuote(s[i], quotes) {
+			if value, i, err = lexQuoted(s, i, key); err != nil {
+				return nil, err
 			}
 		} else {
 			value = trimSpaceRight(s[i:semi])
@@ -149,4 +105,79 @@ func tokenize(s string, quotes bool, props []Property) ([]Property, error) {
 		}
 	}
 	return props, nil
+}
+
+// lexKey reads the key of the pair that starts at keyStart and whose
+// segment ends at semi (the next ';' or the end), and returns it with the
+// offset of its '='.
+func lexKey(s string, keyStart, semi int) (string, int, error) {
+	if s[keyStart] == '#' {
+		// The key is not quoted: a "comment" can hold anything.
+		return "", 0, &ParseError{Offset: keyStart, Msg: "a key cannot start with '#': '#' does not start a comment in a connection string"}
+	}
+	eq := strings.IndexByte(s[keyStart:semi], '=')
+	if eq < 0 {
+		seg := trimSpaceRight(s[keyStart:semi])
+		if lookupDD(seg) != nil || lookupNpgsql(seg) != nil {
+			return "", 0, &ParseError{Offset: keyStart, Key: seg, Msg: "key without '='"}
+		}
+		// Not a key flowpg knows: perhaps the rest of a password that
+		// holds ';', so it is neither quoted nor echoed.
+		return "", 0, &ParseError{Offset: keyStart, Hidden: len(seg),
+			Msg: "text without '=' (not shown: if it is part of a value that holds ';', such as a password, brace-quote that value: Password={…})"}
+	}
+	eq += keyStart
+	key := trimSpaceRight(s[keyStart:eq])
+	if key == "" {
+		return "", 0, &ParseError{Offset: eq, Msg: "'=' without a key"}
+	}
+	if strings.IndexByte(key, '{') >= 0 || strings.IndexByte(key, '}') >= 0 {
+		return "", 0, &ParseError{Offset: keyStart, Key: key, Msg: "a key cannot contain '{' or '}'"}
+	}
+	return key, eq, nil
+}
+
+// opensQuote reports whether c opens a quoted value: '{' in ODBC's
+// grammar, a double or single quote in ADO.NET's (quotes).
+func opensQuote(c byte, quotes bool) bool {
+	if quotes {
+		return c == '"' || c == '\''
+	}
+	return c == '{'
+}
+
+// lexQuoted reads the value whose opening brace or quote is at i, up to
+// the matching closing one (doubled inside to stand for itself), and
+// returns it unescaped with the offset of what follows: the ';' or the
+// end, past any whitespace. Other text after the closing one is an error.
+func lexQuoted(s string, i int, key string) (string, int, error) {
+	open := s[i]
+	closing := byte('}')
+	if open != '{' {
+		closing = open
+	}
+	k := i + 1
+	escaped := false
+	for {
+		c := strings.IndexByte(s[k:], closing)
+		if c < 0 {
+			return "", 0, &ParseError{Offset: i, Key: key, Msg: fmt.Sprintf("unterminated %q opened here", string(open))}
+		}
+		k += c
+		if k+1 < len(s) && s[k+1] == closing {
+			escaped = true
+			k += 2
+			continue
+		}
+		break
+	}
+	value := s[i+1 : k]
+	if escaped {
+		value = strings.ReplaceAll(value, string([]byte{closing, closing}), string(closing))
+	}
+	next := skipSpace(s, k+1)
+	if next < len(s) && s[next] != ';' {
+		return "", 0, &ParseError{Offset: next, Key: key, Msg: fmt.Sprintf("unexpected text after closing %q", string(closing))}
+	}
+	return value, next, nil
 }

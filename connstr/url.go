@@ -51,120 +51,163 @@ func parseURL(s string, start int) (*Parsed, error) {
 // rest (just past "://"), as properties named like libpq keys, in order,
 // with their offsets. It follows libpq's URI grammar, which pgconn
 // implements too (and which is not RFC 3986's): [user[:password]@] ends at
-// the first '@' before any '/'; then host[:port]; then /dbname up to '?';
-// then '&'-separated key=value pairs. Each part is percent-decoded, %XX
-// only ('+' is a plus and '#' is part of the value). parseURL checks that
-// pgconn read the same.
+// the first '@' before any '/'; then host[:port], several separated by
+// ','; then /dbname up to '?'; then '&'-separated key=value pairs. Each
+// part is percent-decoded, %XX only ('+' is a plus and '#' is part of the
+// value). parseURL checks that pgconn read the same.
 func scanURL(s string, rest int) ([]Property, error) {
-	var props []Property
-	add := func(key, raw string, at int) error {
-		v, ok := uriDecode(raw)
-		if !ok {
-			return &ParseError{Offset: at, Key: key, Msg: "bad percent-encoding, or a space that is not %20"}
+	u := &urlScanner{s: s, p: s[rest:]}
+	for _, step := range [...]func() error{u.userinfo, u.hosts, u.path, u.query} {
+		if err := step(); err != nil {
+			return nil, err
 		}
-		props = append(props, Property{Key: key, Value: v, Offset: at, ValueOffset: at})
+	}
+	return u.props, nil
+}
+
+// urlScanner reads a URL's parts in the grammar's order, each step
+// consuming its part of p.
+type urlScanner struct {
+	s     string // the whole input, which offsets count in
+	p     string // the rest of s, not yet read
+	props []Property
+}
+
+// at is the offset in s of what is left to read.
+func (u *urlScanner) at() int { return len(u.s) - len(u.p) }
+
+// add percent-decodes raw, written at offset at, as the value of key.
+func (u *urlScanner) add(key, raw string, at int) error {
+	v, ok := uriDecode(raw)
+	if !ok {
+		return &ParseError{Offset: at, Key: key, Msg: "bad percent-encoding, or a space that is not %20"}
+	}
+	u.props = append(u.props, Property{Key: key, Value: v, Offset: at, ValueOffset: at})
+	return nil
+}
+
+// userinfo reads user[:password]@, which ends at the first '@' before any
+// '/'.
+func (u *urlScanner) userinfo() error {
+	i := strings.IndexAny(u.p, "@/")
+	if i < 0 || u.p[i] != '@' {
 		return nil
 	}
-	p := s[rest:]
-	at := func() int { return len(s) - len(p) }
-	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
-		user, password, hasPassword := strings.Cut(p[:i], ":")
-		if user != "" {
-			if err := add("user", user, at()); err != nil {
-				return nil, err
-			}
+	user, password, hasPassword := strings.Cut(u.p[:i], ":")
+	if user != "" {
+		if err := u.add("user", user, u.at()); err != nil {
+			return err
 		}
-		if hasPassword && password != "" {
-			if err := add("password", password, at()+len(user)+1); err != nil {
-				return nil, err
-			}
-		}
-		p = p[i+1:]
 	}
-	hostAt, portAt := at(), -1
+	if hasPassword && password != "" {
+		if err := u.add("password", password, u.at()+len(user)+1); err != nil {
+			return err
+		}
+	}
+	u.p = u.p[i+1:]
+	return nil
+}
+
+// hosts reads the host list, host[:port] separated by ',', as one host
+// and one port property, each a comma-separated list (as pgconn reads a
+// list; parseURL then refuses several hosts).
+func (u *urlScanner) hosts() error {
+	hostAt, portAt := u.at(), -1
 	var host, port strings.Builder
 	for {
-		if strings.HasPrefix(p, "[") {
-			end := strings.IndexByte(p, ']')
-			if end < 0 {
-				return nil, &ParseError{Offset: at(), Key: "host", Msg: "'[' without ']'"}
-			}
-			host.WriteString(p[1:end])
-			p = p[end+1:]
-		} else {
-			i := strings.IndexAny(p, ":/?,")
-			if i < 0 {
-				i = len(p)
-			}
-			host.WriteString(p[:i])
-			p = p[i:]
+		if err := u.host(&host); err != nil {
+			return err
 		}
-		if strings.HasPrefix(p, ":") {
-			p = p[1:]
+		if strings.HasPrefix(u.p, ":") {
+			u.p = u.p[1:]
 			if portAt < 0 {
-				portAt = at()
+				portAt = u.at()
 			}
-			i := strings.IndexAny(p, "/?,")
-			if i < 0 {
-				i = len(p)
-			}
-			port.WriteString(p[:i])
-			p = p[i:]
+			port.WriteString(u.upTo("/?,"))
 		}
-		if !strings.HasPrefix(p, ",") {
+		if !strings.HasPrefix(u.p, ",") {
 			break
 		}
-		p = p[1:]
+		u.p = u.p[1:]
 		host.WriteByte(',')
 		port.WriteByte(',')
 	}
 	if host.Len() > 0 {
-		if err := add("host", host.String(), hostAt); err != nil {
-			return nil, err
+		if err := u.add("host", host.String(), hostAt); err != nil {
+			return err
 		}
 	}
 	if port.Len() > 0 && strings.Trim(port.String(), ", ") != "" {
-		if err := add("port", port.String(), portAt); err != nil {
-			return nil, err
+		return u.add("port", port.String(), portAt)
+	}
+	return nil
+}
+
+// host reads one host into b: a bracketed IPv6 literal (written without
+// its brackets), or a name or address up to ':', '/', '?' or ','.
+func (u *urlScanner) host(b *strings.Builder) error {
+	if !strings.HasPrefix(u.p, "[") {
+		b.WriteString(u.upTo(":/?,"))
+		return nil
+	}
+	end := strings.IndexByte(u.p, ']')
+	if end < 0 {
+		return &ParseError{Offset: u.at(), Key: "host", Msg: "'[' without ']'"}
+	}
+	b.WriteString(u.p[1:end])
+	u.p = u.p[end+1:]
+	return nil
+}
+
+// upTo consumes and returns the text before the first of the bytes in
+// stops, or all that is left.
+func (u *urlScanner) upTo(stops string) string {
+	i := strings.IndexAny(u.p, stops)
+	if i < 0 {
+		i = len(u.p)
+	}
+	part := u.p[:i]
+	u.p = u.p[i:]
+	return part
+}
+
+// path reads /dbname, which runs to the '?' of the query or the end.
+func (u *urlScanner) path() error {
+	if !strings.HasPrefix(u.p, "/") {
+		return nil
+	}
+	u.p = u.p[1:]
+	dbAt := u.at()
+	db := u.upTo("?")
+	if db == "" {
+		return nil
+	}
+	return u.add("dbname", db, dbAt)
+}
+
+// query reads ?key=value&…, each pair with exactly one '='.
+func (u *urlScanner) query() error {
+	if !strings.HasPrefix(u.p, "?") {
+		return nil
+	}
+	u.p = u.p[1:]
+	for u.p != "" {
+		pairAt := u.at()
+		pair := u.upTo("&")
+		u.p = strings.TrimPrefix(u.p, "&")
+		rk, rv, ok := strings.Cut(pair, "=")
+		if !ok || strings.IndexByte(rv, '=') >= 0 {
+			return &ParseError{Offset: pairAt, Msg: "a URL query parameter needs exactly one '='"}
+		}
+		k, ok := uriDecode(rk)
+		if !ok {
+			return &ParseError{Offset: pairAt, Msg: "bad percent-encoding in a URL query key"}
+		}
+		if err := u.add(k, rv, pairAt); err != nil {
+			return err
 		}
 	}
-	if strings.HasPrefix(p, "/") {
-		p = p[1:]
-		db := p
-		p = ""
-		if i := strings.IndexByte(db, '?'); i >= 0 {
-			db, p = db[:i], db[i:]
-		}
-		if db != "" {
-			if err := add("dbname", db, at()-len(db)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if strings.HasPrefix(p, "?") {
-		p = p[1:]
-		for p != "" {
-			pairAt := at()
-			pair := p
-			if i := strings.IndexByte(p, '&'); i >= 0 {
-				pair, p = p[:i], p[i+1:]
-			} else {
-				p = ""
-			}
-			rk, rv, ok := strings.Cut(pair, "=")
-			if !ok || strings.IndexByte(rv, '=') >= 0 {
-				return nil, &ParseError{Offset: pairAt, Msg: "a URL query parameter needs exactly one '='"}
-			}
-			k, ok := uriDecode(rk)
-			if !ok {
-				return nil, &ParseError{Offset: pairAt, Msg: "bad percent-encoding in a URL query key"}
-			}
-			if err := add(k, rv, pairAt); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return props, nil
+	return nil
 }
 
 // sslAlias reads ssl=true, pgx's and JDBC's alias, as pgx does: when the
