@@ -39,7 +39,7 @@ func Build(c Conn) (string, []Warning) {
 			b.WriteByte('}')
 			msg := key + " is brace-quoted: AEP does not document brace quoting"
 			if key == "Password" {
-				msg += "; for such a password use basic authentication (flowpg convert --to basic)"
+				msg += "; for such a password use basic authentication, which carries it as it is"
 			}
 			warns = append(warns, Warning{Code: WarnBraceQuoting, Field: key, Message: msg})
 			return

@@ -16,7 +16,7 @@ var basicAuthMembers = [...]string{"server", "port", "database", "username", "pa
 // parseJSON reads AEP's basic authentication as JSON: the auth object
 // ({"specName": "Basic Authentication", "params": {…}}) or its params alone
 // ({"server": …, "port": "5432", …, "sslMode": …}). Every value is a string,
-// as Flow Service takes them; a member flowpg does not know is an error, not
+// as Flow Service takes them; a member that is not a param is an error, not
 // dropped. Properties are the params as written, with their offsets.
 func parseJSON(s string) (*Parsed, error) {
 	r := &jsonAuth{s: s, dec: json.NewDecoder(strings.NewReader(s)), p: &Parsed{Format: FormatJSON}, seen: map[string]*Property{}}

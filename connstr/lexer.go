@@ -121,7 +121,7 @@ func lexKey(s string, keyStart, semi int) (string, int, error) {
 		if lookupDD(seg) != nil || lookupNpgsql(seg) != nil {
 			return "", 0, &ParseError{Offset: keyStart, Key: seg, Msg: "key without '='"}
 		}
-		// Not a key flowpg knows: perhaps the rest of a password that
+		// Not a key connstr knows: perhaps the rest of a password that
 		// holds ';', so it is neither quoted nor echoed.
 		return "", 0, &ParseError{Offset: keyStart, Hidden: len(seg),
 			Msg: "text without '=' (not shown: if it is part of a value that holds ';', such as a password, brace-quote that value: Password={…})"}

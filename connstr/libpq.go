@@ -149,7 +149,7 @@ func multiHost(cfg *pgconn.Config) bool {
 }
 
 // fileKeys are the libpq keys that make pgconn read a local file. Parse
-// rejects them: a pasted string must not make flowpg read (or hang on)
+// rejects them: a pasted string must not make Parse read (or hang on)
 // /dev/zero or a FIFO, and the file would be this machine's, not AEP's.
 // sslrootcert=system names no file (libpq 16 and pgx read it as "the
 // system's trusted roots") and is accepted.
@@ -163,7 +163,7 @@ func checkFileKeys(props []Property) error {
 		pr := &props[i]
 		for _, k := range fileKeys {
 			if pr.Key == k && !(k == "sslrootcert" && pr.Value == "system") {
-				return &ParseError{Offset: pr.Offset, Key: k, Msg: "names a local file; flowpg does not read files named in a connection string"}
+				return &ParseError{Offset: pr.Offset, Key: k, Msg: "names a local file; connstr does not read files named in a connection string"}
 			}
 		}
 	}
@@ -306,7 +306,7 @@ func parseLibPQ(s string) (*Parsed, error) {
 		return nil, err
 	}
 	if want := mode; sslModeOf(cfg) != want && !(want == SSLModeUnset && sslModeOf(cfg) == SSLDisable) {
-		return nil, &ParseError{Offset: -1, Key: "sslmode", Msg: "flowpg and pgconn read the sslmode of this string differently"}
+		return nil, &ParseError{Offset: -1, Key: "sslmode", Msg: "connstr and pgconn read the sslmode of this string differently"}
 	}
 	return p, nil
 }
@@ -346,7 +346,7 @@ func agrees(cfg *pgconn.Config, pr *Property) error {
 		got = v
 	}
 	if got != pr.Value {
-		return &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "flowpg and pgconn read this value differently"}
+		return &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "connstr and pgconn read this value differently"}
 	}
 	return nil
 }

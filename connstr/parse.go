@@ -191,7 +191,7 @@ func parse(s string) (*Parsed, error) {
 			// prefix keeps every offset that of the input.
 			return parseURL(strings.Repeat(" ", t+len("jdbc:"))+s[t+len("jdbc:"):], t+len("jdbc:"))
 		case !strings.EqualFold(scheme, "postgres") && !strings.EqualFold(scheme, "postgresql"):
-			return nil, &ParseError{Offset: t, Msg: fmt.Sprintf("a %s:// URL is not a PostgreSQL connection: flowpg reads postgres://, postgresql:// and jdbc:postgresql:// URLs", scheme)}
+			return nil, &ParseError{Offset: t, Msg: fmt.Sprintf("a %s:// URL is not a PostgreSQL connection: connstr reads postgres://, postgresql:// and jdbc:postgresql:// URLs", scheme)}
 		}
 	}
 	switch f, start := detectForm(s); f {

@@ -39,7 +39,7 @@ func IsSecretKey(k string) bool {
 type Span struct{ Start, End int }
 
 // SecretSpans finds the secrets in text that may quote a credential in any
-// form flowpg reads, or a mangled one: the value of every secret key
+// form Parse reads, or a mangled one: the value of every secret key
 // (IsSecretKey) written key=value (DataDirect, Npgsql, libpq, a URL's query,
 // a JDBC URL), with braces, quotes and escapes followed, and running to the
 // end of the text when they are not closed; a JSON member "key": value; and

@@ -28,7 +28,7 @@ const (
 	// WarnBraceQuoting: a value had to be brace-quoted, which AEP does not
 	// document.
 	WarnBraceQuoting = "brace-quoting"
-	// WarnUnknownKey: a key flowpg does not know; it is kept, in order.
+	// WarnUnknownKey: a key connstr does not know; it is kept, in order.
 	WarnUnknownKey = "unknown-key"
 	// WarnMisspelledKey: the documented misspelling
 	// ValidationServerCertificate was read as ValidateServerCertificate.
