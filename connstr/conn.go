@@ -7,9 +7,6 @@ package connstr
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
 )
 
 // DefaultPort is the PostgreSQL port assumed when a connection names none.
@@ -123,13 +120,19 @@ func (c Conn) Redacted() Conn {
 // redacted.
 func redactProperties(ps []Property) []Property {
 	out := make([]Property, len(ps))
-	copy(out, ps)
-	for i := range out {
-		if out[i].Secret() && out[i].Value != "" {
-			out[i].Value = Redacted
-		}
+	for i := range ps {
+		out[i] = ps[i].redacted()
 	}
 	return out
+}
+
+// redacted returns p with its value replaced by Redacted if it is a
+// secret (see Secret) and not empty.
+func (p Property) redacted() Property {
+	if p.Secret() && p.Value != "" {
+		p.Value = Redacted
+	}
+	return p
 }
 
 // Equal reports whether c and d describe the same connection. Extra
@@ -164,46 +167,25 @@ type connFields Conn
 
 // GoString returns a Go-syntax representation of c with the password
 // shown as Redacted, for %#v.
-func (c Conn) GoString() string {
-	s := fmt.Sprintf("%#v", connFields(c.Redacted()))
-	return "connstr.Conn" + strings.TrimPrefix(s, "connstr.connFields")
-}
+func (c Conn) GoString() string { return goStringRedacted("Conn", connFields(c.Redacted())) }
 
 // Format implements fmt.Formatter so that no verb can print the password:
 // %v and %s print String, %+v the fields by name, %#v GoString, %q a
-// quoted String.
+// quoted String (see formatRedacted).
 func (c Conn) Format(f fmt.State, verb rune) {
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		_, _ = io.WriteString(f, c.GoString())
-	case verb == 'v' && f.Flag('+'):
-		_, _ = fmt.Fprintf(f, "%+v", connFields(c.Redacted()))
-	case verb == 'v' || verb == 's':
-		_, _ = io.WriteString(f, c.String())
-	case verb == 'q':
-		_, _ = io.WriteString(f, strconv.Quote(c.String()))
-	default:
-		_, _ = fmt.Fprintf(f, "%%!%c(connstr.Conn=%s)", verb, c.String())
-	}
+	formatRedacted(f, verb, "Conn", connFields(c.Redacted()), c.String())
 }
 
+// propFields has Property's fields and none of its methods.
 type propFields Property
 
 // Format implements fmt.Formatter so that no verb prints a secret value
-// (see Secret): it prints the property as fmt would, value redacted.
+// (see Secret): %v and %s print the fields as fmt would, {Key Value Offset
+// ValueOffset}, value redacted; %+v names them; %#v is Go syntax (see
+// formatRedacted).
 func (p Property) Format(f fmt.State, verb rune) {
-	if p.Secret() && p.Value != "" {
-		p.Value = Redacted
-	}
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		s := fmt.Sprintf("%#v", propFields(p))
-		_, _ = io.WriteString(f, "connstr.Property"+strings.TrimPrefix(s, "connstr.propFields"))
-	case verb == 'v' && f.Flag('+'):
-		_, _ = fmt.Fprintf(f, "%+v", propFields(p))
-	default:
-		_, _ = fmt.Fprintf(f, "%v", propFields(p))
-	}
+	r := propFields(p.redacted())
+	formatRedacted(f, verb, "Property", r, fmt.Sprint(r))
 }
 
 // MarshalJSON encodes c as its String, password redacted, so that a Conn

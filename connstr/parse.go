@@ -70,17 +70,17 @@ func (p Parsed) Redacted() Parsed {
 // String returns the format and the canonical string, password redacted.
 // Parsed has no Format method (its Format field takes the name), but fmt
 // prints it through String or GoString for %v, %+v, %#v, %s and %q, and
-// through Conn's and Property's Format methods for any other verb, so no
-// verb shows a secret.
+// through Conn's and Property's Format methods for any other verb. One
+// case escapes both: a *Parsed inside another value, printed with a verb
+// that fits no pointer (%c, %e, %t, %U, …), for which fmt calls no method
+// and prints the fields raw; print the Parsed itself, or its String.
 func (p Parsed) String() string { return p.Format.String() + ": " + p.Conn.String() }
 
+// parsedFields has Parsed's fields and none of its methods.
 type parsedFields Parsed
 
 // GoString returns a Go-syntax representation of p with secrets redacted.
-func (p Parsed) GoString() string {
-	s := fmt.Sprintf("%#v", parsedFields(p.Redacted()))
-	return "connstr.Parsed" + strings.TrimPrefix(s, "connstr.parsedFields")
-}
+func (p Parsed) GoString() string { return goStringRedacted("Parsed", parsedFields(p.Redacted())) }
 
 // Parse detects the form of s and parses it.
 //
