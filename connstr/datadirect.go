@@ -55,7 +55,7 @@ var ddAliases = [...]alias{
 }
 
 // ddByLen indexes ddAliases by key length, and ddLower holds their keys in
-// lower case, so that lookupDD compares a key with one to three candidates,
+// lower case, so that lookupDD compares a key with one to four candidates,
 // without allocating.
 var (
 	ddByLen [32][]uint8

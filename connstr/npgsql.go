@@ -74,6 +74,11 @@ func isNpgsqlOnly(k string) bool {
 	return false
 }
 
+// interpretNpgsql reads Npgsql properties into p: the keys both forms
+// know into Conn's fields, and SSL Mode into DataDirect's TLS keys
+// (Conn.SetSSLMode), Npgsql's default, Prefer, when none is given. Trust
+// Server Certificate changes nothing that sslMode can carry: it is only
+// checked against a verifying SSL Mode, which it contradicts.
 func interpretNpgsql(p *Parsed, s string) (*Parsed, error) {
 	p.Format = FormatNpgsql
 	props := p.Properties

@@ -50,8 +50,9 @@ type Parsed struct {
 	// Format is the detected form of the input.
 	Format Format `json:"inputFormat"`
 	// Conn is the connection the input describes, in DataDirect terms. It
-	// holds only what the input says: no defaults, no environment.
-	Conn Conn `json:"-"`
+	// holds only what the input says: no defaults, no environment. In
+	// JSON it is its String, password redacted (see Conn.MarshalJSON).
+	Conn Conn `json:"connection"`
 	// Properties are the key/value pairs as written, in input order: keys
 	// with their spelling, values decoded (braces and quotes removed).
 	Properties []Property `json:"properties"`
@@ -87,7 +88,8 @@ func (p Parsed) GoString() string { return goStringRedacted("Parsed", parsedFiel
 // A string starting with '{' is AEP's basic authentication as JSON, the auth
 // object ({"specName": "Basic Authentication", "params": {…}}) or its params
 // alone, every value a string; the sslMode is read as FromBasicAuth reads it.
-// A string starting with postgres:// or postgresql:// is a URL; one whose
+// A string starting with postgres://, postgresql:// or jdbc:postgresql://
+// is a URL, and a URL of any other scheme is an error; a string whose
 // first key is a lowercase libpq keyword followed by a space-separated (not
 // ';'-separated) value is a libpq DSN. Both go through pgx's
 // pgconn.ParseConfig. Anything else is ';'-separated: it is Npgsql when a
@@ -350,14 +352,8 @@ func parsePort(s string) (int, bool) {
 	return n, n >= 1 && n <= 65535
 }
 
-// MarshalJSON encodes p with secrets redacted: inputFormat, connection
-// (Conn's String), properties and warnings.
-func (p Parsed) MarshalJSON() ([]byte, error) {
-	r := p.Redacted()
-	return json.Marshal(struct {
-		Format     Format     `json:"inputFormat"`
-		Conn       Conn       `json:"connection"`
-		Properties []Property `json:"properties"`
-		Warnings   []Warning  `json:"warnings"`
-	}{r.Format, r.Conn, r.Properties, r.Warnings})
-}
+// MarshalJSON encodes p as its field tags say, with secrets redacted
+// (see Redacted): inputFormat, connection (Conn's String), properties and
+// warnings. Property has no MarshalJSON of its own, so this is what keeps
+// the secret values of Properties out of JSON.
+func (p Parsed) MarshalJSON() ([]byte, error) { return json.Marshal(parsedFields(p.Redacted())) }
