@@ -48,8 +48,9 @@ func (b BasicAuth) String() string { return fmt.Sprintf("%+v", basicFields(b.Red
 // GoString returns a Go-syntax representation of b, password redacted.
 func (b BasicAuth) GoString() string { return goStringRedacted("BasicAuth", basicFields(b.Redacted())) }
 
-// Format implements fmt.Formatter so that no verb prints the password
-// (see formatRedacted).
+// Format implements fmt.Formatter so that no verb prints the password: %v
+// and %s print String, %+v the same fields by name, %#v GoString, %q a
+// quoted String, and any other verb %!verb(connstr.BasicAuth=String).
 func (b BasicAuth) Format(f fmt.State, verb rune) {
 	formatRedacted(f, verb, "BasicAuth", basicFields(b.Redacted()), b.String())
 }

@@ -13,12 +13,12 @@ type Format int8
 
 // The forms Parse detects.
 const (
-	FormatUnknown    Format = iota
-	FormatDataDirect        // AEP's DataDirect/ODBC form: Server=…;Database=…;…
-	FormatLibPQ             // libpq keyword DSN: host=… port=… dbname=…
-	FormatURL               // postgres:// or postgresql:// URL
-	FormatNpgsql            // Npgsql/ADO.NET form: Host=…;Username=…;SSL Mode=…
-	FormatJSON              // AEP's basic authentication as JSON: {"server": …, "sslMode": …} or {"specName": …, "params": {…}}
+	FormatUnknown    Format = iota // not one of the forms below; a successful Parse never has it
+	FormatDataDirect               // AEP's DataDirect/ODBC form: Server=…;Database=…;…
+	FormatLibPQ                    // libpq keyword DSN: host=… port=… dbname=…
+	FormatURL                      // postgres://, postgresql:// or jdbc:postgresql:// URL
+	FormatNpgsql                   // Npgsql/ADO.NET form: Host=…;Username=…;SSL Mode=…
+	FormatJSON                     // AEP's basic authentication as JSON: {"server": …, "sslMode": …} or {"specName": …, "params": {…}}
 )
 
 var formatNames = [...]string{"unknown", "datadirect", "libpq", "url", "npgsql", "json"}
@@ -148,7 +148,7 @@ func (p Parsed) GoString() string { return goStringRedacted("Parsed", parsedFiel
 //     comments; that is the file's syntax, not this one's.)
 //   - a UTF-8 byte-order mark at the start is ignored; offsets still count
 //     from the start of s;
-//   - input that sets no field of Conn (foo=bar: no key flowpg knows; or
+//   - input that sets no field of Conn (foo=bar: no key Parse knows; or
 //     only empty ones) is an error, not an empty success.
 //
 // Input over MaxInputSize, with a NUL byte or invalid UTF-8, or blank, is an
@@ -159,11 +159,11 @@ func (p Parsed) GoString() string { return goStringRedacted("Parsed", parsedFiel
 // means Verify Full, and a weaker sslmode with it is an error. For those
 // two forms Conn holds only what the string says: PG* environment
 // variables, ~/.pgpass and ~/.postgresql files, and pgconn's defaults are
-// kept out (see parseLibPQ). The string is read by libpq's grammar and
-// checked against what pgconn read; host, port, dbname, user, password and
-// sslmode set Conn's fields, and every other setting, libpq's (such as
-// connect_timeout or channel_binding) or a run-time parameter, is kept in
-// Conn.Extra. Errors are *ParseError and never contain a secret value.
+// kept out. The string is read by libpq's grammar and checked against
+// what pgconn read; host, port, dbname, user, password and sslmode set
+// Conn's fields, and every other setting, libpq's (such as connect_timeout
+// or channel_binding) or a run-time parameter, is kept in Conn.Extra.
+// Errors are *ParseError and never contain a secret value.
 func Parse(s string) (*Parsed, error) {
 	if strings.HasPrefix(s, bom) {
 		p, err := parse(s[len(bom):])

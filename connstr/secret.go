@@ -36,7 +36,10 @@ func IsSecretKey(k string) bool {
 }
 
 // Span is a byte range [Start, End) of a text.
-type Span struct{ Start, End int }
+type Span struct {
+	Start int // offset of the first byte
+	End   int // offset just past the last byte
+}
 
 // SecretSpans finds the secrets in text that may quote a credential in any
 // form Parse reads, or a mangled one: the value of every secret key
