@@ -177,6 +177,9 @@ func Parse(s string) (*Parsed, error) {
 // of a file.
 const bom = "\uFEFF"
 
+// parse hands s, past any byte-order mark, to the parser of its form:
+// parseJSON, parseURL (postgres://, postgresql://, jdbc:postgresql://),
+// parseLibPQ, or parseSemicolon for DataDirect and Npgsql.
 func parse(s string) (*Parsed, error) {
 	if err := checkInput(s); err != nil {
 		return nil, err
@@ -228,6 +231,8 @@ func shiftOffsets(p *Parsed, err error, n int) {
 	}
 }
 
+// checkInput refuses what no form accepts: input over MaxInputSize, a NUL
+// byte, invalid UTF-8, or nothing but whitespace.
 func checkInput(s string) error {
 	if len(s) > MaxInputSize {
 		return &ParseError{Offset: MaxInputSize, Msg: fmt.Sprintf("input is %d bytes, over the %d-byte limit", len(s), MaxInputSize)}
@@ -250,6 +255,7 @@ func checkInput(s string) error {
 	return nil
 }
 
+// dupError reports second as a repeat of first, naming both.
 func dupError(first, second *Property) error {
 	return &ParseError{Offset: second.Offset, Key: second.Key,
 		Msg: fmt.Sprintf("repeated key: %q at offset %d and %q at offset %d", first.Key, first.Offset, second.Key, second.Offset)}
