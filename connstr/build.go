@@ -12,14 +12,17 @@ import (
 //	HostNameInCertificate;TrustStore;CryptoProtocolVersion
 //
 // followed by the extra keys in order. Absent fields (empty, zero, Unset)
-// are left out. An IPv6 server is written without brackets, as DataDirect's
-// documentation writes it (HOST=2001:DB8:0:0:8:800:200C:417A). A value is brace-quoted when it contains ';', '{', '}' or
-// '=' or has leading or trailing whitespace, with '}' doubled inside; each
-// quoted value adds a brace-quoting warning, since AEP does not document
-// brace quoting. Extra keys that cannot be written back (empty, starting
-// with '#', holding '=', ';', '{' or '}', or colliding with a known key or
-// an earlier extra) are left out with a warning. HostNameInCertificate, which
-// AEP does not document, is written with a warning too.
+// are left out. An IPv6 server is written without brackets, as
+// DataDirect's documentation writes it (HOST=2001:DB8:0:0:8:800:200C:417A).
+// A value is brace-quoted when it contains ';', '{', '}' or '=' or has
+// leading or trailing whitespace, with '}' doubled inside; each quoted
+// value adds a brace-quoting warning, since AEP does not document brace
+// quoting. Extra keys that cannot be written back are left out with a
+// warning: an empty key, one with leading or trailing whitespace, one
+// starting with '#' or holding '=', ';', '{', '}' or "://", one that
+// repeats a known key or an earlier extra, and a key only Npgsql knows
+// (which would make the string read as Npgsql). HostNameInCertificate,
+// which AEP does not document, is written with a warning too.
 //
 // Parse(Build(c)).Conn equals c (see Conn.Equal) for every value the
 // grammar can carry: any valid UTF-8 without NUL bytes, within MaxInputSize.
@@ -39,7 +42,7 @@ func Build(c Conn) (string, []Warning) {
 			b.WriteByte('}')
 			msg := key + " is brace-quoted: AEP does not document brace quoting"
 			if key == "Password" {
-				msg += "; for such a password use basic authentication (flowpg convert --to basic)"
+				msg += "; for such a password use basic authentication, which carries it as it is"
 			}
 			warns = append(warns, Warning{Code: WarnBraceQuoting, Field: key, Message: msg})
 			return

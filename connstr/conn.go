@@ -1,15 +1,14 @@
 // Package connstr parses, validates, builds and converts the DataDirect-style
 // connection string that Adobe Experience Platform's PostgreSQL source takes,
-// and the other forms users paste (libpq keyword DSNs, postgres:// URLs and
-// Npgsql/ADO.NET strings). It knows nothing about the network.
+// and the other forms users paste: libpq keyword DSNs, postgres:// and
+// jdbc:postgresql:// URLs, Npgsql/ADO.NET strings, and AEP's basic
+// authentication as JSON. It knows nothing about the network, and no value
+// of it prints a password (see Conn, Redact and SecretSpans).
 package connstr
 
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
 )
 
 // DefaultPort is the PostgreSQL port assumed when a connection names none.
@@ -43,15 +42,16 @@ const (
 // SSLMode is the sslMode of AEP's basic authentication, in libpq's terms.
 type SSLMode int8
 
-// SSLMode values, weakest first.
+// SSLMode values, weakest first, so that m >= SSLRequire means "never
+// plaintext".
 const (
-	SSLModeUnset SSLMode = iota
-	SSLDisable
-	SSLAllow
-	SSLPrefer
-	SSLRequire
-	SSLVerifyCA
-	SSLVerifyFull
+	SSLModeUnset  SSLMode = iota // no sslMode given
+	SSLDisable                   // plaintext only
+	SSLAllow                     // plaintext first, TLS if the server insists; no verification
+	SSLPrefer                    // TLS if the server offers it, else plaintext; no verification
+	SSLRequire                   // TLS, the certificate not verified
+	SSLVerifyCA                  // TLS, the certificate chain verified, not the host name
+	SSLVerifyFull                // TLS, the certificate chain and the host name verified
 )
 
 // Property is one key=value pair of the input: the key spelled as written,
@@ -60,8 +60,8 @@ const (
 // byte offsets into the input. Print it freely: its Format method redacts
 // secret values (see Secret); its JSON encoding does not.
 type Property struct {
-	Key    string `json:"key"`
-	Value  string `json:"value"`
+	Key    string `json:"key"`    // the key, spelled as written
+	Value  string `json:"value"`  // the value, decoded
 	Offset int    `json:"offset"` // byte offset of the key in the input; -1 if unknown
 	// ValueOffset is the byte offset of the value's first byte (its opening
 	// brace or quote, if any); -1 if unknown.
@@ -70,26 +70,26 @@ type Property struct {
 
 // Warning is a non-fatal remark about an input or a conversion.
 type Warning struct {
-	Code    string `json:"code"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
+	Code    string `json:"code"`            // one of the Warn… constants, stable for scripts to match
+	Field   string `json:"field,omitempty"` // the key or field concerned, if any
+	Message string `json:"message"`         // the remark in words, for people
 }
 
 // Conn is one PostgreSQL source connection in DataDirect terms. Empty strings
 // and zero values mean "absent". Extra holds unknown keys in input order.
 // Its String, GoString and Format methods never show the password.
 type Conn struct {
-	Server                    string
-	Port                      int // 0: absent, DefaultPort assumed
-	Database                  string
-	User                      string
-	Password                  string
-	Encryption                EncryptionMethod
-	ValidateServerCertificate Tristate
-	HostNameInCertificate     string
-	TrustStore                string
-	CryptoProtocolVersion     string
-	Extra                     []Property
+	Server                    string           // host name or IP address; Parse gives an IPv6 address without brackets
+	Port                      int              // 0: absent, DefaultPort assumed
+	Database                  string           // database name
+	User                      string           // user name (UID)
+	Password                  string           // password; String, GoString, Format and MarshalJSON mask it
+	Encryption                EncryptionMethod // EncryptionMethod: whether TLS is used
+	ValidateServerCertificate Tristate         // ValidateServerCertificate: whether the certificate chain is verified
+	HostNameInCertificate     string           // the host name the certificate must carry; #SERVERNAME# means Server
+	TrustStore                string           // the CA file DataDirect verifies against; sslMode cannot carry it
+	CryptoProtocolVersion     string           // the TLS versions DataDirect allows; sslMode cannot carry it
+	Extra                     []Property       // other keys, as written, in input order
 }
 
 // MaxInputSize is the largest connection string Parse accepts, in bytes.
@@ -123,13 +123,19 @@ func (c Conn) Redacted() Conn {
 // redacted.
 func redactProperties(ps []Property) []Property {
 	out := make([]Property, len(ps))
-	copy(out, ps)
-	for i := range out {
-		if out[i].Secret() && out[i].Value != "" {
-			out[i].Value = Redacted
-		}
+	for i := range ps {
+		out[i] = ps[i].redacted()
 	}
 	return out
+}
+
+// redacted returns p with its value replaced by Redacted if it is a
+// secret (see Secret) and not empty.
+func (p Property) redacted() Property {
+	if p.Secret() && p.Value != "" {
+		p.Value = Redacted
+	}
+	return p
 }
 
 // Equal reports whether c and d describe the same connection. Extra
@@ -164,46 +170,26 @@ type connFields Conn
 
 // GoString returns a Go-syntax representation of c with the password
 // shown as Redacted, for %#v.
-func (c Conn) GoString() string {
-	s := fmt.Sprintf("%#v", connFields(c.Redacted()))
-	return "connstr.Conn" + strings.TrimPrefix(s, "connstr.connFields")
-}
+func (c Conn) GoString() string { return goStringRedacted("Conn", connFields(c.Redacted())) }
 
 // Format implements fmt.Formatter so that no verb can print the password:
 // %v and %s print String, %+v the fields by name, %#v GoString, %q a
-// quoted String.
+// quoted String, and any other verb %!verb(connstr.Conn=String).
 func (c Conn) Format(f fmt.State, verb rune) {
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		_, _ = io.WriteString(f, c.GoString())
-	case verb == 'v' && f.Flag('+'):
-		_, _ = fmt.Fprintf(f, "%+v", connFields(c.Redacted()))
-	case verb == 'v' || verb == 's':
-		_, _ = io.WriteString(f, c.String())
-	case verb == 'q':
-		_, _ = io.WriteString(f, strconv.Quote(c.String()))
-	default:
-		_, _ = fmt.Fprintf(f, "%%!%c(connstr.Conn=%s)", verb, c.String())
-	}
+	formatRedacted(f, verb, "Conn", connFields(c.Redacted()), c.String())
 }
 
+// propFields has Property's fields and none of its methods.
 type propFields Property
 
 // Format implements fmt.Formatter so that no verb prints a secret value
-// (see Secret): it prints the property as fmt would, value redacted.
+// (see Secret): %v and %s print the fields as fmt would, {Key Value Offset
+// ValueOffset}, value redacted; %+v names them; %#v is Go syntax; %q
+// quotes what %v prints; any other verb prints
+// %!verb(connstr.Property={…}).
 func (p Property) Format(f fmt.State, verb rune) {
-	if p.Secret() && p.Value != "" {
-		p.Value = Redacted
-	}
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		s := fmt.Sprintf("%#v", propFields(p))
-		_, _ = io.WriteString(f, "connstr.Property"+strings.TrimPrefix(s, "connstr.propFields"))
-	case verb == 'v' && f.Flag('+'):
-		_, _ = fmt.Fprintf(f, "%+v", propFields(p))
-	default:
-		_, _ = fmt.Fprintf(f, "%v", propFields(p))
-	}
+	r := propFields(p.redacted())
+	formatRedacted(f, verb, "Property", r, fmt.Sprint(r))
 }
 
 // MarshalJSON encodes c as its String, password redacted, so that a Conn

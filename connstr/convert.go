@@ -2,7 +2,6 @@ package connstr
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -47,21 +46,13 @@ type basicFields BasicAuth
 func (b BasicAuth) String() string { return fmt.Sprintf("%+v", basicFields(b.Redacted())) }
 
 // GoString returns a Go-syntax representation of b, password redacted.
-func (b BasicAuth) GoString() string {
-	s := fmt.Sprintf("%#v", basicFields(b.Redacted()))
-	return "connstr.BasicAuth" + strings.TrimPrefix(s, "connstr.basicFields")
-}
+func (b BasicAuth) GoString() string { return goStringRedacted("BasicAuth", basicFields(b.Redacted())) }
 
-// Format implements fmt.Formatter so that no verb prints the password.
+// Format implements fmt.Formatter so that no verb prints the password: %v
+// and %s print String, %+v the same fields by name, %#v GoString, %q a
+// quoted String, and any other verb %!verb(connstr.BasicAuth=String).
 func (b BasicAuth) Format(f fmt.State, verb rune) {
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		_, _ = io.WriteString(f, b.GoString())
-	case verb == 'q':
-		_, _ = io.WriteString(f, strconv.Quote(b.String()))
-	default:
-		_, _ = io.WriteString(f, b.String())
-	}
+	formatRedacted(f, verb, "BasicAuth", basicFields(b.Redacted()), b.String())
 }
 
 // BasicAuth converts c to AEP's basic authentication params, with the

@@ -10,7 +10,7 @@ import (
 type ParseError struct {
 	Offset int    // byte offset of the offending byte; -1 when unknown
 	Key    string // the key concerned, as written; "" when none
-	Msg    string
+	Msg    string // what is wrong and, where it helps, the fix; never a secret value
 	// Hidden, when positive, is how many bytes from Offset may be part of a
 	// secret (a segment without '=', which a password holding ';' leaves
 	// behind): an echo of the input must not show them.
@@ -37,8 +37,8 @@ func (e *ParseError) Error() string {
 // authentication name of the field: server, port, database, username,
 // password or sslMode.
 type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Field   string `json:"field"`   // server, port, database, username, password or sslMode
+	Message string `json:"message"` // what is wrong with it, and the fix where there is one
 }
 
 // Error names the field and what is wrong with it.
@@ -46,7 +46,7 @@ func (e FieldError) Error() string { return "connstr: " + e.Field + ": " + e.Mes
 
 // ValidationError lists every invalid field of a Conn.
 type ValidationError struct {
-	Fields []FieldError
+	Fields []FieldError // every invalid field, in the order of basic authentication's params
 }
 
 // Error lists every invalid field.

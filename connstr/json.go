@@ -16,99 +16,122 @@ var basicAuthMembers = [...]string{"server", "port", "database", "username", "pa
 // parseJSON reads AEP's basic authentication as JSON: the auth object
 // ({"specName": "Basic Authentication", "params": {…}}) or its params alone
 // ({"server": …, "port": "5432", …, "sslMode": …}). Every value is a string,
-// as Flow Service takes them; a member flowpg does not know is an error, not
+// as Flow Service takes them; a member that is not a param is an error, not
 // dropped. Properties are the params as written, with their offsets.
 func parseJSON(s string) (*Parsed, error) {
-	p := &Parsed{Format: FormatJSON}
-	dec := json.NewDecoder(strings.NewReader(s))
-	var b BasicAuth
-	seen := map[string]*Property{}
-	var readObject func(top bool) error
-	readObject = func(top bool) error {
-		if err := expectDelim(dec, s, '{'); err != nil {
-			return err
-		}
-		for dec.More() {
-			off := jsonTokenOffset(s, int(dec.InputOffset()))
-			tok, err := dec.Token()
-			if err != nil {
-				return jsonError(s, dec, err)
-			}
-			key, _ := tok.(string)
-			switch {
-			case top && key == "params":
-				if err := readObject(false); err != nil {
-					return err
-				}
-				continue
-			case top && key == "specName":
-				var name string
-				if err := dec.Decode(&name); err != nil {
-					return &ParseError{Offset: off, Key: key, Msg: "specName must be a string"}
-				}
-				if name != BasicAuthSpecName {
-					return &ParseError{Offset: off, Key: key, Msg: fmt.Sprintf("specName is %q: flowpg reads %q as JSON", name, BasicAuthSpecName)}
-				}
-				continue
-			}
-			member := ""
-			for _, m := range basicAuthMembers {
-				if key == m {
-					member = m
-				}
-			}
-			if member == "" {
-				return &ParseError{Offset: off, Key: key, Msg: "not a member of AEP's basic authentication (server, port, database, username, password, sslMode)"}
-			}
-			if prev, ok := seen[member]; ok {
-				return &ParseError{Offset: off, Key: key, Msg: fmt.Sprintf("repeated member: at offset %d and %d", prev.Offset, off)}
-			}
-			valOff := jsonTokenOffset(s, int(dec.InputOffset()))
-			var v string
-			if err := dec.Decode(&v); err != nil {
-				// The value is not echoed: it may be the password.
-				return &ParseError{Offset: off, Key: key, Msg: "must be a JSON string, as Flow Service takes every param"}
-			}
-			p.Properties = append(p.Properties, Property{Key: key, Value: v, Offset: off, ValueOffset: valOff})
-			seen[member] = &p.Properties[len(p.Properties)-1]
-			switch member {
-			case "server":
-				b.Server = v
-			case "port":
-				b.Port = v
-			case "database":
-				b.Database = v
-			case "username":
-				b.Username = v
-			case "password":
-				b.Password = v
-			case "sslMode":
-				b.SSLMode = v
-			}
-		}
-		return expectDelim(dec, s, '}')
-	}
-	if err := readObject(true); err != nil {
+	r := &jsonAuth{s: s, dec: json.NewDecoder(strings.NewReader(s)), p: &Parsed{Format: FormatJSON}, seen: map[string]*Property{}}
+	if err := r.object(true); err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &ParseError{Offset: int(dec.InputOffset()), Msg: "text after the JSON object"}
+	if _, err := r.dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &ParseError{Offset: int(r.dec.InputOffset()), Msg: "text after the JSON object"}
 	}
-	if len(p.Properties) == 0 {
+	if len(r.p.Properties) == 0 {
 		return nil, &ParseError{Offset: 0, Msg: "no basic authentication param (server, port, database, username, password, sslMode)"}
 	}
-	conn, warns, err := FromBasicAuth(b)
+	conn, warns, err := FromBasicAuth(r.b)
 	if err != nil {
 		var fe FieldError
 		if errors.As(err, &fe) {
-			if pr, ok := seen[fe.Field]; ok {
+			if pr, ok := r.seen[fe.Field]; ok {
 				return nil, &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: fe.Message}
 			}
 		}
 		return nil, &ParseError{Offset: -1, Msg: strings.TrimPrefix(err.Error(), "connstr: ")}
 	}
-	p.Conn, p.Warnings = conn, warns
-	return p, nil
+	r.p.Conn, r.p.Warnings = conn, warns
+	return r.p, nil
+}
+
+// jsonAuth reads the JSON of AEP's basic authentication into p (the
+// params as properties) and b (the params as BasicAuth).
+type jsonAuth struct {
+	s    string
+	dec  *json.Decoder
+	p    *Parsed
+	b    BasicAuth
+	seen map[string]*Property // by member name
+}
+
+// object reads one JSON object: the auth object at the top (top), whose
+// specName is checked and whose params object is read in turn, or the
+// params.
+func (r *jsonAuth) object(top bool) error {
+	if err := expectDelim(r.dec, r.s, '{'); err != nil {
+		return err
+	}
+	for r.dec.More() {
+		off := jsonTokenOffset(r.s, int(r.dec.InputOffset()))
+		tok, err := r.dec.Token()
+		if err != nil {
+			return jsonError(r.s, r.dec, err)
+		}
+		key, _ := tok.(string)
+		switch {
+		case top && key == "params":
+			err = r.object(false)
+		case top && key == "specName":
+			err = r.specName(off, key)
+		default:
+			err = r.param(off, key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return expectDelim(r.dec, r.s, '}')
+}
+
+// specName checks that the auth object is basic authentication's.
+func (r *jsonAuth) specName(off int, key string) error {
+	var name string
+	if err := r.dec.Decode(&name); err != nil {
+		return &ParseError{Offset: off, Key: key, Msg: "specName must be a string"}
+	}
+	if name != BasicAuthSpecName {
+		return &ParseError{Offset: off, Key: key, Msg: fmt.Sprintf("specName is %q: flowpg reads %q as JSON", name, BasicAuthSpecName)}
+	}
+	return nil
+}
+
+// param reads the value of the member key, at offset off, which must be
+// one of basic authentication's params, given once, as a string.
+func (r *jsonAuth) param(off int, key string) error {
+	member := ""
+	for _, m := range basicAuthMembers {
+		if key == m {
+			member = m
+		}
+	}
+	if member == "" {
+		return &ParseError{Offset: off, Key: key, Msg: "not a member of AEP's basic authentication (server, port, database, username, password, sslMode)"}
+	}
+	if prev, ok := r.seen[member]; ok {
+		return &ParseError{Offset: off, Key: key, Msg: fmt.Sprintf("repeated member: at offset %d and %d", prev.Offset, off)}
+	}
+	valOff := jsonTokenOffset(r.s, int(r.dec.InputOffset()))
+	var v string
+	if err := r.dec.Decode(&v); err != nil {
+		// The value is not echoed: it may be the password.
+		return &ParseError{Offset: off, Key: key, Msg: "must be a JSON string, as Flow Service takes every param"}
+	}
+	r.p.Properties = append(r.p.Properties, Property{Key: key, Value: v, Offset: off, ValueOffset: valOff})
+	r.seen[member] = &r.p.Properties[len(r.p.Properties)-1]
+	switch member {
+	case "server":
+		r.b.Server = v
+	case "port":
+		r.b.Port = v
+	case "database":
+		r.b.Database = v
+	case "username":
+		r.b.Username = v
+	case "password":
+		r.b.Password = v
+	case "sslMode":
+		r.b.SSLMode = v
+	}
+	return nil
 }
 
 // expectDelim reads the delimiter want.

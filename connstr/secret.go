@@ -36,10 +36,13 @@ func IsSecretKey(k string) bool {
 }
 
 // Span is a byte range [Start, End) of a text.
-type Span struct{ Start, End int }
+type Span struct {
+	Start int // offset of the first byte
+	End   int // offset just past the last byte
+}
 
 // SecretSpans finds the secrets in text that may quote a credential in any
-// form flowpg reads, or a mangled one: the value of every secret key
+// form Parse reads, or a mangled one: the value of every secret key
 // (IsSecretKey) written key=value (DataDirect, Npgsql, libpq, a URL's query,
 // a JDBC URL), with braces, quotes and escapes followed, and running to the
 // end of the text when they are not closed; a JSON member "key": value; and

@@ -28,7 +28,7 @@ const (
 	// WarnBraceQuoting: a value had to be brace-quoted, which AEP does not
 	// document.
 	WarnBraceQuoting = "brace-quoting"
-	// WarnUnknownKey: a key flowpg does not know; it is kept, in order.
+	// WarnUnknownKey: a key connstr does not know; it is kept, in order.
 	WarnUnknownKey = "unknown-key"
 	// WarnMisspelledKey: the documented misspelling
 	// ValidationServerCertificate was read as ValidateServerCertificate.
@@ -177,8 +177,12 @@ func ParseSSLMode(s string) (SSLMode, error) {
 	return SSLModeUnset, fmt.Errorf("connstr: unknown sslMode %q (want Disable, Allow, Prefer, Require, Verify Ca or Verify Full)", s)
 }
 
-// SSLMode maps c's DataDirect TLS keys to an sslMode, as SPEC.md §3 says.
-// Where no exact mapping exists it picks the stricter side and says so:
+// SSLMode maps c's DataDirect TLS keys to an sslMode. Adobe's documentation
+// of the PostgreSQL source (the connector overview and the Flow Service API
+// tutorial) shows the DataDirect connection string and lists basic
+// authentication's sslMode values, but maps neither to the other: this
+// table is connstr's. Where no exact mapping exists it picks the stricter
+// side and says so:
 //
 //	EncryptionMethod  ValidateServerCertificate  HostNameInCertificate    sslMode
 //	absent / 0        any                        any                      Disable (warns if TLS keys are set: tls-keys-ignored)
@@ -248,8 +252,9 @@ func (c Conn) SSLMode() (SSLMode, []Warning) {
 	return SSLVerifyCA, warns
 }
 
-// SetSSLMode sets c's DataDirect TLS keys from an sslMode, as SPEC.md §3
-// says, and clears HostNameInCertificate unless the mode sets it:
+// SetSSLMode sets c's DataDirect TLS keys from an sslMode, the reverse of
+// the table at Conn.SSLMode, and clears HostNameInCertificate unless the
+// mode sets it:
 //
 //	Disable      EncryptionMethod=0
 //	Allow        EncryptionMethod=6 (warns: allow-order-reversed)

@@ -15,7 +15,7 @@ func codes(ws []Warning) []string {
 	return out
 }
 
-// TestConn_SSLMode covers every row of SPEC.md §3, forward.
+// TestConn_SSLMode covers every row of the table at Conn.SSLMode.
 func TestConn_SSLMode(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -53,7 +53,7 @@ func TestConn_SSLMode(t *testing.T) {
 	}
 }
 
-// TestConn_SetSSLMode covers SPEC.md §3 in reverse.
+// TestConn_SetSSLMode covers every row of the table at Conn.SetSSLMode.
 func TestConn_SetSSLMode(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -149,7 +149,7 @@ func multiHost(cfg *pgconn.Config) bool {
 }
 
 // fileKeys are the libpq keys that make pgconn read a local file. Parse
-// rejects them: a pasted string must not make flowpg read (or hang on)
+// rejects them: a pasted string must not make Parse read (or hang on)
 // /dev/zero or a FIFO, and the file would be this machine's, not AEP's.
 // sslrootcert=system names no file (libpq 16 and pgx read it as "the
 // system's trusted roots") and is accepted.
@@ -163,7 +163,7 @@ func checkFileKeys(props []Property) error {
 		pr := &props[i]
 		for _, k := range fileKeys {
 			if pr.Key == k && !(k == "sslrootcert" && pr.Value == "system") {
-				return &ParseError{Offset: pr.Offset, Key: k, Msg: "names a local file; flowpg does not read files named in a connection string"}
+				return &ParseError{Offset: pr.Offset, Key: k, Msg: "names a local file; connstr does not read files named in a connection string"}
 			}
 		}
 	}
@@ -306,7 +306,7 @@ func parseLibPQ(s string) (*Parsed, error) {
 		return nil, err
 	}
 	if want := mode; sslModeOf(cfg) != want && !(want == SSLModeUnset && sslModeOf(cfg) == SSLDisable) {
-		return nil, &ParseError{Offset: -1, Key: "sslmode", Msg: "flowpg and pgconn read the sslmode of this string differently"}
+		return nil, &ParseError{Offset: -1, Key: "sslmode", Msg: "connstr and pgconn read the sslmode of this string differently"}
 	}
 	return p, nil
 }
@@ -346,7 +346,7 @@ func agrees(cfg *pgconn.Config, pr *Property) error {
 		got = v
 	}
 	if got != pr.Value {
-		return &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "flowpg and pgconn read this value differently"}
+		return &ParseError{Offset: pr.Offset, Key: pr.Key, Msg: "connstr and pgconn read this value differently"}
 	}
 	return nil
 }
@@ -454,234 +454,4 @@ func finishPG(p *Parsed) (SSLMode, error) {
 		return 0, &ParseError{Offset: known.Offset, Key: known.Key, Msg: "every key flowpg knows is empty: nothing to connect to"}
 	}
 	return mode, nil
-}
-
-// parseURL parses a postgres:// URL with pgconn, and reads which parts the
-// URL sets with scanURL: pgconn fills in whatever it leaves out from the
-// environment and defaults, and those must not reach Conn.
-func parseURL(s string, start int) (*Parsed, error) {
-	// pgconn wants the scheme in lower case, as libpq does; the rest is untouched.
-	schemeEnd := start + strings.Index(s[start:], "://") + 3
-	// The scan comes first: pgconn reads the files some keys name.
-	props, err := scanURL(s, schemeEnd)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFileKeys(props); err != nil {
-		return nil, err
-	}
-	pgs := strings.ToLower(s[start:schemeEnd]) + s[schemeEnd:]
-	cfg, err := pgconn.ParseConfig(pgs)
-	if err != nil {
-		return nil, pgxError("postgres:// URL", err)
-	}
-	p := &Parsed{Format: FormatURL, Properties: sslAlias(lastWins(props))}
-	var index map[string]int
-	for i := range p.Properties {
-		if err := applyPG(p, s, p.Properties, i, "URL", &index); err != nil {
-			return nil, err
-		}
-		if err := agrees(cfg, &p.Properties[i]); err != nil {
-			return nil, err
-		}
-	}
-	if multiHost(cfg) {
-		return nil, &ParseError{Offset: start, Key: "host", Msg: "several hosts: AEP takes one"}
-	}
-	if len(p.Properties) == 0 {
-		return nil, &ParseError{Offset: start, Msg: "the URL names no host, port, database, user, password or sslmode: nothing to connect to"}
-	}
-	if _, err := finishPG(p); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// scanURL lists the parts of a postgres:// URL that s sets, from offset
-// rest (just past "://"), as properties named like libpq keys, in order,
-// with their offsets. It follows libpq's URI grammar, which pgconn
-// implements too (and which is not RFC 3986's): [user[:password]@] ends at
-// the first '@' before any '/'; then host[:port]; then /dbname up to '?';
-// then '&'-separated key=value pairs. Each part is percent-decoded, %XX
-// only ('+' is a plus and '#' is part of the value). parseURL checks that
-// pgconn read the same.
-func scanURL(s string, rest int) ([]Property, error) {
-	var props []Property
-	add := func(key, raw string, at int) error {
-		v, ok := uriDecode(raw)
-		if !ok {
-			return &ParseError{Offset: at, Key: key, Msg: "bad percent-encoding, or a space that is not %20"}
-		}
-		props = append(props, Property{Key: key, Value: v, Offset: at, ValueOffset: at})
-		return nil
-	}
-	p := s[rest:]
-	at := func() int { return len(s) - len(p) }
-	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
-		user, password, hasPassword := strings.Cut(p[:i], ":")
-		if user != "" {
-			if err := add("user", user, at()); err != nil {
-				return nil, err
-			}
-		}
-		if hasPassword && password != "" {
-			if err := add("password", password, at()+len(user)+1); err != nil {
-				return nil, err
-			}
-		}
-		p = p[i+1:]
-	}
-	hostAt, portAt := at(), -1
-	var host, port strings.Builder
-	for {
-		if strings.HasPrefix(p, "[") {
-			end := strings.IndexByte(p, ']')
-			if end < 0 {
-				return nil, &ParseError{Offset: at(), Key: "host", Msg: "'[' without ']'"}
-			}
-			host.WriteString(p[1:end])
-			p = p[end+1:]
-		} else {
-			i := strings.IndexAny(p, ":/?,")
-			if i < 0 {
-				i = len(p)
-			}
-			host.WriteString(p[:i])
-			p = p[i:]
-		}
-		if strings.HasPrefix(p, ":") {
-			p = p[1:]
-			if portAt < 0 {
-				portAt = at()
-			}
-			i := strings.IndexAny(p, "/?,")
-			if i < 0 {
-				i = len(p)
-			}
-			port.WriteString(p[:i])
-			p = p[i:]
-		}
-		if !strings.HasPrefix(p, ",") {
-			break
-		}
-		p = p[1:]
-		host.WriteByte(',')
-		port.WriteByte(',')
-	}
-	if host.Len() > 0 {
-		if err := add("host", host.String(), hostAt); err != nil {
-			return nil, err
-		}
-	}
-	if port.Len() > 0 && strings.Trim(port.String(), ", ") != "" {
-		if err := add("port", port.String(), portAt); err != nil {
-			return nil, err
-		}
-	}
-	if strings.HasPrefix(p, "/") {
-		p = p[1:]
-		db := p
-		p = ""
-		if i := strings.IndexByte(db, '?'); i >= 0 {
-			db, p = db[:i], db[i:]
-		}
-		if db != "" {
-			if err := add("dbname", db, at()-len(db)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if strings.HasPrefix(p, "?") {
-		p = p[1:]
-		for p != "" {
-			pairAt := at()
-			pair := p
-			if i := strings.IndexByte(p, '&'); i >= 0 {
-				pair, p = p[:i], p[i+1:]
-			} else {
-				p = ""
-			}
-			rk, rv, ok := strings.Cut(pair, "=")
-			if !ok || strings.IndexByte(rv, '=') >= 0 {
-				return nil, &ParseError{Offset: pairAt, Msg: "a URL query parameter needs exactly one '='"}
-			}
-			k, ok := uriDecode(rk)
-			if !ok {
-				return nil, &ParseError{Offset: pairAt, Msg: "bad percent-encoding in a URL query key"}
-			}
-			if err := add(k, rv, pairAt); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return props, nil
-}
-
-// sslAlias reads ssl=true, pgx's and JDBC's alias, as pgx does: when the
-// last ssl is true and comes after the last sslmode, it is
-// sslmode=require; otherwise a true ssl is dropped.
-func sslAlias(props []Property) []Property {
-	ssl, mode := -1, -1
-	for i := range props {
-		switch props[i].Key {
-		case "ssl":
-			ssl = i
-		case "sslmode":
-			mode = i
-		}
-	}
-	if ssl < 0 || props[ssl].Value != "true" {
-		return props
-	}
-	out := props[:0]
-	for i, pr := range props {
-		switch {
-		case i == ssl && ssl > mode:
-			pr.Key, pr.Value = "sslmode", "require"
-		case i == ssl, i == mode && ssl > mode:
-			continue
-		}
-		out = append(out, pr)
-	}
-	return out
-}
-
-// uriDecode decodes a URL part as libpq does: %XX only (not %00), leading
-// and trailing spaces dropped, no other space.
-func uriDecode(raw string) (string, bool) {
-	raw = strings.Trim(raw, " ")
-	if strings.IndexByte(raw, ' ') >= 0 {
-		return "", false
-	}
-	if strings.IndexByte(raw, '%') < 0 {
-		return raw, true
-	}
-	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '%' {
-			b.WriteByte(raw[i])
-			continue
-		}
-		if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
-			return "", false
-		}
-		c := unhex(raw[i+1])<<4 | unhex(raw[i+2])
-		if c == 0 {
-			return "", false
-		}
-		b.WriteByte(c)
-		i += 2
-	}
-	return b.String(), true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= lower(c) && lower(c) <= 'f'
-}
-
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return lower(c) - 'a' + 10
 }
