@@ -148,11 +148,13 @@ func expectDelim(dec *json.Decoder, s string, want json.Delim) error {
 }
 
 // jsonError turns a decoder failure into a ParseError at its offset.
-// encoding/json's messages name characters and types, never values.
+// encoding/json's syntax errors quote the offending character, which may be
+// a password's (a '"' left unescaped ends the value early, and the next
+// character is the one quoted), so only the offset is kept.
 func jsonError(s string, dec *json.Decoder, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &ParseError{Offset: int(se.Offset), Msg: "not valid JSON: " + se.Error()}
+		return &ParseError{Offset: int(se.Offset), Msg: `not valid JSON here (inside a string, write " as \" and \ as \\)`}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return &ParseError{Offset: len(s), Msg: "the JSON ends too soon"}

@@ -87,6 +87,11 @@ func TestParse_JSON(t *testing.T) {
 	_, err := Parse(`{"server": "db", "password": "s3cr`)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cr")
+	// An unescaped '"' ends the password early: encoding/json would quote
+	// the character after it, a character of the password.
+	_, err = Parse(`{"server": "db", "username": "u", "password": "ab"Zd"}`)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "Z")
 }
 
 // TestParse_OtherSchemes: a URL of another scheme is refused by name, and

@@ -163,7 +163,7 @@ func writeParseText(w io.Writer, format connstr.Format, c connstr.Conn, mode con
 	if len(warns) > 0 {
 		b.WriteString("\nWarnings:\n")
 		for _, wn := range warns {
-			fmt.Fprintf(&b, "  [%s] %s\n", wn.Code, printable.Line(wn.Message))
+			fmt.Fprintf(&b, "  [%s] %s\n", wn.Code, printable.Line(warningText(wn)))
 		}
 	}
 	if len(errs) == 0 {
@@ -221,8 +221,17 @@ func mergeWarnings(lists ...[]connstr.Warning) []connstr.Warning {
 // printWarnings writes warnings to stderr, one a line.
 func printWarnings(w io.Writer, warns []connstr.Warning) {
 	for _, wn := range warns {
-		fmt.Fprintf(w, "flowpg: warning: [%s] %s\n", wn.Code, printable.Line(wn.Message))
+		fmt.Fprintf(w, "flowpg: warning: [%s] %s\n", wn.Code, printable.Line(warningText(wn)))
 	}
+}
+
+// warningText is a warning as the CLI says it: connstr's message, with the
+// command that acts on it where there is one.
+func warningText(w connstr.Warning) string {
+	if w.Code == connstr.WarnBraceQuoting && w.Field == "Password" {
+		return w.Message + " (flowpg convert --to basic)"
+	}
+	return w.Message
 }
 
 // warnCommandLineSecret warns when the connection string holding a
