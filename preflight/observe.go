@@ -442,14 +442,39 @@ func (a *attempt) onAuthRequest(body []byte) {
 	}
 }
 
-// Authentication methods reported in AuthDetails.Method.
-const (
-	AuthSCRAM    = "SCRAM-SHA-256"
-	AuthMD5      = "md5"
-	AuthPassword = "password" // cleartext
-	AuthTrust    = "trust"    // no password asked (trust, peer, or certificate-only)
-	AuthGSS      = "gss"
-	AuthSSPI     = "sspi"
-	AuthSASL     = "sasl" // SASL without SCRAM, e.g. OAUTHBEARER only
-	AuthUnknown  = "unknown"
-)
+// phaseTimes are the durations of a's TCP connect, SSLRequest and TLS
+// handshake, and startup and authentication; zero for a phase a did not
+// begin. A phase a began but did not finish (an error, the time limit, an
+// interrupt) lasts until end, the end of the attempt, so that the time it
+// waited shows: a server that never answers the SSLRequest spends the whole
+// time limit in TLS.
+func (a *attempt) phaseTimes(end time.Time) (tcp, tlsTime, auth time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tcp = sub(a.dialEnd, a.dialStart)
+	if a.dialErr != nil || a.dialEnd.IsZero() {
+		return tcp, 0, 0
+	}
+	if a.sslRequested {
+		tlsEnd := a.handshakeEnd
+		if tlsEnd.IsZero() {
+			tlsEnd = end
+		}
+		tlsTime = sub(tlsEnd, a.dialEnd)
+	}
+	if !a.authStart.IsZero() {
+		authEnd := a.readyAt
+		if !a.ready {
+			authEnd = end
+		}
+		auth = sub(authEnd, a.authStart)
+	}
+	return tcp, tlsTime, auth
+}
+
+func sub(a, b time.Time) time.Duration {
+	if a.IsZero() || b.IsZero() {
+		return 0
+	}
+	return a.Sub(b)
+}

@@ -227,3 +227,23 @@ func verdict(checks []Result) Status {
 	}
 	return v
 }
+
+// Failure kinds, reported in Result.Kind. They are derived from error types
+// and protocol observations, never from error text.
+const (
+	KindTimeout        = "timeout"         // no answer before the deadline: a black hole, a firewall dropping packets, a slow server
+	KindRefused        = "refused"         // nothing listens on the port (TCP RST to the SYN)
+	KindUnreachable    = "unreachable"     // no route to the host or network
+	KindReset          = "reset"           // the peer closed or reset an established connection
+	KindTLSUnsupported = "tls-unsupported" // the server declined the SSLRequest
+	KindNotPostgres    = "not-postgres"    // the port answered something other than PostgreSQL
+	KindHandshake      = "tls-handshake"   // the TLS handshake failed (alert, protocol version, …)
+	KindCertificate    = "certificate"     // the server certificate was rejected
+	KindServer         = "server-error"    // the server answered with an error (SQLSTATE in the message)
+	KindConnect        = "connect"         // any other connection failure
+	KindInterrupted    = "interrupted"     // the caller stopped the run: no finding about the database
+	// KindPasswordWithheld: the server asked for the password in cleartext
+	// or as MD5 over a connection weaker than the input asks for, and the
+	// audit did not send it (AuditResult.PasswordWithheld).
+	KindPasswordWithheld = "password-withheld"
+)
