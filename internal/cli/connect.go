@@ -8,7 +8,6 @@ import (
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
-	"github.com/flowpg/flowpg/preflight"
 )
 
 // ConnectCmd registers a PostgreSQL base connection with Flow Service, only
@@ -31,8 +30,6 @@ type ConnectCmd struct {
 	Output              string `short:"o" enum:"text,json" default:"text" help:"Output format: text or json."`
 
 	Adobe AdobeFlags `embed:"" prefix:""`
-
-	output *resultOutput
 }
 
 // Help is shown by flowpg connect --help.
@@ -79,6 +76,9 @@ func (c *ConnectCmd) Validate() error {
 	if err := c.GateFlags.validate(); err != nil {
 		return err
 	}
+	if c.Cloud == "aws" && c.specName() != connstr.BasicAuthSpecName {
+		return errors.New("AEP on AWS documents basic authentication only: use --auth basic (the default)")
+	}
 	return checkCurl(c.Curl, c.DryRun)
 }
 
@@ -91,7 +91,8 @@ func checkCurl(curl, dryRun bool) error {
 	return nil
 }
 
-// Run carries out the steps in the order Help describes.
+// Run carries out the steps in the order Help describes, and renders the
+// result once, whichever step ends the run.
 func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {
 	// 1. Parse, and the input rules: nothing is dialed or sent before them.
 	conn, warns, err := c.conn(streams)
@@ -101,173 +102,154 @@ func (c *ConnectCmd) Run(ctx context.Context, g *Globals, streams *IO, session *
 	if err := conn.Validate(); err != nil {
 		return invalid(err)
 	}
-	spec := c.specName()
-	if c.Cloud == "aws" && spec != connstr.BasicAuthSpecName {
-		return invalid(errors.New("AEP on AWS documents basic authentication only: use --auth basic (the default)"))
-	}
-	region, err := c.region()
-	if err != nil {
-		return invalid(err)
-	}
-	res := &connectResult{Name: c.Name, SpecName: spec, Warnings: warns}
 	// Missing Adobe settings are input errors too. Building the client sends
 	// nothing (tokens are fetched on first use).
 	client, credsErr := c.Adobe.client(ctx, streams)
 	if credsErr != nil && !(c.DryRun && errors.Is(credsErr, errNoCredentials)) {
 		return invalid(credsErr)
 	}
+	p := &pipeline{streams: streams, g: g, session: session, client: client, out: &resultOutput{Format: c.Output, Curl: c.Curl},
+		res: &connectResult{Name: c.Name, SpecName: c.specName(), Warnings: warns}}
+	return p.render(c.register(ctx, p, conn, warns, credsErr))
+}
 
-	// 2. What will be registered. With basic auth the live connection spec
-	// decides the sslMode values, and so the mode Adobe will dial in: it is
-	// read first (a GET that carries no database credential).
+// register runs the steps after the input rules, filling p's result.
+func (c *ConnectCmd) register(ctx context.Context, p *pipeline, conn connstr.Conn, warns []connstr.Warning, credsErr error) error {
+	// 2. What will be registered.
+	reg, err := c.resolve(ctx, p, conn, credsErr)
+	if err != nil {
+		return err
+	}
+	// 3. The gate.
+	if err := p.gate(ctx, &c.GateFlags, conn, reg, warns, c.AllowPrivateAddress, "nothing was sent to Adobe"); err != nil {
+		return err
+	}
+	// 4. An existing connection of that name.
+	existing, err := c.lookup(ctx, p, reg, credsErr)
+	if err != nil {
+		return err
+	}
+	if c.DryRun {
+		return c.dryRun(p, reg, credsErr, existing)
+	}
+	// 5. Create, reuse or update.
+	if err := c.write(ctx, p, reg, existing); err != nil {
+		return err
+	}
+	// 6. Verify from Adobe's side.
+	region, _ := c.region() // checked by Validate
+	return p.verify(ctx, verification{skip: c.NoVerify, rollback: !c.KeepOnVerifyFailure, mode: reg.Mode, region: region})
+}
+
+// resolve works out exactly what will be registered. With basic auth the
+// live connection spec decides the sslMode values, and so the mode Adobe
+// will dial in: it is read first (a GET that carries no database
+// credential).
+func (c *ConnectCmd) resolve(ctx context.Context, p *pipeline, conn connstr.Conn, credsErr error) (registration, error) {
+	spec := c.specName()
 	vocab, source, err := c.offlineVocabulary()
 	if err != nil {
-		return invalid(err)
+		return registration{}, invalid(err)
 	}
 	if credsErr == nil && spec == connstr.BasicAuthSpecName {
-		if vocab, source, err = liveVocabulary(ctx, client, vocab, source); err != nil {
-			return c.out().apiFailure(streams, g, res, "reading the connection spec", err)
+		if vocab, source, err = liveVocabulary(ctx, p.client, vocab, source); err != nil {
+			return registration{}, p.apiFailed("reading the connection spec", err)
 		}
 	}
 	reg, err := newRegistration(conn, spec, vocab, source)
 	if err != nil {
-		return invalid(err)
+		return registration{}, invalid(err)
 	}
-	res.Registration = reg.info()
-	res.Warnings = mergeWarnings(res.Warnings, reg.Warnings)
+	p.res.Registration = reg.info()
+	p.res.Warnings = mergeWarnings(p.res.Warnings, reg.Warnings)
+	return reg, nil
+}
 
-	// 3. The gate: the pre-flight in the mode Adobe will dial, with what only
-	// Adobe meets (its network, its roots) counted as failures.
-	rep, err := c.gate(ctx, streams, conn, reg, warns, c.AllowPrivateAddress, c.out().streaming(streams, g, res.Warnings))
+// lookup finds a connection of the same name, and what it registers
+// otherwise; nil when none exists, or when there are no credentials to ask
+// with (a dry run).
+func (c *ConnectCmd) lookup(ctx context.Context, p *pipeline, reg registration, credsErr error) (*flowclient.Connection, error) {
+	if credsErr != nil {
+		return nil, nil
+	}
+	existing, err := p.client.FindConnectionByName(ctx, c.Name, flowclient.PostgreSQLSpecID)
 	if err != nil {
-		return invalid(err)
+		return nil, p.apiFailed("looking the name up", err)
 	}
-	res.Report = rep
-	if rep.Verdict == preflight.Interrupted {
-		res.Status, res.Message = "interrupted", "interrupted during the pre-flight: nothing was sent to Adobe"
-		return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
+	if existing == nil {
+		return nil, nil
 	}
-	if rep.Verdict == preflight.Fail {
-		res.Status = "preflight-failed"
-		res.Message = "the pre-flight failed, so nothing was sent to Adobe"
-		if rq := rep.Requested; rq != nil && rq.OK {
-			res.Message += fmt.Sprintf("; the mode the connection string itself asks for (%s) would connect, but Adobe would dial %s (%s)", rq.SSLMode.LibPQ(), reg.Mode.LibPQ(), reg.reason())
-		}
-		return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
+	res := p.res
+	res.ID, res.Etag = existing.ID, existing.Etag
+	if c.IfExists == "update" {
+		res.Differences = updateDiff(reg, *existing)
+	} else {
+		res.Differences, res.NotCompared = compareStored(reg, *existing)
 	}
-	body := flowclient.Connection{
+	return existing, nil
+}
+
+// write creates the connection, or does what --if-exists says with the one
+// that exists.
+func (c *ConnectCmd) write(ctx context.Context, p *pipeline, reg registration, existing *flowclient.Connection) error {
+	res := p.res
+	switch {
+	case existing == nil:
+		return c.create(ctx, p, reg)
+	case c.IfExists == "update":
+		return p.update(ctx, reg, *existing)
+	case c.IfExists == "fail":
+		res.Status = "exists"
+		res.Message = fmt.Sprintf("a connection named %q already exists (id %s); use --if-exists reuse to verify and keep it, or choose another --name", c.Name, existing.ID)
+		return errResultFailed
+	case len(res.Differences) > 0:
+		res.Status = "exists-differs"
+		res.Message = fmt.Sprintf("a connection named %q already exists (id %s) but registers something else, so it is not reused; choose another --name, or delete or update it", c.Name, existing.ID)
+		return errResultFailed
+	}
+	res.Status = "reused"
+	return nil
+}
+
+// body is the create request for reg.
+func (c *ConnectCmd) body(reg registration) flowclient.Connection {
+	return flowclient.Connection{
 		Name:           c.Name,
 		Description:    c.Description,
 		Auth:           flowclient.Auth{SpecName: reg.SpecName, Params: reg.Params},
 		ConnectionSpec: flowclient.SpecRef{ID: flowclient.PostgreSQLSpecID, Version: flowclient.PostgreSQLSpecVersion},
 	}
+}
 
-	// 4. An existing connection of that name.
-	var existing *flowclient.Connection
-	if credsErr == nil {
-		existing, err = client.FindConnectionByName(ctx, c.Name, flowclient.PostgreSQLSpecID)
-		if err != nil {
-			return c.out().apiFailure(streams, g, res, "looking the name up", err)
+// create creates the connection. A create whose reply was lost is settled
+// before anything is said.
+func (c *ConnectCmd) create(ctx context.Context, p *pipeline, reg registration) error {
+	created, err := p.client.CreateConnection(ctx, c.body(reg))
+	switch {
+	case err != nil && flowclient.OutcomeUnknown(err):
+		if !c.settleCreate(ctx, p, err) {
+			return errResultFailed
 		}
+	case err != nil:
+		return p.apiFailed("creating the connection", err)
+	default:
+		p.res.Status, p.res.ID, p.res.Etag = "created", created.ID, created.Etag
 	}
-	if existing != nil {
-		res.ID, res.Etag = existing.ID, existing.Etag
-		if c.IfExists == "update" {
-			res.Differences = updateDiff(reg, *existing)
-		} else {
-			res.Differences, res.NotCompared = compareStored(reg, *existing)
-		}
-	}
-	if c.DryRun {
-		return c.dryRun(streams, g, res, client, body, reg, credsErr, existing)
-	}
-	if existing != nil {
-		switch {
-		case c.IfExists == "update":
-			if err := applyUpdate(ctx, session, client, reg, *existing, res); err != nil {
-				if res.Status == "conflict" || res.Outcome != "" {
-					return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
-				}
-				return c.out().apiFailure(streams, g, res, "updating the connection", err)
-			}
-		case c.IfExists == "fail":
-			res.Status = "exists"
-			res.Message = fmt.Sprintf("a connection named %q already exists (id %s); use --if-exists reuse to verify and keep it, or choose another --name", c.Name, existing.ID)
-			return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
-		case len(res.Differences) > 0:
-			res.Status = "exists-differs"
-			res.Message = fmt.Sprintf("a connection named %q already exists (id %s) but registers something else, so it is not reused; choose another --name, or delete or update it", c.Name, existing.ID)
-			return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
-		default:
-			res.Status = "reused"
-		}
-	} else {
-		// 5. Create.
-		created, err := client.CreateConnection(ctx, body)
-		if err != nil && flowclient.OutcomeUnknown(err) {
-			// The create may have reached Flow Service: settle it before
-			// saying anything.
-			if !c.settleCreate(ctx, session, client, res, err) {
-				return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
-			}
-		} else if err != nil {
-			return c.out().apiFailure(streams, g, res, "creating the connection", err)
-		} else {
-			res.Status, res.ID, res.Etag = "created", created.ID, created.Etag
-		}
-	}
-
-	// 6. Verify from Adobe's side, unless the run was interrupted: then what
-	// exists is said, and left for the user to verify or delete.
-	if ctx.Err() != nil {
-		return c.interruptedAfterWrite(streams, g, res)
-	}
-	if c.NoVerify {
-		res.Verify = &verifyResult{Skipped: true}
-		return c.out().finish(streams, g, res, nil)
-	}
-	res.Verify = verify(ctx, client, res.ID)
-	if ctx.Err() != nil {
-		return c.interruptedAfterWrite(streams, g, res)
-	}
-	if res.Verify.Error == "" {
-		return c.out().finish(streams, g, res, nil)
-	}
-	if res.Verify.refused {
-		res.Hint = verifyHint(reg.Mode, true, region, true, c.Name)
-	}
-	if res.Status == "updated" {
-		res.Message = "the update was applied but Adobe cannot use the connection now; flowpg cannot restore the previous settings (Flow Service never returns the stored password): fix the cause and update again"
-	}
-	if res.Status == "created" && !c.KeepOnVerifyFailure {
-		// The roll-back finishes even when an interrupt comes now; only a
-		// second one abandons it.
-		dctx, cancel := session.cleanupContext()
-		err := client.DeleteConnection(dctx, res.ID)
-		cancel()
-		switch {
-		case err != nil && session.Cleanup.Err() != nil:
-			res.Message = fmt.Sprintf("the roll-back was abandoned: connection %q (id %s) is left behind; delete it with: flowpg connections delete %s --yes", c.Name, res.ID, shellWord(c.Name))
-		case err != nil:
-			res.Message = fmt.Sprintf("the connection could not be deleted after the failed verification (%v): connection %q (id %s) is left behind; delete it with: flowpg connections delete %s --yes", err, c.Name, res.ID, shellWord(c.Name))
-		default:
-			res.Deleted = true
-		}
-	}
-	res.Status = "verify-failed"
-	return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
+	return nil
 }
 
 // settleCreate resolves a create whose outcome is unknown (the reply was
 // lost: a timeout, a reset, an interrupt) by looking the name up, with a
 // fresh, short deadline that an interrupt does not end. It reports whether
-// the connection exists, filling res either way: found, it continues as
-// created; not found, nothing was created; the look-up failing too, the
-// connection may exist, and res says how to see. Outcome records which.
-func (c *ConnectCmd) settleCreate(ctx context.Context, session *Session, client *flowclient.Client, res *connectResult, createErr error) bool {
-	lctx, cancel := session.cleanupContext()
+// the connection exists, filling the result either way: found, it
+// continues as created; not found, nothing was created; the look-up failing
+// too, the connection may exist, and the result says how to see. Outcome
+// records which.
+func (c *ConnectCmd) settleCreate(ctx context.Context, p *pipeline, createErr error) bool {
+	res := p.res
+	lctx, cancel := p.session.cleanupContext()
 	defer cancel()
-	found, err := client.FindConnectionByName(lctx, c.Name, flowclient.PostgreSQLSpecID)
+	found, err := p.client.FindConnectionByName(lctx, c.Name, flowclient.PostgreSQLSpecID)
 	if found != nil {
 		res.Status, res.ID, res.Etag, res.Outcome = "created", found.ID, found.Etag, "created"
 		res.Message = fmt.Sprintf("the create's reply was lost (%v), but the connection was found by name: it was created", createErr)
@@ -289,17 +271,6 @@ func (c *ConnectCmd) settleCreate(ctx context.Context, session *Session, client 
 	return false
 }
 
-// interruptedAfterWrite ends a run interrupted after it created or changed
-// the connection: what exists is said, with the commands that verify or
-// remove it.
-func (c *ConnectCmd) interruptedAfterWrite(streams *IO, g *Globals, res *connectResult) error {
-	what := res.Status
-	res.Status = "interrupted"
-	res.Message = strings.TrimSpace(res.Message + fmt.Sprintf("\ninterrupted: connection %q (id %s) was %s but not verified; verify it with: flowpg connections test %s; remove it with: flowpg connections delete %s --yes",
-		c.Name, res.ID, what, shellWord(c.Name), shellWord(c.Name)))
-	return c.out().finish(streams, g, res, &ExitError{Code: ExitFailed})
-}
-
 // weakened picks the warnings that say the registration sends a weaker
 // sslMode than the string asks for: the pre-flight's input stage reports
 // them, since a pass then proves less than the string meant.
@@ -313,29 +284,23 @@ func weakened(warns []connstr.Warning) []connstr.Warning {
 	return out
 }
 
-// out renders connect's result, once.
-func (c *ConnectCmd) out() *resultOutput {
-	if c.output == nil {
-		c.output = &resultOutput{Format: c.Output, Curl: c.Curl}
-	}
-	return c.output
-}
-
 // dryRun ends a dry run: the request that would be sent, secrets masked.
-func (c *ConnectCmd) dryRun(streams *IO, g *Globals, res *connectResult, client *flowclient.Client, body flowclient.Connection, reg registration, credsErr error, existing *flowclient.Connection) error {
+func (c *ConnectCmd) dryRun(p *pipeline, reg registration, credsErr error, existing *flowclient.Connection) error {
+	client := p.client
 	if client == nil {
 		var err error
-		if client, err = c.Adobe.placeholderClient(streams); err != nil {
+		if client, err = c.Adobe.placeholderClient(p.streams); err != nil {
 			return invalid(err)
 		}
 	}
-	preview, err := client.PreviewCreate(body)
+	preview, err := client.PreviewCreate(c.body(reg))
 	if existing != nil && c.IfExists == "update" {
 		preview, err = client.PreviewUpdate(existing.ID, existing.Etag, []flowclient.PatchOp{flowclient.ReplaceParams(reg.Params)})
 	}
 	if err != nil {
 		return failed(err)
 	}
+	res := p.res
 	res.Status, res.Request = "dry-run", &preview
 	switch {
 	case credsErr != nil:
@@ -349,7 +314,7 @@ func (c *ConnectCmd) dryRun(streams *IO, g *Globals, res *connectResult, client 
 	case existing != nil:
 		res.Message = fmt.Sprintf("a connection named %q already exists (id %s): the real run would reuse and verify it", c.Name, existing.ID)
 	}
-	return c.out().finish(streams, g, res, nil)
+	return nil
 }
 
 // conn reads the connection from the fields or from the string argument.

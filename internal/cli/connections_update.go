@@ -10,7 +10,6 @@ import (
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
 	"github.com/flowpg/flowpg/internal/printable"
-	"github.com/flowpg/flowpg/preflight"
 )
 
 // ConnectionsUpdateCmd changes a stored base connection, after the same gate
@@ -84,7 +83,8 @@ func (c *ConnectionsUpdateCmd) Validate() error {
 	return checkCurl(c.Curl, c.DryRun)
 }
 
-// Run updates.
+// Run updates, after the same gate as connect, and renders the result
+// once, whichever step ends the run.
 func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO, session *Session) error {
 	client, err := c.Adobe.client(ctx, streams)
 	if err != nil {
@@ -101,84 +101,46 @@ func (c *ConnectionsUpdateCmd) Run(ctx context.Context, g *Globals, streams *IO,
 	if err := conn.Validate(); err != nil {
 		return invalid(err)
 	}
-	res := &connectResult{Name: stored.Name, ID: stored.ID, Etag: stored.Etag, SpecName: stored.Auth.SpecName, Warnings: warns}
-	reg, err := registerFor(ctx, client, conn, stored.Auth.SpecName, connstr.VocabularyOf(connstr.StyleTutorial), "the API tutorial's list")
+	p := &pipeline{streams: streams, g: g, session: session, client: client,
+		out: &resultOutput{Format: c.Output, Curl: c.Curl, DiffShown: true},
+		res: &connectResult{Name: stored.Name, ID: stored.ID, Etag: stored.Etag, SpecName: stored.Auth.SpecName, Warnings: warns}}
+	return p.render(c.update(ctx, p, conn, warns, *stored))
+}
+
+// update runs the steps after the input rules, filling p's result.
+func (c *ConnectionsUpdateCmd) update(ctx context.Context, p *pipeline, conn connstr.Conn, warns []connstr.Warning, stored flowclient.Connection) error {
+	res := p.res
+	reg, err := registerFor(ctx, p.client, conn, stored.Auth.SpecName, connstr.VocabularyOf(connstr.StyleTutorial), "the API tutorial's list")
 	if err != nil {
-		return c.apiOrInvalid(streams, g, res, err)
+		var ae *flowclient.APIError
+		if errors.As(err, &ae) || flowclient.IsRetryable(err) {
+			return p.apiFailed("reading the connection spec", err)
+		}
+		return invalid(err)
 	}
 	res.Registration = reg.info()
 	res.Warnings = mergeWarnings(res.Warnings, reg.Warnings)
-	res.Differences = updateDiff(reg, *stored)
+	res.Differences = updateDiff(reg, stored)
 	if c.Output != "json" {
-		writeUpdateHeader(streams.Stdout, *stored, res.Differences)
+		// The differences come first, so the gate's report streams under them.
+		writeUpdateHeader(p.streams.Stdout, stored, res.Differences)
 	}
-
-	out := &resultOutput{Format: c.Output, Curl: c.Curl, DiffShown: true}
-	rep, err := c.gate(ctx, streams, conn, reg, warns, c.AllowPrivateAddress, out.streaming(streams, g, res.Warnings))
-	if err != nil {
-		return invalid(err)
-	}
-	res.Report = rep
-	if rep.Verdict == preflight.Interrupted {
-		res.Status, res.Message = "interrupted", "interrupted during the pre-flight: nothing was sent to Adobe, the connection is unchanged"
-		return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
-	}
-	if rep.Verdict == preflight.Fail {
-		res.Status = "preflight-failed"
-		res.Message = "the gate failed, so nothing was sent to Adobe: the connection is unchanged"
-		return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
+	if err := p.gate(ctx, &c.GateFlags, conn, reg, warns, c.AllowPrivateAddress, "nothing was sent to Adobe: the connection is unchanged"); err != nil {
+		return err
 	}
 	if c.DryRun {
-		preview, err := client.PreviewUpdate(stored.ID, stored.Etag, []flowclient.PatchOp{flowclient.ReplaceParams(reg.Params)})
+		preview, err := p.client.PreviewUpdate(stored.ID, stored.Etag, []flowclient.PatchOp{flowclient.ReplaceParams(reg.Params)})
 		if err != nil {
 			return failed(err)
 		}
 		res.Status, res.Request = "dry-run", &preview
-		return out.finish(streams, g, res, nil)
+		return nil
 	}
-	if err := applyUpdate(ctx, session, client, reg, *stored, res); err != nil {
-		if res.Status == "conflict" || res.Outcome != "" {
-			return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
-		}
-		return out.apiFailure(streams, g, res, "updating the connection", err)
+	if err := p.update(ctx, reg, stored); err != nil {
+		return err
 	}
-	interrupted := func() error {
-		res.Status = "interrupted"
-		res.Message = strings.TrimSpace(res.Message + fmt.Sprintf("\ninterrupted: connection %q (id %s) was updated but not verified; verify it with: flowpg connections test %s",
-			stored.Name, res.ID, shellWord(stored.Name)))
-		return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
-	}
-	if ctx.Err() != nil {
-		return interrupted()
-	}
-	if c.NoVerify {
-		res.Verify = &verifyResult{Skipped: true}
-		return out.finish(streams, g, res, nil)
-	}
-	res.Verify = verify(ctx, client, res.ID)
-	if ctx.Err() != nil {
-		return interrupted()
-	}
-	if res.Verify.Error == "" {
-		return out.finish(streams, g, res, nil)
-	}
-	if res.Verify.refused {
-		region, _ := c.region() // checked by the gate's options already
-		res.Hint = verifyHint(reg.Mode, true, region, true, stored.Name)
-	}
-	res.Status = "verify-failed"
-	res.Message = "the update was applied but Adobe cannot use the connection now; flowpg cannot restore the previous settings (Flow Service never returns the stored password): fix the cause and update again"
-	return out.finish(streams, g, res, &ExitError{Code: ExitFailed})
-}
-
-// apiOrInvalid reports a failure to resolve the registration: a Flow Service
-// call (exit 1) or an input that cannot be registered (exit 2).
-func (c *ConnectionsUpdateCmd) apiOrInvalid(streams *IO, g *Globals, res *connectResult, err error) error {
-	var ae *flowclient.APIError
-	if errors.As(err, &ae) || flowclient.IsRetryable(err) {
-		return (&resultOutput{Format: c.Output}).apiFailure(streams, g, res, "reading the connection spec", err)
-	}
-	return invalid(err)
+	region, _ := c.region() // checked by Validate
+	return p.verify(ctx, verification{skip: c.NoVerify, mode: reg.Mode, region: region})
 }
 
 // newConn is the connection to register: a whole new string, or the stored

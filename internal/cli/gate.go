@@ -78,6 +78,9 @@ func lookupRegion(name string) (flowclient.Region, error) {
 // validate checks the gate's flags on their own, so that a command can
 // refuse them before any work; each error names its flag.
 func (g *GateFlags) validate() error {
+	if _, err := g.region(); err != nil {
+		return err
+	}
 	if g.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", g.Timeout)
 	}

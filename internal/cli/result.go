@@ -114,24 +114,6 @@ func (o *resultOutput) streaming(streams *IO, g *Globals, warns []connstr.Warnin
 	return o.stream.progress
 }
 
-// apiFailure reports a failed Flow Service call (exit 1).
-func (o *resultOutput) apiFailure(streams *IO, g *Globals, res *connectResult, what string, err error) error {
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		res.Status, res.Message = "interrupted", "interrupted while "+what+": nothing was changed at Adobe"
-		return o.finish(streams, g, res, &ExitError{Code: ExitFailed})
-	}
-	info := describeAPIFailure(what, err)
-	res.Status, res.Message, res.APIError = "api-error", info.Message, info.APIError
-	if info.Meaning != "" {
-		res.Message += " (that is: " + info.Meaning + ")"
-	}
-	return o.finish(streams, g, res, &ExitError{Code: ExitFailed})
-}
-
 // describeAPIFailure words a failed call to Adobe, labelled by the call that
 // failed: a token request is IMS's, whichever Flow Service call needed the
 // token. A refused token says so, and never sends the reader to the network.
