@@ -70,8 +70,9 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	// it, a client that trusts public roots only does not.
 	privateCA := chk.chainErr == nil && chk.systemErr != nil && r.verifier.roots != nil && r.mode >= connstr.SSLVerifyCA
 	if privateCA && r.opts.PrivateCA != PolicyAccept {
-		f := finding{fmt.Sprintf("the chain is trusted only through the ca-file roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", r.libpq), FieldSSLMode,
+		f := finding{fmt.Sprintf("the chain is trusted only through the %s roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", OptionRootCAs, r.libpq), FieldSSLMode,
 			"have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it explicitly"}
+		res.Option = OptionRootCAs
 		if r.opts.PrivateCA == PolicyFail {
 			res.Status, res.Field, res.Message, res.Remediation = Fail, f.field, f.msg, f.fix
 			return res
@@ -100,7 +101,10 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 		res.Message, res.Remediation = strings.Join(msgs, "; "), strings.Join(fixes, "; ")
 	default:
 		res.Status = Pass
-		res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", leaf.Subject, d.TrustedBy, r.host, d.DaysToExpiry)
+		res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", leaf.Subject, r.verifier.rootsName(), r.host, d.DaysToExpiry)
+		if r.verifier.roots != nil {
+			res.Option = OptionRootCAs
+		}
 		if privateCA {
 			res.Message += " (the system roots do not trust it; AEP is assumed to trust this CA, as requested)"
 		}
@@ -135,7 +139,8 @@ func (r *runner) certFailure(mode string, rejected error, chk *certCheck) *failu
 		if r.opts.CAFile == "" {
 			f.remediation = "have the certificate issued by a publicly trusted CA (AEP trusts public roots only; a CA file makes this check trust a private CA, but AEP will not have it); " + r.withoutVerificationFix()
 		} else {
-			f.remediation = "the certificate is not signed by a CA in --ca-file: pass the right CA, including any intermediate"
+			f.remediation = "the certificate is not signed by a CA in " + OptionRootCAs.String() + ": pass the right CA, including any intermediate"
+			f.option = OptionRootCAs
 		}
 	}
 	return f
@@ -162,8 +167,8 @@ type CertificateInfo struct {
 // CertificateDetails are the findings of the certificate stage.
 type CertificateDetails struct {
 	Chain []CertificateInfo `json:"chain"`
-	// TrustedBy names the roots the chain was verified against: "system" or
-	// "ca-file".
+	// TrustedBy names the roots the chain was verified against: "system",
+	// or the Option that replaced them (OptionRootCAs).
 	TrustedBy     string `json:"trustedBy"`
 	ChainValid    bool   `json:"chainValid"`
 	ChainError    string `json:"chainError,omitempty"`
@@ -173,9 +178,9 @@ type CertificateDetails struct {
 	Expired       bool   `json:"expired,omitempty"`
 	SelfSigned    bool   `json:"selfSigned,omitempty"`
 	// SystemRootsValid says whether the chain also verifies against the
-	// system roots; it is set only when a CA file replaced them (TrustedBy
-	// "ca-file"). A chain that verifies only through the CA file is one that
-	// a client trusting public roots alone would reject.
+	// system roots; it is set only when Options roots replaced them
+	// (TrustedBy is not "system"). A chain that verifies only through those
+	// roots is one that a client trusting public roots alone would reject.
 	SystemRootsValid *bool `json:"systemRootsValid,omitempty"`
 	// PinMatched is nil when no pin was asked for.
 	PinMatched *bool `json:"pinMatched,omitempty"`

@@ -21,6 +21,7 @@ type failure struct {
 	kind        string
 	message     string
 	remediation string
+	option      Option // the field of Options that message or remediation names
 	pgErr       *pgconn.PgError
 	// interrupted is an attempt the caller's interrupt cut short: its stage
 	// is reported as not finished, not failed.
@@ -136,6 +137,7 @@ func (r *runner) transportFailure(stage Stage, err error, when string) *failure 
 		f.kind = KindTimeout
 		f.message = fmt.Sprintf("the server accepted the TCP connection but did not answer %s within the time limit", when)
 		f.remediation = "something between here and the database (a proxy, a load balancer, a firewall doing deep inspection) swallows traffic, or the server is overloaded; check server and port; " + r.timeoutFix()
+		f.option = OptionTimeout
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
 		f.kind = KindReset
@@ -149,16 +151,11 @@ func (r *runner) transportFailure(stage Stage, err error, when string) *failure 
 	return f
 }
 
-// timeoutFlag names the run's time limit (Options.Timeout) in remediations
-// by the CLI flag that sets it. A library should leave command lines to its
-// caller; until the CLI words its own fixes, this is the one place that
-// names the flag.
-const timeoutFlag = "--timeout"
-
 // timeoutFix is the part of a remediation for a stage that the run's time
-// limit ended: the limit may simply be too short for a slow path.
+// limit ended: the limit may simply be too short for a slow path. The
+// result that carries it sets Option to OptionTimeout.
 func (r *runner) timeoutFix() string {
-	fix := "if the path is only slow, raise " + timeoutFlag
+	fix := "if the path is only slow, raise " + OptionTimeout.String()
 	if r.opts.Timeout > 0 {
 		fix += fmt.Sprintf(" (%s now)", r.opts.Timeout)
 	}

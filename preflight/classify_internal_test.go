@@ -173,22 +173,30 @@ func TestServerFailure_SQLStates(t *testing.T) {
 }
 
 // TestTimeoutFixNamesTheLimit: a timeout's remediation says that the limit
-// may be too short, naming the flag and its value (TestFault_TimeoutEndsStage
-// runs each stage into the limit).
+// may be too short, naming the option (and carrying its code, for a caller
+// that names it otherwise) and its value (TestFault_TimeoutEndsStage runs
+// each stage into the limit).
 func TestTimeoutFixNamesTheLimit(t *testing.T) {
 	r := testRunner()
 	r.opts.Timeout = 2 * time.Second
-	for name, fix := range map[string]string{
-		"tcp":    r.dialFailure(&net.OpError{Op: "dial", Err: timeoutErr{}}, "db.example.com:5432").remediation,
-		"tls":    r.transportFailure(StageTLS, context.DeadlineExceeded, "during the TLS handshake").remediation,
-		"auth":   r.transportFailure(StageAuth, timeoutErr{}, "during startup and authentication").remediation,
-		"server": r.sessionLost(context.DeadlineExceeded, time.Second).Remediation,
+	lost := r.sessionLost(context.DeadlineExceeded, time.Second)
+	for name, f := range map[string]*failure{
+		"tcp":    r.dialFailure(&net.OpError{Op: "dial", Err: timeoutErr{}}, "db.example.com:5432"),
+		"tls":    r.transportFailure(StageTLS, context.DeadlineExceeded, "during the TLS handshake"),
+		"auth":   r.transportFailure(StageAuth, timeoutErr{}, "during startup and authentication"),
+		"server": {remediation: lost.Remediation, option: lost.Option},
 	} {
-		require.Contains(t, fix, "raise --timeout (2s now)", name)
+		require.Contains(t, f.remediation, "raise Options.Timeout (2s now)", name)
+		require.Equal(t, OptionTimeout, f.option, name)
 	}
 	// A failure that is no timeout does not suggest a longer one.
-	require.NotContains(t, r.dialFailure(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "db.example.com:5432").remediation, "--timeout")
-	require.NotContains(t, r.transportFailure(StageTLS, io.EOF, "during the TLS handshake").remediation, "--timeout")
+	for _, f := range []*failure{
+		r.dialFailure(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "db.example.com:5432"),
+		r.transportFailure(StageTLS, io.EOF, "during the TLS handshake"),
+	} {
+		require.NotContains(t, f.remediation, "Timeout")
+		require.Empty(t, f.option)
+	}
 }
 
 func TestDiagnose_Phases(t *testing.T) {

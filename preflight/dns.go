@@ -72,6 +72,7 @@ func (r *runner) resolve(ctx context.Context) ([]netip.Addr, Result) {
 		if isDNSTimeout(err) {
 			res.Kind = KindTimeout
 			res.Remediation += "; " + r.timeoutFix()
+			res.Option = OptionTimeout
 		}
 		return nil, res
 	}

@@ -109,7 +109,7 @@ func (stallDialer) DialContext(ctx context.Context, network, _ string) (net.Conn
 
 // TestFault_TimeoutEndsStage runs into the time limit at each stage that
 // waits on the network: the stage fails as a timeout whose fix names
-// --timeout, and the time it waited shows in its duration and in the
+// Options.Timeout, and the time it waited shows in its duration and in the
 // waterfall's phase, not only in the total.
 func TestFault_TimeoutEndsStage(t *testing.T) {
 	t.Parallel()
@@ -152,7 +152,8 @@ func TestFault_TimeoutEndsStage(t *testing.T) {
 			res := rep.Check(tt.stage)
 			require.Equal(t, preflight.Fail, res.Status, res.Message)
 			require.Equal(t, preflight.KindTimeout, res.Kind, res.Message)
-			require.Contains(t, res.Remediation, "raise --timeout (400ms now)")
+			require.Contains(t, res.Remediation, "raise Options.Timeout (400ms now)")
+			require.Equal(t, preflight.OptionTimeout, res.Option)
 			for _, c := range rep.Checks {
 				if c.Status == preflight.Fail {
 					require.Equal(t, tt.stage, c.ID, "the first failure is the stage that waited")

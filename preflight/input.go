@@ -64,7 +64,8 @@ func (r *runner) input() Result {
 	if len(r.opts.PinSHA256) > 0 && plaintextFirst(r.mode) {
 		res.Status, res.Field = Fail, FieldSSLMode
 		res.Message = fmt.Sprintf("a pin needs TLS before the password, and sslMode %s sends the password in plaintext before any certificate is seen", r.libpq)
-		res.Remediation = "check under an sslMode that starts with TLS (Prefer or stricter), or leave out --pin-sha256"
+		res.Remediation = "check under an sslMode that starts with TLS (Prefer or stricter), or leave out " + OptionPinSHA256.String()
+		res.Option = OptionPinSHA256
 		return res
 	}
 	r.host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(c.Server), "["), "]")
@@ -73,7 +74,8 @@ func (r *runner) input() Result {
 	v, err := newVerifier(r.host, r.opts.CAFile, r.opts.PinSHA256, r.opts.Now)
 	if err != nil {
 		res.Status, res.Message = Fail, err.Error()
-		res.Remediation = "fix --ca-file or --pin-sha256"
+		res.Remediation = "fix " + OptionRootCAs.String() + " or " + OptionPinSHA256.String()
+		res.Option = OptionPinSHA256
 		return res
 	}
 	r.verifier = v

@@ -50,7 +50,7 @@ func TestRun_TLSOn(t *testing.T) {
 				cd := cert.Details.(*preflight.CertificateDetails)
 				require.True(t, cd.ChainValid)
 				require.True(t, cd.HostnameMatch)
-				require.Equal(t, "ca-file", cd.TrustedBy)
+				require.Equal(t, string(preflight.OptionRootCAs), cd.TrustedBy)
 				require.False(t, *cd.SystemRootsValid, "the test CA is private")
 				require.Contains(t, cert.Message, "AEP is assumed to trust this CA")
 				require.Greater(t, cd.DaysToExpiry, 300)
@@ -188,7 +188,8 @@ func TestRun_TLSOn(t *testing.T) {
 				c := connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull)
 				rep := runCheck(t, c, preflight.Options{CAFile: s.CAFile})
 				cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
-				require.Contains(t, cert.Message, "trusted only through the ca-file roots")
+				require.Contains(t, cert.Message, "trusted only through the "+preflight.OptionRootCAs.String()+" roots")
+				require.Equal(t, preflight.OptionRootCAs, cert.Option)
 				require.Contains(t, cert.Remediation, "Require")
 
 				tutorial := []connstr.SSLMode{connstr.SSLDisable, connstr.SSLAllow, connstr.SSLPrefer, connstr.SSLVerifyCA, connstr.SSLVerifyFull}

@@ -46,6 +46,24 @@ const (
 	PolicyAccept               // accepted as the caller says; the stage passes and says so
 )
 
+// Option names a field of Options that a Result's message or remediation
+// refers to. The text names the field as Options.Name (Option.String), and
+// Result.Option carries the code, so that a caller which sets the field
+// from a setting of its own (a command-line flag, a configuration key) can
+// name that setting instead.
+type Option string
+
+// Options that results refer to.
+const (
+	OptionTimeout   Option = "Timeout"   // Options.Timeout: the run's time limit
+	OptionRootCAs   Option = "CAFile"    // Options.CAFile: the roots that replace the system roots
+	OptionPinSHA256 Option = "PinSHA256" // Options.PinSHA256: the pinned certificates
+)
+
+// String returns the option as results' text names it: "Options." and the
+// field's name.
+func (o Option) String() string { return "Options." + string(o) }
+
 // Options tune a check run. The zero value is ready to use.
 type Options struct {
 	// Timeout bounds the whole run, audit included. Zero means DefaultTimeout.

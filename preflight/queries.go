@@ -104,6 +104,7 @@ func (r *runner) sessionLost(err error, dur time.Duration) *Result {
 		res.Kind = KindTimeout
 		res.Message = "the server stopped answering after login: the queries timed out"
 		res.Remediation = "check the server's load and the network path for dropped packets; " + r.timeoutFix()
+		res.Option = OptionTimeout
 	default:
 		res.Kind = KindReset
 		res.Message = "the connection was lost after login, before the server answered the queries"

@@ -76,6 +76,11 @@ type Result struct {
 	Field string `json:"field,omitempty"`
 	// Remediation tells how to fix a warning or failure.
 	Remediation string `json:"remediation,omitempty"`
+	// Option is the field of Options that Message or Remediation names
+	// (as Option.String spells it), or "" when they name none. It is not
+	// written to JSON: a caller that renders the field under another name
+	// rewrites the text instead.
+	Option Option `json:"-"`
 	// Kind classifies a failed connection, from error types and what was
 	// seen on the wire: one of the Kind constants, or "" when the failure is
 	// not a connection failure (or the stage passed).

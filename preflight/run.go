@@ -242,7 +242,7 @@ func (r *runner) connectionStages(c *connResult, probe *attempt) bool {
 		case idx == failedAt && f.interrupted:
 			res = interruptedStage(id)
 		case idx == failedAt:
-			res.Status, res.Field, res.Message, res.Remediation, res.Kind = Fail, f.field, f.message, f.remediation, f.kind
+			res.Status, res.Field, res.Message, res.Remediation, res.Kind, res.Option = Fail, f.field, f.message, f.remediation, f.kind, f.option
 		}
 		r.set(res)
 	}

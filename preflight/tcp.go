@@ -62,6 +62,7 @@ func (r *runner) dialFailure(err error, hostport string) *failure {
 		f.kind = KindTimeout
 		f.message = fmt.Sprintf("no answer from %s within the time limit: packets are dropped", hostport)
 		f.remediation = "a firewall or security group is silently dropping the connection: allow inbound TCP to this port from AEP's IP ranges for your region (and from here, for this check), and check server and port; " + r.timeoutFix()
+		f.option = OptionTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		f.kind, f.field = KindRefused, FieldPort
 		f.message = fmt.Sprintf("connection refused by %s: nothing listens on that port", hostport)

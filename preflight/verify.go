@@ -47,8 +47,17 @@ type verifier struct {
 	seen []*certCheck
 }
 
+// rootsName names the roots in messages: "system", or the option that
+// replaced them, as results name options.
+func (v *verifier) rootsName() string {
+	if v.roots == nil {
+		return "system"
+	}
+	return OptionRootCAs.String()
+}
+
 // errPinMismatch aborts a handshake whose chain matches no pin.
-var errPinMismatch = errors.New("preflight: no certificate in the server's chain matches --pin-sha256")
+var errPinMismatch = errors.New("preflight: no certificate in the server's chain matches a pinned SHA-256 fingerprint")
 
 func newVerifier(host, caFile string, pins []string, now func() time.Time) (*verifier, error) {
 	v := &verifier{host: host, now: now, trustedBy: "system"}
@@ -61,7 +70,7 @@ func newVerifier(host, caFile string, pins []string, now func() time.Time) (*ver
 		if !v.roots.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("preflight: CA file %s holds no PEM certificate", caFile)
 		}
-		v.trustedBy = "ca-file"
+		v.trustedBy = string(OptionRootCAs)
 	}
 	for _, p := range pins {
 		h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(p))

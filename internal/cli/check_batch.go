@@ -124,7 +124,7 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 				if err != nil { // the flags are checked before the batch starts
 					opts = preflight.Options{}
 				}
-				t.report = preflight.Run(ctx, t.conn, opts)
+				t.report = runPreflight(ctx, t.conn, opts)
 				t.report.Target = t.target
 				t.class = batchClass(t)
 			}()

@@ -149,5 +149,5 @@ func (g *GateFlags) gate(ctx context.Context, streams *IO, conn connstr.Conn, re
 		return nil, err
 	}
 	opts.Progress = progress
-	return preflight.Run(ctx, conn, opts), nil
+	return runPreflight(ctx, conn, opts), nil
 }

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowpg/flowpg/preflight"
+)
+
+// TestInFlagWords: preflight names its options (Options.Timeout) and
+// carries their code; the CLI shows its user the flags that set them, and
+// the roots --ca-file gives as "the ca-file roots", as it always has.
+func TestInFlagWords(t *testing.T) {
+	for o, flag := range optionFlags {
+		res := preflight.Result{Remediation: "raise " + o.String() + " now", Option: o}
+		inFlagWords(&res)
+		assert.Equal(t, "raise "+flag+" now", res.Remediation, o)
+	}
+	d := &preflight.CertificateDetails{TrustedBy: string(preflight.OptionRootCAs)}
+	res := preflight.Result{
+		Message:     "the chain is trusted only through the " + preflight.OptionRootCAs.String() + " roots, not the system roots",
+		Remediation: "pass the right CA in " + preflight.OptionRootCAs.String(),
+		Option:      preflight.OptionRootCAs, Details: d,
+	}
+	inFlagWords(&res)
+	assert.Equal(t, "the chain is trusted only through the ca-file roots, not the system roots", res.Message)
+	assert.Equal(t, "pass the right CA in --ca-file", res.Remediation)
+	assert.Equal(t, "ca-file", d.TrustedBy)
+
+	// A result that names no option is left as it is.
+	res = preflight.Result{Message: "Options.Timeout is a server's word here"}
+	inFlagWords(&res)
+	assert.Equal(t, "Options.Timeout is a server's word here", res.Message)
+}
+
+// TestCheck_TimeoutFixNamesFlag: a server that accepts the connection and
+// never answers runs the check into --timeout, and the fix names that flag
+// and its value, in text and in JSON, never preflight's option.
+func TestCheck_TimeoutFixNamesFlag(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	in := fmt.Sprintf("Server=127.0.0.1;Port=%d;Database=d;UID=u;Password=pw-sentinel", ln.Addr().(*net.TCPAddr).Port)
+
+	code, out, _ := runFlowpg(t, in, "check", "-", "--timeout", "300ms")
+	assert.Equal(t, ExitFailed, code, out)
+	assert.Contains(t, out, "raise --timeout (300ms now)")
+	assert.NotContains(t, out, "Options.")
+
+	code, out, _ = runFlowpg(t, in, "check", "-", "--timeout", "300ms", "-o", "json")
+	assert.Equal(t, ExitFailed, code, out)
+	var rep struct {
+		Checks []struct {
+			Status, Remediation string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	found := false
+	for _, c := range rep.Checks {
+		if c.Status == "fail" {
+			assert.Contains(t, c.Remediation, "raise --timeout (300ms now)")
+			found = true
+		}
+	}
+	assert.True(t, found, out)
+	assert.NotContains(t, out, "Options.")
+}
