@@ -66,7 +66,7 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 		warns = append(warns, finding{fmt.Sprintf("chain not trusted by the %s roots: %s (Verify Ca and Verify Full would fail)", d.TrustedBy, d.ChainError), FieldSSLMode,
 			"have the certificate issued by a publicly trusted CA: AEP trusts public roots only"})
 	}
-	// A chain that verifies only through the CA file: this machine trusts
+	// A chain that verifies only through Options.RootCAs: this machine trusts
 	// it, a client that trusts public roots only does not.
 	privateCA := chk.chainErr == nil && chk.systemErr != nil && r.verifier.roots != nil && r.mode >= connstr.SSLVerifyCA
 	if privateCA && r.opts.PrivateCA != PolicyAccept {
@@ -136,7 +136,7 @@ func (r *runner) certFailure(mode string, rejected error, chk *certCheck) *failu
 		f.remediation = "renew the server certificate"
 	default:
 		f.message = mode + " failed: " + why
-		if r.opts.CAFile == "" {
+		if r.opts.RootCAs == nil {
 			f.remediation = "have the certificate issued by a publicly trusted CA (AEP trusts public roots only; a CA file makes this check trust a private CA, but AEP will not have it); " + r.withoutVerificationFix()
 		} else {
 			f.remediation = "the certificate is not signed by a CA in " + OptionRootCAs.String() + ": pass the right CA, including any intermediate"

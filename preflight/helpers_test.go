@@ -2,8 +2,11 @@ package preflight_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,3 +96,31 @@ func requireStatus(t *testing.T, rep *preflight.Report, id preflight.Stage, want
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// caPools maps a CA file's path to its pool, and caFiles a pool back to its
+// file, so that a test that hands preflight a pool can hand pgx the file.
+var caPools, caFiles sync.Map
+
+// rootsOf returns the pool of the PEM CA file at path, the same pool for the
+// same path.
+func rootsOf(t testing.TB, path string) *x509.CertPool {
+	t.Helper()
+	if p, ok := caPools.Load(path); ok {
+		return p.(*x509.CertPool)
+	}
+	pem, err := os.ReadFile(path)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem), "no PEM certificate in %s", path)
+	p, _ := caPools.LoadOrStore(path, pool)
+	caFiles.Store(p, path)
+	return p.(*x509.CertPool)
+}
+
+// caFileOf is the file rootsOf read pool from; "" for nil (system roots).
+func caFileOf(pool *x509.CertPool) string {
+	if f, ok := caFiles.Load(pool); ok {
+		return f.(string)
+	}
+	return ""
+}

@@ -71,10 +71,10 @@ func (r *runner) input() Result {
 	r.host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(c.Server), "["), "]")
 	r.port = c.PortOrDefault()
 
-	v, err := newVerifier(r.host, r.opts.CAFile, r.opts.PinSHA256, r.opts.Now)
+	v, err := newVerifier(r.host, r.opts.RootCAs, r.opts.PinSHA256, r.opts.Now)
 	if err != nil {
 		res.Status, res.Message = Fail, err.Error()
-		res.Remediation = "fix " + OptionRootCAs.String() + " or " + OptionPinSHA256.String()
+		res.Remediation = "fix " + OptionPinSHA256.String()
 		res.Option = OptionPinSHA256
 		return res
 	}

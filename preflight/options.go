@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"crypto/x509"
 	"net"
 	"net/netip"
 	"time"
@@ -56,7 +57,7 @@ type Option string
 // Options that results refer to.
 const (
 	OptionTimeout   Option = "Timeout"   // Options.Timeout: the run's time limit
-	OptionRootCAs   Option = "CAFile"    // Options.CAFile: the roots that replace the system roots
+	OptionRootCAs   Option = "RootCAs"   // Options.RootCAs: the roots that replace the system roots
 	OptionPinSHA256 Option = "PinSHA256" // Options.PinSHA256: the pinned certificates
 )
 
@@ -76,9 +77,10 @@ type Options struct {
 	// the checked mode, or the connection's own, would have: it reports
 	// that the server asked instead (AuditResult.PasswordWithheld).
 	Audit bool
-	// CAFile is a PEM file of CA certificates that replaces the system roots
-	// when verifying the server's chain.
-	CAFile string
+	// RootCAs are the CA certificates that replace the system roots when
+	// verifying the server's chain, as tls.Config.RootCAs; nil means the
+	// system roots. Results name them OptionRootCAs.
+	RootCAs *x509.CertPool
 	// Tables are schema-qualified tables or views (schema.name; a bare name
 	// means public.name) that must be readable. Names are matched exactly,
 	// as the catalog stores them. A name with an empty part (see ValidTable)
@@ -113,7 +115,7 @@ type Options struct {
 	// a VPN, a tunnel, an emulator). The classification stays in
 	// AddressDetails either way.
 	PrivateAddress Policy
-	// PrivateCA decides how a chain that verifies only through CAFile, not
+	// PrivateCA decides how a chain that verifies only through RootCAs, not
 	// through the system roots, counts when the checked mode verifies the
 	// chain: PolicyWarn (the default), PolicyFail (the remote client trusts
 	// public roots only, as AEP does), or PolicyAccept (the remote client is

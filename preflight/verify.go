@@ -8,9 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -59,17 +57,9 @@ func (v *verifier) rootsName() string {
 // errPinMismatch aborts a handshake whose chain matches no pin.
 var errPinMismatch = errors.New("preflight: no certificate in the server's chain matches a pinned SHA-256 fingerprint")
 
-func newVerifier(host, caFile string, pins []string, now func() time.Time) (*verifier, error) {
-	v := &verifier{host: host, now: now, trustedBy: "system"}
-	if caFile != "" {
-		pem, err := readCAFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		v.roots = x509.NewCertPool()
-		if !v.roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("preflight: CA file %s holds no PEM certificate", caFile)
-		}
+func newVerifier(host string, roots *x509.CertPool, pins []string, now func() time.Time) (*verifier, error) {
+	v := &verifier{host: host, now: now, trustedBy: "system", roots: roots}
+	if roots != nil {
 		v.trustedBy = string(OptionRootCAs)
 	}
 	for _, p := range pins {
@@ -81,28 +71,6 @@ func newVerifier(host, caFile string, pins []string, now func() time.Time) (*ver
 		v.pins = append(v.pins, b)
 	}
 	return v, nil
-}
-
-// maxCAFile bounds a CA file: a system bundle of every public root is a
-// few hundred kilobytes.
-const maxCAFile = 8 << 20
-
-// readCAFile reads a CA file, bounded: a path to /dev/zero or to a huge file
-// by mistake must end in an error, not in all the memory there is.
-func readCAFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("preflight: reading CA file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("preflight: reading CA file: %w", err)
-	}
-	if len(b) > maxCAFile {
-		return nil, fmt.Errorf("preflight: CA file %s is over %d bytes: not a file of CA certificates", path, maxCAFile)
-	}
-	return b, nil
 }
 
 // check verifies chain, or returns the check of an identical chain that

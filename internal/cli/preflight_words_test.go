@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,4 +80,41 @@ func TestCheck_TimeoutFixNamesFlag(t *testing.T) {
 	}
 	assert.True(t, found, out)
 	assert.NotContains(t, out, "Options.")
+}
+
+// TestCheck_BadCAFile: the CLI reads --ca-file (preflight takes a pool), and
+// a file that is missing, a directory, larger than any CA bundle (read up to
+// a bound, not until memory runs out) or holds no PEM certificate is refused
+// before any dial, naming the flag, without a panic.
+func TestCheck_BadCAFile(t *testing.T) {
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.pem")
+	f, err := os.Create(huge)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(9<<20))
+	require.NoError(t, f.Close())
+	garbage := filepath.Join(dir, "garbage.pem")
+	require.NoError(t, os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\n\x00\xff not base64\n-----END CERTIFICATE-----\nplain text"), 0o600))
+	empty := filepath.Join(dir, "empty.pem")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+
+	for _, tt := range []struct{ path, msg string }{
+		{"/nonexistent/ca.pem", "no such file"},
+		{dir, "is a directory"},
+		{huge, "is over 8388608 bytes"},
+		{garbage, "holds no PEM certificate"},
+		{empty, "holds no PEM certificate"},
+	} {
+		for _, cmd := range [][]string{
+			{"check", "-", "--ca-file", tt.path},
+			{"check", "-", "--ca-file", tt.path, "-o", "json"},
+			{"connect", "-", "--name", "x", "--dry-run", "--ca-file", tt.path},
+		} {
+			code, out, errOut := runFlowpg(t, "Server=127.0.0.1;Port=1;Database=d;UID=u;Password=pw-sentinel", cmd...)
+			assert.Equal(t, ExitInvalid, code, "%v: %s%s", cmd, out, errOut)
+			assert.Contains(t, errOut, "--ca-file", cmd)
+			assert.Contains(t, errOut, tt.msg, cmd)
+			assert.NotContains(t, out+errOut, "pw-sentinel", cmd)
+		}
+	}
 }
