@@ -15,8 +15,64 @@ import (
 	"github.com/flowpg/flowpg/connstr"
 )
 
+// certificateStage reports the server's chain: what the checked sslmode
+// enforced failed the handshake (diagnose reports it), and what it does not
+// enforce is a warning, since a stricter mode would fail on it.
 func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 	res := Result{ID: StageCertificate}
+	src, from := certificateSource(c, probe)
+	if src == nil || src.cert == nil {
+		res.Status, res.Message = Skip, "no certificate: TLS was not used"
+		return res
+	}
+	chk := src.cert
+	d := r.certificateDetails(chk, from)
+	res.Details = d
+
+	// A chain that verifies only through Options.RootCAs: this machine
+	// trusts it, a client that trusts public roots only does not.
+	privateCA := chk.chainErr == nil && chk.systemErr != nil && r.verifier.roots != nil && r.mode >= connstr.SSLVerifyCA
+	var warns []finding
+	if privateCA && r.opts.PrivateCA != PolicyAccept {
+		f := r.privateCAFinding()
+		if r.opts.PrivateCA == PolicyFail {
+			res.Status, res.Field, res.Message, res.Remediation, res.Option = Fail, f.field, f.msg, f.fix, f.option
+			return res
+		}
+		warns = append(warns, f)
+	}
+	// A private CA's chain verifies, so it draws no chain warning: the
+	// order is the chain's, then the host name's, then the expiry's.
+	warns = append(warns, r.unenforcedFindings(chk, d)...)
+	if len(warns) > 0 {
+		res.Status, res.Field = Warn, warns[0].field
+		var msgs, fixes []string
+		for _, w := range warns {
+			msgs, fixes = append(msgs, w.msg), append(fixes, w.fix)
+			if res.Option == "" {
+				res.Option = w.option
+			}
+		}
+		res.Message, res.Remediation = strings.Join(msgs, "; "), strings.Join(fixes, "; ")
+		return res
+	}
+	res.Status = Pass
+	res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", d.Chain[0].Subject, r.verifier.rootsName(), r.host, d.DaysToExpiry)
+	if r.verifier.roots != nil {
+		res.Option = OptionRootCAs
+	}
+	if privateCA {
+		res.Message += " (the system roots do not trust it; AEP is assumed to trust this CA, as requested)"
+	}
+	if from == "probe" {
+		res.Message += " (seen by a TLS probe; sslMode " + r.libpq + " does not check it)"
+	}
+	return res
+}
+
+// certificateSource is the attempt whose certificate the stage reports, and
+// where it comes from ("connection" or "probe"); nil when none saw one.
+func certificateSource(c *connResult, probe *attempt) (*attempt, string) {
 	src, from := tlsSource(c, probe)
 	if src == nil {
 		// The connection failed during its handshake: report what the
@@ -27,11 +83,11 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 			}
 		}
 	}
-	if src == nil || src.cert == nil {
-		res.Status, res.Message = Skip, "no certificate: TLS was not used"
-		return res
-	}
-	chk := src.cert
+	return src, from
+}
+
+// certificateDetails describes the chain chk checked, seen by from.
+func (r *runner) certificateDetails(chk *certCheck, from string) *CertificateDetails {
 	d := &CertificateDetails{
 		TrustedBy: r.verifier.trustedBy, ChainValid: chk.chainErr == nil, ChainError: explainChainError(chk.chainErr),
 		HostnameMatch: chk.hostErr == nil, DaysToExpiry: int(chk.expiresIn.Hours() / 24), Expired: chk.expired,
@@ -55,64 +111,47 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 		ok := chk.systemErr == nil
 		d.SystemRootsValid = &ok
 	}
-	res.Details = d
+	return d
+}
 
-	// Problems that the checked sslmode does not enforce are warnings: AEP
-	// would connect, but a stricter mode would not. The enforced ones made
-	// the handshake fail and are reported by diagnose.
-	type finding struct{ msg, field, fix string }
+// finding is one problem of the chain: what, the field to blame, the fix,
+// and the option that msg or fix names, if any.
+type finding struct {
+	msg, field, fix string
+	option          Option
+}
+
+// privateCAFinding is a chain trusted only through Options.RootCAs, under a
+// mode that verifies it.
+func (r *runner) privateCAFinding() finding {
+	return finding{fmt.Sprintf("the chain is trusted only through the %s roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", OptionRootCAs, r.libpq), FieldSSLMode,
+		"have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it explicitly", OptionRootCAs}
+}
+
+// unenforcedFindings are the chain's problems that the checked sslmode does
+// not enforce: AEP would connect, but a stricter mode would not.
+func (r *runner) unenforcedFindings(chk *certCheck, d *CertificateDetails) []finding {
 	var warns []finding
 	if chk.chainErr != nil && !chk.expired {
-		warns = append(warns, finding{fmt.Sprintf("chain not trusted by the %s roots: %s (Verify Ca and Verify Full would fail)", d.TrustedBy, d.ChainError), FieldSSLMode,
-			"have the certificate issued by a publicly trusted CA: AEP trusts public roots only"})
-	}
-	// A chain that verifies only through Options.RootCAs: this machine trusts
-	// it, a client that trusts public roots only does not.
-	privateCA := chk.chainErr == nil && chk.systemErr != nil && r.verifier.roots != nil && r.mode >= connstr.SSLVerifyCA
-	if privateCA && r.opts.PrivateCA != PolicyAccept {
-		f := finding{fmt.Sprintf("the chain is trusted only through the %s roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", OptionRootCAs, r.libpq), FieldSSLMode,
-			"have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it explicitly"}
-		res.Option = OptionRootCAs
-		if r.opts.PrivateCA == PolicyFail {
-			res.Status, res.Field, res.Message, res.Remediation = Fail, f.field, f.msg, f.fix
-			return res
+		f := finding{msg: fmt.Sprintf("chain not trusted by the %s roots: %s (Verify Ca and Verify Full would fail)", r.verifier.rootsName(), d.ChainError), field: FieldSSLMode,
+			fix: "have the certificate issued by a publicly trusted CA: AEP trusts public roots only"}
+		if r.verifier.roots != nil {
+			f.option = OptionRootCAs
 		}
 		warns = append(warns, f)
 	}
 	if chk.hostErr != nil && r.libpq != "verify-full" {
-		warns = append(warns, finding{d.HostnameError + " (Verify Full would fail)", FieldServer,
-			"use in server a name the certificate lists, or re-issue the certificate with this name in its subjectAltName"})
+		warns = append(warns, finding{msg: d.HostnameError + " (Verify Full would fail)", field: FieldServer,
+			fix: "use in server a name the certificate lists, or re-issue the certificate with this name in its subjectAltName"})
 	}
 	switch {
 	case chk.expired:
-		warns = append(warns, finding{"a certificate in the chain has expired (Verify Ca and Verify Full would fail)", FieldServer, "renew the server certificate"})
+		warns = append(warns, finding{msg: "a certificate in the chain has expired (Verify Ca and Verify Full would fail)", field: FieldServer, fix: "renew the server certificate"})
 	case chk.expiresIn < expiryWarning:
-		warns = append(warns, finding{fmt.Sprintf("the certificate expires in %d days", d.DaysToExpiry), FieldServer,
-			"renew the server certificate before it expires: AEP's connection fails once it has, under Verify Ca and Verify Full"})
+		warns = append(warns, finding{msg: fmt.Sprintf("the certificate expires in %d days", d.DaysToExpiry), field: FieldServer,
+			fix: "renew the server certificate before it expires: AEP's connection fails once it has, under Verify Ca and Verify Full"})
 	}
-	leaf := d.Chain[0]
-	switch {
-	case len(warns) > 0:
-		res.Status, res.Field = Warn, warns[0].field
-		var msgs, fixes []string
-		for _, w := range warns {
-			msgs, fixes = append(msgs, w.msg), append(fixes, w.fix)
-		}
-		res.Message, res.Remediation = strings.Join(msgs, "; "), strings.Join(fixes, "; ")
-	default:
-		res.Status = Pass
-		res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", leaf.Subject, r.verifier.rootsName(), r.host, d.DaysToExpiry)
-		if r.verifier.roots != nil {
-			res.Option = OptionRootCAs
-		}
-		if privateCA {
-			res.Message += " (the system roots do not trust it; AEP is assumed to trust this CA, as requested)"
-		}
-	}
-	if from == "probe" && res.Status == Pass {
-		res.Message += " (seen by a TLS probe; sslMode " + r.libpq + " does not check it)"
-	}
-	return res
+	return warns
 }
 
 // certFailure explains a handshake aborted in mode (a libpq sslmode)

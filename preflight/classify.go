@@ -70,46 +70,9 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 	case phaseDial:
 		return r.dialFailure(a.dialErr, hostport)
 	case phaseSSLRequest:
-		if a.sslAnswered && a.sslResponse == 'N' {
-			return &failure{stage: StageTLS, field: FieldSSLMode, kind: KindTLSUnsupported,
-				message:     "the server does not support TLS: it declined the SSLRequest (ssl = off)",
-				remediation: "enable TLS on the server (ssl = on with a certificate); only if plaintext is acceptable, set sslMode to Prefer or Disable",
-			}
-		}
-		if a.sslAnswered {
-			return &failure{stage: StageTLS, field: FieldPort, kind: KindNotPostgres,
-				message:     fmt.Sprintf("%s answered the TLS request with %q instead of S or N: it does not look like PostgreSQL", hostport, a.sslResponse),
-				remediation: "check that server and port point at PostgreSQL, not at another service or a proxy",
-			}
-		}
-		return r.transportFailure(StageTLS, err, "while negotiating TLS (SSLRequest)")
+		return r.sslRequestFailure(a, hostport, err)
 	case phaseHandshake:
-		if a.certRejected != nil {
-			return r.certFailure(c.mode, a.certRejected, a.cert)
-		}
-		var rec tls.RecordHeaderError
-		if alert, ok := a.serverAlert(); ok {
-			f := &failure{stage: StageTLS, field: FieldSSLMode, kind: KindHandshake,
-				message:     fmt.Sprintf("the server rejected the TLS handshake (alert: %s)", alert.Error()),
-				remediation: "the server and flowpg share no TLS version, cipher suite or key-exchange group: allow TLS 1.2 or 1.3 with modern ciphers, and the group P-256 (prime256v1) or X25519, on the server",
-			}
-			if a.groupRetry {
-				f.message += ", also on a second connection offering Go's default key-exchange groups"
-			}
-			return f
-		}
-		switch {
-		case errors.As(a.handshakeErr, &rec):
-			return &failure{stage: StageTLS, field: FieldPort, kind: KindNotPostgres,
-				message:     "the server accepted TLS but then did not speak TLS",
-				remediation: "check that server and port point at PostgreSQL, not at a proxy",
-			}
-		}
-		e := a.handshakeErr
-		if e == nil {
-			e = err
-		}
-		return r.transportFailure(StageTLS, e, "during the TLS handshake")
+		return r.handshakeFailure(c.mode, a, err)
 	case phaseStartup:
 		if a.pgErr != nil {
 			return r.serverFailure(a, a.pgErr, tlsOffered)
@@ -122,6 +85,57 @@ func (r *runner) diagnose(c *connResult, tlsOffered bool) *failure {
 	default:
 		return r.transportFailure(StageAuth, err, "after authentication")
 	}
+}
+
+// sslRequestFailure explains an attempt that ended at the SSLRequest: the
+// server declined TLS, answered what PostgreSQL never does, or the
+// transport failed. The caller holds a.mu.
+func (r *runner) sslRequestFailure(a *attempt, hostport string, err error) *failure {
+	if a.sslAnswered && a.sslResponse == 'N' {
+		return &failure{stage: StageTLS, field: FieldSSLMode, kind: KindTLSUnsupported,
+			message:     "the server does not support TLS: it declined the SSLRequest (ssl = off)",
+			remediation: "enable TLS on the server (ssl = on with a certificate); only if plaintext is acceptable, set sslMode to Prefer or Disable",
+		}
+	}
+	if a.sslAnswered {
+		return &failure{stage: StageTLS, field: FieldPort, kind: KindNotPostgres,
+			message:     fmt.Sprintf("%s answered the TLS request with %q instead of S or N: it does not look like PostgreSQL", hostport, a.sslResponse),
+			remediation: "check that server and port point at PostgreSQL, not at another service or a proxy",
+		}
+	}
+	return r.transportFailure(StageTLS, err, "while negotiating TLS (SSLRequest)")
+}
+
+// handshakeFailure explains an attempt whose TLS handshake failed in mode:
+// our verification refused the chain, the server sent an alert, or what
+// came back was not TLS. The caller holds a.mu.
+func (r *runner) handshakeFailure(mode string, a *attempt, err error) *failure {
+	if a.certRejected != nil {
+		return r.certFailure(mode, a.certRejected, a.cert)
+	}
+	var rec tls.RecordHeaderError
+	if alert, ok := a.serverAlert(); ok {
+		f := &failure{stage: StageTLS, field: FieldSSLMode, kind: KindHandshake,
+			message:     fmt.Sprintf("the server rejected the TLS handshake (alert: %s)", alert.Error()),
+			remediation: "the server and flowpg share no TLS version, cipher suite or key-exchange group: allow TLS 1.2 or 1.3 with modern ciphers, and the group P-256 (prime256v1) or X25519, on the server",
+		}
+		if a.groupRetry {
+			f.message += ", also on a second connection offering Go's default key-exchange groups"
+		}
+		return f
+	}
+	switch {
+	case errors.As(a.handshakeErr, &rec):
+		return &failure{stage: StageTLS, field: FieldPort, kind: KindNotPostgres,
+			message:     "the server accepted TLS but then did not speak TLS",
+			remediation: "check that server and port point at PostgreSQL, not at a proxy",
+		}
+	}
+	e := a.handshakeErr
+	if e == nil {
+		e = err
+	}
+	return r.transportFailure(StageTLS, e, "during the TLS handshake")
 }
 
 // transportFailure classifies an I/O failure after the TCP connect.

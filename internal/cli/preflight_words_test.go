@@ -34,6 +34,10 @@ func TestInFlagWords(t *testing.T) {
 	assert.Equal(t, "pass the right CA in --ca-file", res.Remediation)
 	assert.Equal(t, "ca-file", d.TrustedBy)
 
+	res = preflight.Result{Message: "chain not trusted by the Options.RootCAs roots: signed by an unknown certificate authority", Option: preflight.OptionRootCAs}
+	inFlagWords(&res)
+	assert.Equal(t, "chain not trusted by the ca-file roots: signed by an unknown certificate authority", res.Message)
+
 	// A result that names no option is left as it is.
 	res = preflight.Result{Message: "Options.Timeout is a server's word here"}
 	inFlagWords(&res)
