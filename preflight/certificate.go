@@ -117,15 +117,20 @@ func (r *runner) certificateDetails(chk *certCheck, from string) *CertificateDet
 // finding is one problem of the chain: what, the field to blame, the fix,
 // and the option that msg or fix names, if any.
 type finding struct {
-	msg, field, fix string
-	option          Option
+	msg, fix string
+	field    Field
+	option   Option
 }
 
 // privateCAFinding is a chain trusted only through Options.RootCAs, under a
 // mode that verifies it.
 func (r *runner) privateCAFinding() finding {
-	return finding{fmt.Sprintf("the chain is trusted only through the %s roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", OptionRootCAs, r.libpq), FieldSSLMode,
-		"have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it explicitly", OptionRootCAs}
+	return finding{
+		msg:    fmt.Sprintf("the chain is trusted only through the %s roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", OptionRootCAs, r.libpq),
+		field:  FieldSSLMode,
+		fix:    "have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it explicitly",
+		option: OptionRootCAs,
+	}
 }
 
 // unenforcedFindings are the chain's problems that the checked sslmode does

@@ -17,8 +17,8 @@ import (
 // failure is the plain-language diagnosis of a failed connection.
 type failure struct {
 	stage       Stage
-	field       string
-	kind        string
+	field       Field
+	kind        Kind
 	message     string
 	remediation string
 	option      Option // the field of Options that message or remediation names

@@ -44,8 +44,8 @@ func TestDialFailure_Classification(t *testing.T) {
 	tests := []struct {
 		name  string
 		err   error
-		kind  string
-		field string
+		kind  Kind
+		field Field
 	}{
 		{"refused", op(syscall.ECONNREFUSED), KindRefused, FieldPort},
 		{"unreachable", op(syscall.EHOSTUNREACH), KindUnreachable, FieldServer},
@@ -71,7 +71,7 @@ func TestTransportFailure_Classification(t *testing.T) {
 	r := testRunner()
 	for _, tt := range []struct {
 		err  error
-		kind string
+		kind Kind
 	}{
 		{io.EOF, KindReset},
 		{io.ErrUnexpectedEOF, KindReset},
@@ -97,7 +97,7 @@ func TestServerFailure_SQLStates(t *testing.T) {
 		e          pgconn.PgError
 		tlsOffered bool
 		stage      Stage
-		field      string
+		field      Field
 		message    []string // each must appear in the message
 		fix        string   // must appear in the remediation
 		once       string   // must appear in the message exactly once
@@ -206,7 +206,7 @@ func TestDiagnose_Phases(t *testing.T) {
 		name  string
 		a     *attempt
 		stage Stage
-		kind  string
+		kind  Kind
 	}{
 		{"dial refused", &attempt{dialStart: now, dialEnd: now, dialErr: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, StageTCP, KindRefused},
 		{"ssl declined", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'N'}, StageTLS, KindTLSUnsupported},
@@ -419,7 +419,7 @@ func TestPrivilegesStage_RequestedTables(t *testing.T) {
 		name    string
 		rows    [][][]byte
 		status  Status
-		field   string
+		field   Field
 		message []string
 		fixes   []string
 		notFix  string

@@ -47,8 +47,8 @@ func runCheck(t *testing.T, c connstr.Conn, opts preflight.Options, allow ...net
 	defer cancel()
 	rep := preflight.Run(ctx, c, guarded(t, opts, allow...))
 	require.NotNil(t, rep)
-	require.Len(t, rep.Checks, len(preflight.Stages))
-	for i, id := range preflight.Stages {
+	require.Len(t, rep.Checks, len(preflight.Stages()))
+	for i, id := range preflight.Stages() {
 		require.Equal(t, id, rep.Checks[i].ID)
 	}
 	b, err := json.Marshal(rep)
@@ -64,7 +64,7 @@ func runCheck(t *testing.T, c connstr.Conn, opts preflight.Options, allow ...net
 
 // requireFailAt asserts that stage id failed blaming field, that every
 // earlier stage did not fail and that every later one was skipped.
-func requireFailAt(t *testing.T, rep *preflight.Report, id preflight.Stage, field string) {
+func requireFailAt(t *testing.T, rep *preflight.Report, id preflight.Stage, field preflight.Field) {
 	t.Helper()
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	require.Equal(t, preflight.Fail, rep.Verdict, "%s", b)

@@ -19,10 +19,10 @@ type InputDetails struct {
 	User     string `json:"username"`
 	// SSLMode is the mode checked: Options.SSLMode, or else the mode the
 	// connection's TLS keys map to.
-	SSLMode string `json:"sslMode"`
+	SSLMode connstr.SSLMode `json:"sslMode"`
 	// RequestedSSLMode is the mode the connection's own TLS keys map to, when
 	// another is checked.
-	RequestedSSLMode string `json:"requestedSslMode,omitempty"`
+	RequestedSSLMode connstr.SSLMode `json:"requestedSslMode,omitempty"`
 	// SSLModeReason is Options.SSLModeReason, when another mode is checked.
 	SSLModeReason string            `json:"sslModeReason,omitempty"`
 	Warnings      []connstr.Warning `json:"warnings,omitempty"`
@@ -37,7 +37,7 @@ func (r *runner) input() Result {
 		res.Status = Fail
 		res.Message = err.Error()
 		if errors.As(err, &ve) && len(ve.Fields) > 0 {
-			res.Field = ve.Fields[0].Field
+			res.Field = Field(ve.Fields[0].Field)
 		}
 		res.Remediation = "fix the connection string; every field AEP's basic authentication takes is required"
 		return res
@@ -80,12 +80,12 @@ func (r *runner) input() Result {
 	}
 	r.verifier = v
 
-	d := &InputDetails{Server: r.host, Port: r.port, Database: c.Database, User: c.User, SSLMode: r.libpq, Warnings: warns}
+	d := &InputDetails{Server: r.host, Port: r.port, Database: c.Database, User: c.User, SSLMode: r.mode, Warnings: warns}
 	res.Details = d
 	res.Status = Pass
 	res.Message = fmt.Sprintf("%s@%s/%s, sslMode %s", c.User, net.JoinHostPort(r.host, strconv.Itoa(r.port)), c.Database, r.libpq)
 	if r.own != r.mode {
-		d.RequestedSSLMode, d.SSLModeReason = r.own.LibPQ(), r.opts.SSLModeReason
+		d.RequestedSSLMode, d.SSLModeReason = r.own, r.opts.SSLModeReason
 		why := r.opts.SSLModeReason
 		if why == "" {
 			why = "as asked"
@@ -94,7 +94,7 @@ func (r *runner) input() Result {
 	}
 	if len(warns) > 0 {
 		res.Status = Warn
-		res.Field = warns[0].Field
+		res.Field = Field(warns[0].Field)
 		msgs := make([]string, len(warns))
 		for i, w := range warns {
 			msgs[i] = w.Message

@@ -218,7 +218,7 @@ func TestRun_TLSOn(t *testing.T) {
 				in := rep.Check(preflight.StageInput)
 				require.Contains(t, in.Message, "sslMode verify-ca")
 				require.Contains(t, in.Message, "asks for require")
-				require.Equal(t, "require", in.Details.(*preflight.InputDetails).RequestedSSLMode)
+				require.Equal(t, connstr.SSLRequire, in.Details.(*preflight.InputDetails).RequestedSSLMode)
 				requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldSSLMode)
 				require.Contains(t, rep.Check(preflight.StageCertificate).Message, "verify-ca failed")
 				require.NotNil(t, rep.Requested)

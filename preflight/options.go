@@ -134,7 +134,7 @@ type Options struct {
 	// Progress, when set, is told of the run as it goes, on the goroutine
 	// that called Run: first the target, then each stage as it starts (for
 	// the stages that wait on the network) and as it finishes, in the order
-	// of Stages, once each, with the result the report will hold. A renderer
+	// of Stages(), once each, with the result the report will hold. A renderer
 	// streams the report with it, so that a hang shows where it hangs.
 	Progress func(Event)
 

@@ -166,7 +166,7 @@ type tableProblems struct {
 	bad     []string // every problem, in the order the tables were asked for
 	missing []string // the tables that do not exist
 	denied  bool     // some table exists but is not readable
-	field   string   // the field the first problem blames
+	field   Field    // the field the first problem blames
 }
 
 // checkTables reads the requested tables' rows (schema, name, exists,

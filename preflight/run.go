@@ -32,7 +32,7 @@ type runner struct {
 	recWhy  string
 }
 
-// Run checks conn stage by stage (see Stages) and returns the report. It
+// Run checks conn stage by stage (see Stages()) and returns the report. It
 // never returns nil, and every failure is a Result, not an error. The whole
 // run, audit included, is bounded by Options.Timeout and by ctx.
 func Run(ctx context.Context, conn connstr.Conn, opts Options) *Report {
@@ -52,11 +52,11 @@ func Run(ctx context.Context, conn connstr.Conn, opts Options) *Report {
 }
 
 // set records a stage's result, and tells Options.Progress of every
-// result now final in the order of Stages.
+// result now final in the order of Stages().
 func (r *runner) set(res Result) {
 	r.results[res.ID] = res
-	for r.emitted < len(Stages) {
-		next, ok := r.results[Stages[r.emitted]]
+	for r.emitted < len(stages) {
+		next, ok := r.results[stages[r.emitted]]
 		if !ok {
 			return
 		}
@@ -155,7 +155,7 @@ func (r *runner) report() *Report {
 	}
 	var failed Stage
 	interrupted := r.interrupted()
-	for _, id := range Stages {
+	for _, id := range stages {
 		res, ok := r.results[id]
 		if !ok {
 			res = Result{ID: id, Status: Skip, Message: "not run"}

@@ -9,8 +9,8 @@ import (
 
 // SSLModeDetails are the findings of the sslmode stage.
 type SSLModeDetails struct {
-	Mode    string `json:"mode"`
-	TLSUsed bool   `json:"tlsUsed"`
+	Mode    connstr.SSLMode `json:"mode"`
+	TLSUsed bool            `json:"tlsUsed"`
 	// Fallback is set when allow or prefer ended on its second choice.
 	Fallback       bool   `json:"fallback,omitempty"`
 	FallbackReason string `json:"fallbackReason,omitempty"`
@@ -18,7 +18,7 @@ type SSLModeDetails struct {
 
 func (r *runner) sslmodeStage(c *connResult, probe *attempt, offered *bool) Result {
 	res := Result{ID: StageSSLMode, Status: Pass, Duration: sub(c.end, c.start)}
-	d := &SSLModeDetails{Mode: r.libpq}
+	d := &SSLModeDetails{Mode: r.mode}
 	res.Details = d
 	fin := c.final()
 	if fin == nil {

@@ -252,11 +252,11 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 		rep := t.report
 		stage, field, msg := "", "", ""
 		if f := rep.Failed(); f != nil {
-			stage, field, msg = string(f.ID), f.Field, f.Message
+			stage, field, msg = string(f.ID), string(f.Field), f.Message
 		} else {
 			for _, c := range rep.Checks {
 				if c.Status == preflight.Warn {
-					stage, field, msg = string(c.ID), c.Field, c.Message
+					stage, field, msg = string(c.ID), string(c.Field), c.Message
 					break
 				}
 			}
