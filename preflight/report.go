@@ -97,7 +97,8 @@ type Result struct {
 	// the *Details types of this package (InputDetails, AddressDetails,
 	// DNSDetails, TCPDetails,
 	// TLSDetails, CertificateDetails, SSLModeDetails, AuthDetails,
-	// ServerDetails, PrivilegesDetails), or nil.
+	// ServerDetails, PrivilegesDetails), or nil. The accessors named after
+	// the stages (Result.TLS, Report.Certificate, …) return them typed.
 	Details any `json:"details,omitempty"`
 }
 

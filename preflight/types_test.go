@@ -37,3 +37,32 @@ func TestStages_CallerOwnsTheSlice(t *testing.T) {
 	s[0] = "changed"
 	assert.Equal(t, preflight.StageInput, preflight.Stages()[0])
 }
+
+// TestAccessors: each stage's accessor returns that stage's details, typed,
+// and false for a stage that is missing, has no details, or has another
+// stage's.
+func TestAccessors(t *testing.T) {
+	rep := &preflight.Report{Checks: []preflight.Result{
+		{ID: preflight.StageTLS, Status: preflight.Pass, Details: &preflight.TLSDetails{Used: true}},
+		{ID: preflight.StageCertificate, Status: preflight.Skip},
+		{ID: preflight.StageAuth, Status: preflight.Pass, Details: &preflight.AuthDetails{}},
+	}}
+	tlsD, ok := rep.TLS()
+	require.True(t, ok)
+	assert.True(t, tlsD.Used)
+	tlsD.Used = false
+	again, _ := rep.TLS()
+	assert.True(t, again.Used, "the accessor returns a copy")
+
+	_, ok = rep.Certificate()
+	assert.False(t, ok, "a skipped stage has no details")
+	_, ok = rep.Privileges()
+	assert.False(t, ok, "a missing stage has no details")
+	_, ok = rep.Auth()
+	assert.True(t, ok)
+	_, ok = rep.Check(preflight.StageTLS).Auth()
+	assert.False(t, ok, "another stage's details are not these")
+	var none *preflight.Result
+	_, ok = none.TLS()
+	assert.False(t, ok)
+}

@@ -186,7 +186,7 @@ func (t *textReport) writeStage(c preflight.Result) {
 // the chain's fingerprints and the pins given: the fix asks to compare them,
 // and text has no other place to show them (JSON has them in the details).
 func writePins(b *strings.Builder, c preflight.Result) {
-	d, ok := c.Details.(*preflight.CertificateDetails)
+	d, ok := c.Certificate()
 	if !ok || d.PinMatched == nil || *d.PinMatched {
 		return
 	}

@@ -63,7 +63,9 @@ func inFlagWords(res *preflight.Result) {
 		res.Message = flagWords.Replace(res.Message)
 		res.Remediation = flagWords.Replace(res.Remediation)
 	}
-	if d, ok := res.Details.(*preflight.CertificateDetails); ok && d.TrustedBy == string(preflight.OptionRootCAs) {
+	// A copy, not the report's own details: a streamed result shares them.
+	if d, ok := res.Certificate(); ok && d.TrustedBy == string(preflight.OptionRootCAs) {
 		d.TrustedBy = caFileRoots
+		res.Details = &d
 	}
 }

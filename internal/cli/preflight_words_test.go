@@ -32,7 +32,10 @@ func TestInFlagWords(t *testing.T) {
 	inFlagWords(&res)
 	assert.Equal(t, "the chain is trusted only through the ca-file roots, not the system roots", res.Message)
 	assert.Equal(t, "pass the right CA in --ca-file", res.Remediation)
-	assert.Equal(t, "ca-file", d.TrustedBy)
+	got, ok := res.Certificate()
+	require.True(t, ok)
+	assert.Equal(t, "ca-file", got.TrustedBy)
+	assert.Equal(t, "RootCAs", d.TrustedBy, "the report's own details, shared with a streamed result, are not changed")
 
 	res = preflight.Result{Message: "chain not trusted by the Options.RootCAs roots: signed by an unknown certificate authority", Option: preflight.OptionRootCAs}
 	inFlagWords(&res)
