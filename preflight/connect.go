@@ -318,11 +318,16 @@ func assignErrors(attempts []*attempt, err error) {
 			errs = j.Unwrap()
 		}
 	}
-	if len(errs) == len(attempts) {
-		for i, a := range attempts {
-			a.err = errs[i]
-		}
-		return
+	if len(errs) != len(attempts) {
+		errs = make([]error, len(attempts))
+		errs[len(errs)-1] = err
 	}
-	attempts[len(attempts)-1].err = err
+	for i, a := range attempts {
+		if errs[i] == nil {
+			continue
+		}
+		a.mu.Lock() // still live: the connection's socket may be read on another goroutine
+		a.err = errs[i]
+		a.mu.Unlock()
+	}
 }
