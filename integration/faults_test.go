@@ -256,8 +256,8 @@ type checkJSON struct {
 	Checks  []struct {
 		ID      preflight.Stage
 		Status  preflight.Status
-		Field   string
-		Kind    string
+		Field   preflight.Field
+		Kind    preflight.Kind
 		Details json.RawMessage
 	}
 }
