@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowpg/flowpg/internal/pgtest"
 	"github.com/flowpg/flowpg/preflight"
 )
 
@@ -124,4 +125,39 @@ func TestCheck_BadCAFile(t *testing.T) {
 			assert.NotContains(t, out+errOut, "pw-sentinel", cmd)
 		}
 	}
+}
+
+// TestCheck_CAFileWordingAgainstServer: against a real server whose chain
+// only --ca-file trusts, the check's text and JSON speak of the ca-file
+// roots, as they did when preflight read the file itself: the pass line,
+// the private-CA warning and trustedBy, never preflight's Options.RootCAs.
+func TestCheck_CAFileWordingAgainstServer(t *testing.T) {
+	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn})
+	in := fmt.Sprintf("Server=%s;Port=%d;Database=%s;UID=%s;PWD=%s;EncryptionMethod=1;ValidateServerCertificate=1;HostNameInCertificate=#SERVERNAME#",
+		s.Host, s.Port, pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword)
+
+	_, out, errOut := runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile, "--assume-adobe-trusts-ca")
+	assert.Contains(t, out, "trusted by the ca-file roots", errOut)
+	assert.NotContains(t, out, "Options.")
+
+	_, out, errOut = runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile)
+	assert.Contains(t, out, "! certificate the chain is trusted only through the ca-file roots, not the system roots", errOut)
+	assert.NotContains(t, out, "Options.")
+
+	_, out, _ = runFlowpg(t, in, "check", "-", "--ca-file", s.CAFile, "-o", "json")
+	var rep struct {
+		Checks []struct {
+			ID      string
+			Message string
+			Details struct{ TrustedBy string }
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Len(t, rep.Checks, 10)
+	cert := rep.Checks[5]
+	require.Equal(t, "certificate", cert.ID)
+	assert.Equal(t, "ca-file", cert.Details.TrustedBy)
+	assert.Contains(t, cert.Message, "trusted only through the ca-file roots")
+	assert.NotContains(t, out, "Options.")
+	assert.NotContains(t, out, "RootCAs")
 }
