@@ -278,13 +278,13 @@ func (c *Client) do(req *http.Request, v any) error {
 		return ae
 	}
 	if tooLarge {
-		return &replyError{fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)}
+		return &ReplyError{StatusCode: resp.StatusCode, Err: fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)}
 	}
 	if v == nil || len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return &replyError{fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)}
+		return &ReplyError{StatusCode: resp.StatusCode, Err: fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)}
 	}
 	return nil
 }
@@ -305,12 +305,18 @@ func credentialForms(cred string) []string {
 	return forms
 }
 
-// replyError is a success reply the client could not read (too large, or
+// ReplyError is a success reply the client could not read (too large, or
 // not the JSON expected): the server acted, but its answer is lost.
-type replyError struct{ err error }
+type ReplyError struct {
+	StatusCode int   // the reply's HTTP status, 2xx
+	Err        error // what was wrong with the body; wraps ErrResponseTooLarge when it was too large
+}
 
-func (e *replyError) Error() string { return e.err.Error() }
-func (e *replyError) Unwrap() error { return e.err }
+// Error returns Err's message.
+func (e *ReplyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *ReplyError) Unwrap() error { return e.Err }
 
 // call is build, do, check and decode, retried per the client's policy.
 // Only idempotent calls use it; CreateConnection has its own loop.
