@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -361,8 +363,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return err
 	}
-	for k, vs := range hdr {
-		for _, v := range vs {
+	for _, k := range slices.Sorted(maps.Keys(hdr)) { // the same header is named every time
+		for _, v := range hdr[k] {
 			if !validHeaderValue(v) {
 				return &requestError{method: method, url: req.URL.String(), msg: "header " + k + " holds a control character, which an HTTP header cannot carry; nothing was sent"}
 			}
