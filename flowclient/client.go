@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -278,13 +280,13 @@ func (c *Client) do(req *http.Request, v any) error {
 		return ae
 	}
 	if tooLarge {
-		return &replyError{fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)}
+		return &ReplyError{StatusCode: resp.StatusCode, Err: fmt.Errorf("flowclient: %s %s: %w (over %d bytes)", req.Method, req.URL, ErrResponseTooLarge, c.maxBytes)}
 	}
 	if v == nil || len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return &replyError{fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)}
+		return &ReplyError{StatusCode: resp.StatusCode, Err: fmt.Errorf("flowclient: %s %s: decode %s reply: %w", req.Method, req.URL, statusText(resp.StatusCode), err)}
 	}
 	return nil
 }
@@ -305,12 +307,18 @@ func credentialForms(cred string) []string {
 	return forms
 }
 
-// replyError is a success reply the client could not read (too large, or
+// ReplyError is a success reply the client could not read (too large, or
 // not the JSON expected): the server acted, but its answer is lost.
-type replyError struct{ err error }
+type ReplyError struct {
+	StatusCode int   // the reply's HTTP status, 2xx
+	Err        error // what was wrong with the body; wraps ErrResponseTooLarge when it was too large
+}
 
-func (e *replyError) Error() string { return e.err.Error() }
-func (e *replyError) Unwrap() error { return e.err }
+// Error returns Err's message.
+func (e *ReplyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *ReplyError) Unwrap() error { return e.Err }
 
 // call is build, do, check and decode, retried per the client's policy.
 // Only idempotent calls use it; CreateConnection has its own loop.
@@ -355,8 +363,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return err
 	}
-	for k, vs := range hdr {
-		for _, v := range vs {
+	for _, k := range slices.Sorted(maps.Keys(hdr)) { // the same header is named every time
+		for _, v := range hdr[k] {
 			if !validHeaderValue(v) {
 				return &requestError{method: method, url: req.URL.String(), msg: "header " + k + " holds a control character, which an HTTP header cannot carry; nothing was sent"}
 			}

@@ -227,7 +227,7 @@ func (c *Client) CreateConnection(ctx context.Context, conn Connection) (Created
 		unknown = unknown || outcomeUnknown(err)
 		return err
 	})
-	var re *replyError
+	var re *ReplyError
 	if errors.As(err, &re) || (err == nil && created.ID == "") {
 		// Created, but the reply says not what: find out by name.
 		unknown = true

@@ -371,7 +371,7 @@ func outcomeUnknown(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.StatusCode >= 500
 	}
-	var re *replyError
+	var re *ReplyError
 	return errors.As(err, &re)
 }
 

@@ -174,7 +174,7 @@ func TestFaultMatrix(t *testing.T) {
 			name:     "flow/malformed JSON reply to create",
 			onCreate: func(h *flowtest.Handler) { h.MalformedNext(1) },
 			timeout:  10 * time.Second, deadline: 40 * time.Second,
-			wantConnStatus: "api-error", wantConns: 0, maxPosts: 1, wantExit: cli.ExitFailed,
+			wantConnStatus: "api-error", wantHTTP: http.StatusOK, wantConns: 0, maxPosts: 1, wantExit: cli.ExitFailed,
 		},
 		{
 			// A 401 from the gateway refused the request: a new IMS token,
@@ -225,7 +225,7 @@ func TestFaultMatrix(t *testing.T) {
 			name:     "flow/reply to create too large",
 			onCreate: func(h *flowtest.Handler) { h.OversizeNext(1) },
 			timeout:  10 * time.Second, deadline: 40 * time.Second,
-			wantConnStatus: "api-error", wantErr: flowclient.ErrResponseTooLarge, wantConns: 0, maxPosts: 1, wantExit: cli.ExitFailed,
+			wantConnStatus: "api-error", wantHTTP: http.StatusOK, wantErr: flowclient.ErrResponseTooLarge, wantConns: 0, maxPosts: 1, wantExit: cli.ExitFailed,
 		},
 	}
 	for _, row := range rows {

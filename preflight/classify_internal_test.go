@@ -377,8 +377,14 @@ func TestRecommend(t *testing.T) {
 
 	// Prefer in plaintext is no better than Disable.
 	audit[2].TLS, audit[3].OK = false, false
-	m, _ = recommend(audit)
+	audit[3].Error = "no TLS"
+	m, why = recommend(audit)
 	require.Equal(t, connstr.SSLDisable, m)
+	// Prefer's row passed: it is no failure, only no better than Disable.
+	require.Contains(t, why, "prefer connects only in plaintext")
+	require.NotContains(t, why, "prefer fails")
+	require.NotContains(t, why, "allow fails")
+	require.Contains(t, why, "require fails: no TLS")
 
 	m, why = recommend([]AuditResult{{SSLMode: connstr.SSLDisable}})
 	require.Equal(t, connstr.SSLModeUnset, m)

@@ -70,6 +70,18 @@ func TestInterrupt_IsNoFinding(t *testing.T) {
 			require.NotContains(t, a.Error, "time limit", a.SSLMode.String())
 		}
 	})
+	t.Run("during the TLS probe of a silent server", func(t *testing.T) {
+		// Disable ends in plaintext, so a probe asks for TLS on a connection
+		// of its own. The check's limit is an hour: a probe that ignored the
+		// interrupt would hang this test until go test's -timeout.
+		p, err := faultproxy.New(fakeServer(t, 'S'), faultproxy.Options{BlackHole: true})
+		require.NoError(t, err)
+		t.Cleanup(func() { p.Close() })
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		rep := preflight.Run(ctx, connTo(t, p.Addr, connstr.SSLDisable), guarded(t, preflight.Options{Timeout: time.Hour}))
+		require.Equal(t, preflight.Interrupted, rep.Verdict)
+	})
 	t.Run("during the name lookup", func(t *testing.T) {
 		c := connTo(t, "127.0.0.1:5432", connstr.SSLVerifyFull)
 		c.Server = "db.example.com"

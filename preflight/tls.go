@@ -182,6 +182,10 @@ func (r *runner) probeTLS(ctx context.Context, addrs []netip.Addr) *attempt {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
+	// A silent server must not hold the probe past a cancelled run: the
+	// reads below do not watch ctx, so its end unblocks them.
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if _, err := conn.Write(sslRequest); err != nil {
 		conn.Close()
 		return a

@@ -3,6 +3,7 @@ package flowtest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -145,7 +146,8 @@ func (s specDef) item() map[string]any {
 // respected, no unknown params. It returns the params as strings.
 func validateParams(a authDef, raw map[string]json.RawMessage) (map[string]string, error) {
 	out := make(map[string]string, len(raw))
-	for name, v := range raw {
+	for _, name := range slices.Sorted(maps.Keys(raw)) { // the same parameter is named every time
+		v := raw[name]
 		p, ok := a.prop(name)
 		if !ok {
 			return nil, fmt.Errorf("auth.params.%s is not a parameter of %q; allowed: %s", name, a.name, strings.Join(propNames(a), ", "))

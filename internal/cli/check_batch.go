@@ -14,6 +14,8 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/internal/printable"
 	"github.com/flowpg/flowpg/preflight"
@@ -77,65 +79,84 @@ type batchLine struct {
 }
 
 func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error {
-	var r io.Reader
-	if c.File == "-" {
-		r = streams.Stdin
-	} else {
-		f, err := os.Open(c.File)
-		if err != nil {
-			return c.inputError(streams, "--file", invalid(fmt.Errorf("reading --file: %w", err)))
-		}
-		defer f.Close()
-		r = f
-	}
-	targets, err := readTargets(r)
+	targets, err := c.readFile(streams)
 	if err != nil {
 		return c.inputError(streams, "--file", invalid(err))
 	}
-
-	// Checks run concurrently; results are written in input order, each as
-	// soon as it and every line before it are done, so a long batch streams
-	// and its finished reports can be dropped from memory.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	progress := newProgress(streams.Stderr, len(targets))
 	for _, t := range targets {
 		t.done = make(chan struct{})
 	}
-	go func() {
-		sem := make(chan struct{}, c.Concurrency)
-		for _, t := range targets {
-			if t.err == nil {
-				// Once the run is stopped, no check begins.
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-				}
-			}
-			if t.err != nil || ctx.Err() != nil {
-				t.class = batchClass(t)
-				progress.step()
-				close(t.done)
-				continue
-			}
-			go func() {
-				defer func() { <-sem; progress.step(); close(t.done) }()
-				opts, err := c.options(streams, t.conn, t.warns)
-				if err != nil { // the flags are checked before the batch starts
-					opts = preflight.Options{}
-				}
-				t.report = runPreflight(ctx, t.conn, opts)
-				t.report.Target = t.target
-				t.class = batchClass(t)
-			}()
+	// Checks run concurrently, at most --concurrency at once; results are
+	// written in input order by one more goroutine of the group, each as
+	// soon as it and every line before it are done, so a long batch streams
+	// and its finished reports can be dropped from memory. A failed write
+	// ends the group's context: no check begins after it, those running
+	// end, and Wait returns only when every goroutine has.
+	grp, gctx := errgroup.WithContext(ctx)
+	grp.SetLimit(c.Concurrency + 1)
+	var cases []junitCase
+	grp.Go(func() error { return c.writeInOrder(streams, targets, &cases) })
+	for _, t := range targets {
+		finish := func() { t.class = batchClass(t); progress.step(); close(t.done) }
+		if t.err != nil || gctx.Err() != nil {
+			finish()
+			continue
 		}
-	}()
-
-	var enc *json.Encoder
-	if c.Output == "json" {
-		enc = json.NewEncoder(streams.Stdout)
+		grp.Go(func() error { // waits for a free slot
+			if gctx.Err() == nil { // a run stopped meanwhile begins no check
+				c.checkTarget(gctx, streams, t)
+			}
+			finish()
+			return nil
+		})
 	}
-	var cases []junitCase // JUnit's counts come first, so its cases are written at the end
+	if err := grp.Wait(); err != nil {
+		return failed(err)
+	}
+	progress.done()
+	switch c.Output {
+	case "junit":
+		if err := writeJUnit(streams.Stdout, cases); err != nil {
+			return failed(err)
+		}
+	case "text":
+		if err := renderSummary(streams.Stdout, targets, ctx.Err() != nil, newStyle(streams.Stdout, g.NoColor)); err != nil {
+			return failed(err)
+		}
+	}
+	return batchExit(targets)
+}
+
+// readFile reads --file's targets, from standard input for -.
+func (c *CheckCmd) readFile(streams *IO) ([]*batchTarget, error) {
+	r := streams.Stdin
+	if c.File != "-" {
+		f, err := os.Open(c.File)
+		if err != nil {
+			return nil, fmt.Errorf("reading --file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	return readTargets(r)
+}
+
+// checkTarget runs the pre-flight on one target of a batch.
+func (c *CheckCmd) checkTarget(ctx context.Context, streams *IO, t *batchTarget) {
+	opts, err := c.options(streams, t.conn, t.warns)
+	if err != nil { // the flags are checked before the batch starts
+		opts = preflight.Options{}
+	}
+	t.report = runPreflight(ctx, t.conn, opts)
+	t.report.Target = t.target
+}
+
+// writeInOrder writes each target's result as it and every target before it
+// are done: a JSON Lines record, or a JUnit case kept for the end (JUnit's
+// counts come first); text keeps the reports for the summary.
+func (c *CheckCmd) writeInOrder(streams *IO, targets []*batchTarget, cases *[]junitCase) error {
+	enc := json.NewEncoder(streams.Stdout)
 	for _, t := range targets {
 		<-t.done
 		switch c.Output {
@@ -146,28 +167,16 @@ func (c *CheckCmd) runBatch(ctx context.Context, g *Globals, streams *IO) error 
 				rec.Error = &info
 			}
 			if err := enc.Encode(rec); err != nil {
-				return failed(err)
+				return err
 			}
 		case "junit":
-			cases = append(cases, c.junitCase(t))
+			*cases = append(*cases, c.junitCase(t))
 		default:
 			continue // the summary needs the report
 		}
 		t.report = nil // written; the exit code is all that is still needed
 	}
-	progress.done()
-	switch c.Output {
-	case "json":
-	case "junit":
-		if err := writeJUnit(streams.Stdout, cases); err != nil {
-			return failed(err)
-		}
-	default:
-		if err := renderSummary(streams.Stdout, targets, ctx.Err() != nil, newStyle(streams.Stdout, g.NoColor)); err != nil {
-			return failed(err)
-		}
-	}
-	return batchExit(targets)
+	return nil
 }
 
 // readTargets reads one connection string per line; # comments and blank

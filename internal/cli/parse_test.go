@@ -43,7 +43,7 @@ func TestParse_Golden(t *testing.T) {
 	}
 }
 
-func TestParse_SyntaxErrorCaret(t *testing.T) {
+func TestParse_SyntaxErrorCaretGolden(t *testing.T) {
 	tests := []struct {
 		name, in, golden string
 	}{

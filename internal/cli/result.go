@@ -124,6 +124,7 @@ func describeAPIFailure(what string, err error) errorInfo {
 		tr *flowclient.TokenRefusedError
 		re *flowclient.RedirectError
 		ae *flowclient.APIError
+		rp *flowclient.ReplyError
 	)
 	switch {
 	case errors.As(err, &te):
@@ -135,6 +136,8 @@ func describeAPIFailure(what string, err error) errorInfo {
 		info.Meaning = "Adobe refused the access token in AEP_ACCESS_TOKEN: it may have expired (they last about 24 hours) or belong to another organization; get a new one, or use AEP_CLIENT_ID and AEP_CLIENT_SECRET so that flowpg fetches its own"
 	case errors.As(err, &tr):
 		info.Meaning = "Adobe refused the token IMS issued, twice: check that the credential's API key (AEP_API_KEY, or the client id), organization (AEP_ORG_ID) and product profile are those of this sandbox"
+	case errors.As(err, &rp):
+		info.APIError = &apiErrorInfo{Status: rp.StatusCode}
 	case errors.As(err, &re):
 		info.APIError = &apiErrorInfo{Status: re.StatusCode}
 		info.Meaning = "Adobe's APIs do not redirect, so flowpg follows no redirect and re-sends nothing: check AEP_FLOW_URL and any proxy in between"

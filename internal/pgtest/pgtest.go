@@ -293,30 +293,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 // (even with an error) so that the caller can clean it up its own way.
 // A nil logger means testcontainers' default.
 func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, error) {
-	img := opts.Image
-	if img == "" {
-		var err error
-		if img, err = ImageFor(opts.Version); err != nil {
-			return nil, err
-		}
-	}
-	if opts.Version == "" && opts.Image == "" {
-		opts.Version = Versions()[0]
-	}
-	if opts.TLS < TLSOff || opts.TLS > TLS13Only {
-		return nil, fmt.Errorf("pgtest: unknown %v", opts.TLS)
-	}
-	if opts.MaxConnections < 0 {
-		return nil, fmt.Errorf("pgtest: negative MaxConnections %d", opts.MaxConnections)
-	}
-	if opts.ECDHCurve != "" && !curveName.MatchString(opts.ECDHCurve) {
-		return nil, fmt.Errorf("pgtest: ECDHCurve %q is not a curve name", opts.ECDHCurve)
+	img, err := opts.image()
+	if err != nil {
+		return nil, err
 	}
 	mat, err := newTLSMaterial(opts.Cert, time.Now())
 	if err != nil {
 		return nil, err
 	}
-
 	dir, err := os.MkdirTemp("", "flowpg-pgtest-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
@@ -333,13 +317,54 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 	if err := os.WriteFile(s.CAFile, mat.caPEM, 0o644); err != nil {
 		return s, fmt.Errorf("pgtest: %w", err)
 	}
+	if opts.TLS != TLSOff {
+		s.Cert = mat.leaf
+	}
+	// Only starting is limited, never a server's lifetime: a test holding a
+	// server while its parallel subtests wait for go test's own -parallel
+	// slots would otherwise deadlock with tests waiting here.
+	release, err := startTurn(ctx)
+	if err != nil {
+		return s, err
+	}
+	defer release()
+	sweepOrphans(ctx)
+	return s, s.run(ctx, customizers(opts, mat, logger))
+}
 
+// image validates o, fills in the default version, and returns the image
+// to run.
+func (o *Options) image() (string, error) {
+	img := o.Image
+	if img == "" {
+		var err error
+		if img, err = ImageFor(o.Version); err != nil {
+			return "", err
+		}
+	}
+	if o.Version == "" && o.Image == "" {
+		o.Version = Versions()[0]
+	}
+	if o.TLS < TLSOff || o.TLS > TLS13Only {
+		return "", fmt.Errorf("pgtest: unknown %v", o.TLS)
+	}
+	if o.MaxConnections < 0 {
+		return "", fmt.Errorf("pgtest: negative MaxConnections %d", o.MaxConnections)
+	}
+	if o.ECDHCurve != "" && !curveName.MatchString(o.ECDHCurve) {
+		return "", fmt.Errorf("pgtest: ECDHCurve %q is not a curve name", o.ECDHCurve)
+	}
+	return img, nil
+}
+
+// customizers configures the container: the superuser, pg_hba.conf, the
+// sample tables, the server's flags and, with TLS, its key pair.
+func customizers(opts Options, mat *tlsMaterial, logger tclog.Logger) []testcontainers.ContainerCustomizer {
 	files := []testcontainers.ContainerFile{
 		{Reader: strings.NewReader(hbaConf(opts.TLS)), ContainerFilePath: hbaPath, FileMode: 0o644},
 		{Reader: strings.NewReader(initSQL()), ContainerFilePath: initDir + "/20-flowpg-sample.sql", FileMode: 0o644},
 	}
 	if opts.TLS != TLSOff {
-		s.Cert = mat.leaf
 		files = append(files,
 			testcontainers.ContainerFile{Reader: strings.NewReader(string(mat.leafPEM)), ContainerFilePath: tlsCertPath, FileMode: 0o644},
 			// World-readable only until tlsInitScript copies it into PGDATA with mode 0600.
@@ -347,7 +372,6 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 			testcontainers.ContainerFile{Reader: strings.NewReader(tlsInitScript(opts.TLS)), ContainerFilePath: initDir + "/10-flowpg-tls.sh", FileMode: 0o755},
 		)
 	}
-
 	custom := []testcontainers.ContainerCustomizer{
 		postgres.WithUsername(SuperUser),
 		postgres.WithPassword(SuperPassword),
@@ -368,25 +392,22 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 	if logger != nil {
 		custom = append([]testcontainers.ContainerCustomizer{testcontainers.WithLogger(logger)}, custom...)
 	}
-	// Only starting is limited, never a server's lifetime: a test holding a
-	// server while its parallel subtests wait for go test's own -parallel
-	// slots would otherwise deadlock with tests waiting here.
-	release, err := startTurn(ctx)
-	if err != nil {
-		return s, err
-	}
-	defer release()
-	sweepOrphans(ctx)
+	return custom
+}
+
+// run starts s's container, learns its address, and logs in once.
+func (s *Server) run(ctx context.Context, custom []testcontainers.ContainerCustomizer) error {
+	img := s.Image
 	ctr, err := postgres.Run(ctx, img, custom...)
 	if ctr != nil {
 		s.ctr = ctr
 	}
 	if err != nil {
-		return s, fmt.Errorf("pgtest: start %s: %w%s", img, err, s.logTail(ctx))
+		return fmt.Errorf("pgtest: start %s: %w%s", img, err, s.logTail(ctx))
 	}
 	host, err := ctr.Host(ctx)
 	if err != nil {
-		return s, fmt.Errorf("pgtest: %s: host: %w", img, err)
+		return fmt.Errorf("pgtest: %s: host: %w", img, err)
 	}
 	// One address rather than localhost's two; CertValid has it as an IP SAN.
 	if host != "localhost" {
@@ -394,14 +415,13 @@ func start(ctx context.Context, opts Options, logger tclog.Logger) (*Server, err
 	}
 	port, err := ctr.MappedPort(ctx, "5432/tcp")
 	if err != nil {
-		return s, fmt.Errorf("pgtest: %s: mapped port: %w", img, err)
+		return fmt.Errorf("pgtest: %s: mapped port: %w", img, err)
 	}
 	s.Port = int(port.Num())
-
 	if s.Version, err = s.ping(ctx); err != nil {
-		return s, fmt.Errorf("pgtest: %s: first login: %w%s", img, err, s.logTail(ctx))
+		return fmt.Errorf("pgtest: %s: first login: %w%s", img, err, s.logTail(ctx))
 	}
-	return s, nil
+	return nil
 }
 
 // ping logs in as SuperUser until it works or pingDeadline passes, and
