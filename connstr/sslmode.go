@@ -104,6 +104,27 @@ func (m SSLMode) String() string {
 	return fmt.Sprintf("SSLMode(%d)", int8(m))
 }
 
+// MarshalText writes m's libpq name, so that JSON and other text encodings
+// carry an sslMode as libpq and pgx spell it ("verify-full"); SSLModeUnset
+// is the empty string. A value outside the constants is an error.
+func (m SSLMode) MarshalText() ([]byte, error) {
+	if m != SSLModeUnset && m.LibPQ() == "" {
+		return nil, fmt.Errorf("connstr: no sslMode %d", int8(m))
+	}
+	return []byte(m.LibPQ()), nil
+}
+
+// UnmarshalText reads an sslMode in any spelling ParseSSLMode accepts; the
+// empty string is SSLModeUnset.
+func (m *SSLMode) UnmarshalText(b []byte) error {
+	v, err := ParseSSLMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
 // Spelling returns m as AEP's basic authentication spells it in style.
 // StyleTutorial has no Require and spells it "Verify Ca" (stricter); use
 // Conn.BasicAuth to get the accompanying warning. Unset spells as "".

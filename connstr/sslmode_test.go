@@ -1,6 +1,7 @@
 package connstr
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -157,4 +158,27 @@ func TestSSLMode_Spelling(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSSLMode_Text: an sslMode travels in JSON under its libpq name, the
+// unset mode as "", and reads back in any spelling ParseSSLMode takes.
+func TestSSLMode_Text(t *testing.T) {
+	type doc struct {
+		Mode  SSLMode `json:"mode"`
+		Other SSLMode `json:"other,omitempty"`
+	}
+	for _, m := range []SSLMode{SSLModeUnset, SSLDisable, SSLAllow, SSLPrefer, SSLRequire, SSLVerifyCA, SSLVerifyFull} {
+		b, err := json.Marshal(doc{Mode: m})
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"mode":"`+m.LibPQ()+`"}`, string(b), m.String())
+		var back doc
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Equal(t, m, back.Mode)
+	}
+	var d doc
+	require.NoError(t, json.Unmarshal([]byte(`{"mode":"Verify Full"}`), &d))
+	assert.Equal(t, SSLVerifyFull, d.Mode)
+	require.Error(t, json.Unmarshal([]byte(`{"mode":"strict"}`), &d))
+	_, err := json.Marshal(doc{Mode: SSLMode(42)})
+	require.ErrorContains(t, err, "connstr: no sslMode 42")
 }

@@ -53,11 +53,11 @@ type faultRow struct {
 	// wantStage and wantField locate the failure (preflight.Result.ID and
 	// Field); wantTLSOffered, when set, is the tls stage's serverOffersTls.
 	wantStage      preflight.Stage
-	wantField      string
+	wantField      preflight.Field
 	wantTLSOffered *bool
 	// wantKinds are the acceptable classifications (Result.Kind) of the
 	// failing stage.
-	wantKinds []string
+	wantKinds []preflight.Kind
 
 	// Flow Service rows run connect against an emulator; onCreate arms its
 	// knobs just before the first create reaches it, so that the fault hits
@@ -108,24 +108,24 @@ func TestFaultMatrix(t *testing.T) {
 		{
 			name: "network/connection refused", closed: true,
 			timeout: 5 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTCP, wantField: preflight.FieldPort, wantKinds: []string{preflight.KindRefused}, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTCP, wantField: preflight.FieldPort, wantKinds: []preflight.Kind{preflight.KindRefused}, wantExit: cli.ExitFailed,
 		},
 		{
 			name: "network/black hole", proxy: faultproxy.Options{BlackHole: true},
 			timeout: 2 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantKinds: []string{preflight.KindTimeout}, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantKinds: []preflight.Kind{preflight.KindTimeout}, wantExit: cli.ExitFailed,
 		},
 		{
 			// The 8 bytes of SSLRequest pass and the server's 'S' comes
 			// back; the ClientHello trips the reset.
 			name: "network/reset in the TLS handshake", proxy: faultproxy.Options{ResetAfterClientBytes: 8},
 			timeout: 5 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantTLSOffered: &offered, wantKinds: []string{preflight.KindReset}, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantTLSOffered: &offered, wantKinds: []preflight.Kind{preflight.KindReset}, wantExit: cli.ExitFailed,
 		},
 		{
 			name: "network/server slower than the timeout", proxy: faultproxy.Options{Latency: 3 * time.Second},
 			timeout: 2 * time.Second, deadline: 10 * time.Second,
-			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantKinds: []string{preflight.KindTimeout}, wantExit: cli.ExitFailed,
+			wantStage: preflight.StageTLS, wantField: preflight.FieldServer, wantKinds: []preflight.Kind{preflight.KindTimeout}, wantExit: cli.ExitFailed,
 		},
 		{
 			// What a client sees of a restart: the postmaster's shutdown
@@ -136,7 +136,7 @@ func TestFaultMatrix(t *testing.T) {
 			user: pgtest.MD5User, password: pgtest.MD5Password, during: terminateWhenIdle(pgtest.MD5User),
 			timeout: 15 * time.Second, deadline: 20 * time.Second,
 			wantStage: preflight.StageServer, wantField: preflight.FieldServer, wantExit: cli.ExitFailed,
-			wantKinds: []string{preflight.KindServer, preflight.KindReset},
+			wantKinds: []preflight.Kind{preflight.KindServer, preflight.KindReset},
 		},
 		{
 			name:     "flow/429 storm beyond the retry budget",
@@ -256,8 +256,8 @@ type checkJSON struct {
 	Checks  []struct {
 		ID      preflight.Stage
 		Status  preflight.Status
-		Field   string
-		Kind    string
+		Field   preflight.Field
+		Kind    preflight.Kind
 		Details json.RawMessage
 	}
 }

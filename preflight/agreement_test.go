@@ -31,7 +31,7 @@ type pgxOutcome struct {
 // pgxAudit connects with pgx to c's server in every sslmode, one after
 // another. caFile, when set, is sslrootcert for verify-ca and verify-full
 // (pgx would turn require into verify-ca with one); otherwise those verify
-// against the system roots, as flowpg without --ca-file does.
+// against the system roots, as a run without Options.RootCAs does.
 func pgxAudit(t *testing.T, c connstr.Conn, caFile string) map[connstr.SSLMode]pgxOutcome {
 	t.Helper()
 	out := map[connstr.SSLMode]pgxOutcome{}
@@ -63,7 +63,7 @@ func requireAuditAgrees(t *testing.T, c connstr.Conn, opts preflight.Options) *p
 	t.Helper()
 	opts.Audit = true
 	rep := runCheck(t, c, opts)
-	truth := pgxAudit(t, c, opts.CAFile)
+	truth := pgxAudit(t, c, caFileOf(opts.RootCAs))
 	require.Len(t, rep.Audit, 6)
 	for _, a := range rep.Audit {
 		p := truth[a.SSLMode]
@@ -118,20 +118,20 @@ func dialsOf(t *testing.T, c connstr.Conn, opts preflight.Options) (*preflight.R
 // the valid certificate shares.
 func auditAgreement(t *testing.T, s *pgtest.Server) {
 	t.Run("ScramVerifyFull", func(t *testing.T) {
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	})
 	t.Run("ScramRequireSystemRoots", func(t *testing.T) {
 		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{})
 	})
 	t.Run("ScramDisable", func(t *testing.T) {
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	})
 	t.Run("WrongPassword", func(t *testing.T) {
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, "wrong-pw-sentinel", connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, "wrong-pw-sentinel", connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	})
 	// An md5 user, Verify Full asked: the plaintext modes are the finding.
 	t.Run("MD5VerifyFull", func(t *testing.T) {
-		rep := requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		rep := requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		for _, a := range rep.Audit {
 			require.Equal(t, a.SSLMode <= connstr.SSLAllow, a.PasswordWithheld == preflight.AuthMD5, a.SSLMode.LibPQ())
 		}
@@ -139,7 +139,7 @@ func auditAgreement(t *testing.T, s *pgtest.Server) {
 	})
 	// Disable asked: the user's own choice, so nothing is withheld.
 	t.Run("MD5Disable", func(t *testing.T) {
-		rep := requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLDisable), preflight.Options{CAFile: s.CAFile})
+		rep := requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLDisable), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		for _, a := range rep.Audit {
 			require.Empty(t, a.PasswordWithheld, a.SSLMode.LibPQ())
 		}
@@ -151,7 +151,7 @@ func auditAgreement(t *testing.T, s *pgtest.Server) {
 	// the server would take SCRAM in the clear, and answer nothing.
 	t.Run("PinMismatch", func(t *testing.T) {
 		c := connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull)
-		rep := runCheck(t, c, preflight.Options{CAFile: s.CAFile, Audit: true, PinSHA256: []string{fmt.Sprintf("%064x", 1)}})
+		rep := runCheck(t, c, preflight.Options{RootCAs: rootsOf(t, s.CAFile), Audit: true, PinSHA256: []string{fmt.Sprintf("%064x", 1)}})
 		requireFailAt(t, rep, preflight.StageCertificate, "")
 		for _, a := range rep.Audit {
 			require.False(t, a.OK, a.SSLMode.LibPQ())
@@ -169,12 +169,12 @@ func auditAgreement(t *testing.T, s *pgtest.Server) {
 	// left to try. A check in Disable leaves TLS, which also serves as the
 	// TLS probe. Without the audit, Verify Full makes one connection.
 	t.Run("Dials", func(t *testing.T) {
-		_, n := dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		_, n := dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		require.Equal(t, 1, n, "check in verify-full")
-		rep, n := dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile, Audit: true})
+		rep, n := dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile), Audit: true})
 		require.Equal(t, 2, n, "audit from verify-full: the check, and disable")
 		require.Equal(t, connstr.SSLVerifyFull, rep.RecommendedSSLMode)
-		rep, n = dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{CAFile: s.CAFile, Audit: true})
+		rep, n = dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{RootCAs: rootsOf(t, s.CAFile), Audit: true})
 		require.Equal(t, 2, n, "audit from disable: the check, and require")
 		require.Equal(t, "probe", rep.Check(preflight.StageTLS).Details.(*preflight.TLSDetails).Source)
 		require.Equal(t, connstr.SSLVerifyFull, rep.RecommendedSSLMode)

@@ -44,8 +44,8 @@ func TestDialFailure_Classification(t *testing.T) {
 	tests := []struct {
 		name  string
 		err   error
-		kind  string
-		field string
+		kind  Kind
+		field Field
 	}{
 		{"refused", op(syscall.ECONNREFUSED), KindRefused, FieldPort},
 		{"unreachable", op(syscall.EHOSTUNREACH), KindUnreachable, FieldServer},
@@ -71,7 +71,7 @@ func TestTransportFailure_Classification(t *testing.T) {
 	r := testRunner()
 	for _, tt := range []struct {
 		err  error
-		kind string
+		kind Kind
 	}{
 		{io.EOF, KindReset},
 		{io.ErrUnexpectedEOF, KindReset},
@@ -97,7 +97,7 @@ func TestServerFailure_SQLStates(t *testing.T) {
 		e          pgconn.PgError
 		tlsOffered bool
 		stage      Stage
-		field      string
+		field      Field
 		message    []string // each must appear in the message
 		fix        string   // must appear in the remediation
 		once       string   // must appear in the message exactly once
@@ -173,22 +173,30 @@ func TestServerFailure_SQLStates(t *testing.T) {
 }
 
 // TestTimeoutFixNamesTheLimit: a timeout's remediation says that the limit
-// may be too short, naming the flag and its value (TestFault_TimeoutEndsStage
-// runs each stage into the limit).
+// may be too short, naming the option (and carrying its code, for a caller
+// that names it otherwise) and its value (TestFault_TimeoutEndsStage runs
+// each stage into the limit).
 func TestTimeoutFixNamesTheLimit(t *testing.T) {
 	r := testRunner()
 	r.opts.Timeout = 2 * time.Second
-	for name, fix := range map[string]string{
-		"tcp":    r.dialFailure(&net.OpError{Op: "dial", Err: timeoutErr{}}, "db.example.com:5432").remediation,
-		"tls":    r.transportFailure(StageTLS, context.DeadlineExceeded, "during the TLS handshake").remediation,
-		"auth":   r.transportFailure(StageAuth, timeoutErr{}, "during startup and authentication").remediation,
-		"server": r.sessionLost(context.DeadlineExceeded, time.Second).Remediation,
+	lost := r.sessionLost(context.DeadlineExceeded, time.Second)
+	for name, f := range map[string]*failure{
+		"tcp":    r.dialFailure(&net.OpError{Op: "dial", Err: timeoutErr{}}, "db.example.com:5432"),
+		"tls":    r.transportFailure(StageTLS, context.DeadlineExceeded, "during the TLS handshake"),
+		"auth":   r.transportFailure(StageAuth, timeoutErr{}, "during startup and authentication"),
+		"server": {remediation: lost.Remediation, option: lost.Option},
 	} {
-		require.Contains(t, fix, "raise --timeout (2s now)", name)
+		require.Contains(t, f.remediation, "raise Options.Timeout (2s now)", name)
+		require.Equal(t, OptionTimeout, f.option, name)
 	}
 	// A failure that is no timeout does not suggest a longer one.
-	require.NotContains(t, r.dialFailure(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "db.example.com:5432").remediation, "--timeout")
-	require.NotContains(t, r.transportFailure(StageTLS, io.EOF, "during the TLS handshake").remediation, "--timeout")
+	for _, f := range []*failure{
+		r.dialFailure(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "db.example.com:5432"),
+		r.transportFailure(StageTLS, io.EOF, "during the TLS handshake"),
+	} {
+		require.NotContains(t, f.remediation, "Timeout")
+		require.Empty(t, f.option)
+	}
 }
 
 func TestDiagnose_Phases(t *testing.T) {
@@ -198,7 +206,7 @@ func TestDiagnose_Phases(t *testing.T) {
 		name  string
 		a     *attempt
 		stage Stage
-		kind  string
+		kind  Kind
 	}{
 		{"dial refused", &attempt{dialStart: now, dialEnd: now, dialErr: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, StageTCP, KindRefused},
 		{"ssl declined", &attempt{dialEnd: now, sslRequested: true, sslAnswered: true, sslResponse: 'N'}, StageTLS, KindTLSUnsupported},
@@ -417,7 +425,7 @@ func TestPrivilegesStage_RequestedTables(t *testing.T) {
 		name    string
 		rows    [][][]byte
 		status  Status
-		field   string
+		field   Field
 		message []string
 		fixes   []string
 		notFix  string

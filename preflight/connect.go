@@ -67,6 +67,35 @@ func quoteDSN(s string) string {
 // (PGSERVICE cannot be neutralised this way; a broken one fails ParseConfig.)
 // The password never enters the string, so no parse error can quote it.
 func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*pgconn.Config, error) {
+	cfg, err := r.baseConfig()
+	if err != nil {
+		return nil, err
+	}
+
+	hosts := make([]string, len(addrs))
+	for i, a := range addrs {
+		hosts[i] = a.String()
+	}
+	// Resolution already happened, timed, in the dns stage: hand pgconn the
+	// same addresses so it neither resolves again nor sees a different answer.
+	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return hosts, nil }
+
+	var tlsCfg *tls.Config
+	if mode != "disable" {
+		tlsCfg = r.verifier.tlsConfig(mode)
+	}
+	cfg.DialFunc = r.dialHook(mode, obs)
+	cfg.AfterNetConnect = r.afterNetConnectHook(tlsCfg, obs)
+	cfg.OnPgError = pgErrorHook(obs)
+	r.setTLSLegs(cfg, mode, tlsCfg)
+	return cfg, nil
+}
+
+// baseConfig is the pgconn configuration of the checked connection before
+// its hooks and TLS legs: every libpq setting that could come from the
+// environment or a file is pinned, so that only the connection itself
+// decides what is dialed and sent.
+func (r *runner) baseConfig() (*pgconn.Config, error) {
 	dsn := strings.Join([]string{
 		"host=" + quoteDSN(r.host),
 		"port=" + strconv.Itoa(r.port),
@@ -99,22 +128,14 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		f.SetMaxBodyLen(maxServerMessage)
 		return f
 	}
+	return cfg, nil
+}
 
-	hosts := make([]string, len(addrs))
-	for i, a := range addrs {
-		hosts[i] = a.String()
-	}
-	// Resolution already happened, timed, in the dns stage: hand pgconn the
-	// same addresses so it neither resolves again nor sees a different answer.
-	cfg.LookupFunc = func(context.Context, string) ([]string, error) { return hosts, nil }
-
-	var tlsCfg *tls.Config
-	if mode != "disable" {
-		tlsCfg = r.verifier.tlsConfig(mode)
-	}
-
+// dialHook is pgconn's DialFunc: it opens each attempt's TCP connection
+// through Options.Dialer and records it in obs.
+func (r *runner) dialHook(mode string, obs *observer) pgconn.DialFunc {
 	dialer := r.opts.Dialer
-	cfg.DialFunc = func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		if ctx.Value(attemptsKey{}) == nil {
 			// Not a connection attempt: pgconn's CancelRequest, which it
 			// sends on a context of its own after a startup fails on I/O.
@@ -144,11 +165,15 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		}
 		return a.wire(c), nil
 	}
-	// pgconn layers TLS over the dialed conn without completing the
-	// handshake (it would happen lazily on the first write). Completing it
-	// here times it separately from authentication, and the conn returned
-	// here, above TLS, is where the protocol can be read in the clear.
-	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
+}
+
+// afterNetConnectHook is pgconn's AfterNetConnect. pgconn layers TLS over
+// the dialed conn without completing the handshake (it would happen lazily
+// on the first write). Completing it here times it separately from
+// authentication, and the conn returned here, above TLS, is where the
+// protocol can be read in the clear.
+func (r *runner) afterNetConnectHook(tlsCfg *tls.Config, obs *observer) func(context.Context, *pgconn.Config, net.Conn) (net.Conn, error) {
+	return func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
 		a := obs.current()
 		if tc, ok := conn.(*tls.Conn); ok {
 			tc, err := r.handshake(ctx, a, tc, tlsCfg)
@@ -163,10 +188,13 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		obs.enter(StageAuth)
 		return &msgConn{Conn: conn, a: a}, nil
 	}
+}
 
-	// pgconn reports startup errors only for the last attempt; this keeps
-	// each attempt's own, e.g. the plaintext refusal before Allow's TLS leg.
-	cfg.OnPgError = func(_ *pgconn.PgConn, e *pgconn.PgError) bool {
+// pgErrorHook is pgconn's OnPgError. pgconn reports startup errors only for
+// the last attempt; this keeps each attempt's own, e.g. the plaintext
+// refusal before Allow's TLS leg.
+func pgErrorHook(obs *observer) pgconn.PgErrorHandler {
+	return func(_ *pgconn.PgConn, e *pgconn.PgError) bool {
 		if a := obs.current(); a != nil {
 			a.mu.Lock()
 			if !a.ready && a.pgErr == nil {
@@ -176,7 +204,11 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 		}
 		return !strings.EqualFold(e.Severity, "FATAL") // pgconn's default: close on FATAL
 	}
+}
 
+// setTLSLegs sets the TLS of cfg's first attempt and its fallbacks as libpq
+// does in mode.
+func (r *runner) setTLSLegs(cfg *pgconn.Config, mode string, tlsCfg *tls.Config) {
 	switch mode {
 	case "disable":
 		cfg.TLSConfig, cfg.Fallbacks = nil, nil
@@ -193,7 +225,6 @@ func (r *runner) pgconnConfig(mode string, addrs []netip.Addr, obs *observer) (*
 	default:
 		cfg.TLSConfig, cfg.Fallbacks = tlsCfg, nil
 	}
-	return cfg, nil
 }
 
 // handshake completes a's TLS handshake on tc, made from cfg, and records
@@ -287,11 +318,16 @@ func assignErrors(attempts []*attempt, err error) {
 			errs = j.Unwrap()
 		}
 	}
-	if len(errs) == len(attempts) {
-		for i, a := range attempts {
-			a.err = errs[i]
-		}
-		return
+	if len(errs) != len(attempts) {
+		errs = make([]error, len(attempts))
+		errs[len(errs)-1] = err
 	}
-	attempts[len(attempts)-1].err = err
+	for i, a := range attempts {
+		if errs[i] == nil {
+			continue
+		}
+		a.mu.Lock() // still live: the connection's socket may be read on another goroutine
+		a.err = errs[i]
+		a.mu.Unlock()
+	}
 }

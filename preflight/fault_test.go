@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -109,7 +107,7 @@ func (stallDialer) DialContext(ctx context.Context, network, _ string) (net.Conn
 
 // TestFault_TimeoutEndsStage runs into the time limit at each stage that
 // waits on the network: the stage fails as a timeout whose fix names
-// --timeout, and the time it waited shows in its duration and in the
+// Options.Timeout, and the time it waited shows in its duration and in the
 // waterfall's phase, not only in the total.
 func TestFault_TimeoutEndsStage(t *testing.T) {
 	t.Parallel()
@@ -152,7 +150,8 @@ func TestFault_TimeoutEndsStage(t *testing.T) {
 			res := rep.Check(tt.stage)
 			require.Equal(t, preflight.Fail, res.Status, res.Message)
 			require.Equal(t, preflight.KindTimeout, res.Kind, res.Message)
-			require.Contains(t, res.Remediation, "raise --timeout (400ms now)")
+			require.Contains(t, res.Remediation, "raise Options.Timeout (400ms now)")
+			require.Equal(t, preflight.OptionTimeout, res.Option)
 			for _, c := range rep.Checks {
 				if c.Status == preflight.Fail {
 					require.Equal(t, tt.stage, c.ID, "the first failure is the stage that waited")
@@ -352,25 +351,19 @@ func TestRun_BadServerIsInputFailure(t *testing.T) {
 	}
 }
 
-func TestRun_BadCAFileIsInputFailure(t *testing.T) {
+// TestRun_BadPinIsInputFailure: a pin that is no SHA-256 fingerprint fails
+// the input stage, and the fix names the option (reading a CA file, and its
+// errors, are the caller's: Options takes a pool).
+func TestRun_BadPinIsInputFailure(t *testing.T) {
 	t.Parallel()
 	c := connstr.Conn{Server: "127.0.0.1", Database: "d", User: "u", Password: "secret-sentinel-pw"}
-	// A file larger than any CA bundle (such as /dev/zero, given by
-	// mistake) is read up to a bound, not until memory runs out.
-	huge := filepath.Join(t.TempDir(), "huge.pem")
-	f, err := os.Create(huge)
-	require.NoError(t, err)
-	require.NoError(t, f.Truncate(9<<20))
-	require.NoError(t, f.Close())
-	for _, tt := range []struct{ path, msg string }{
-		{"/nonexistent/ca.pem", "no such file"},
-		{t.TempDir(), "is a directory"},
-		{huge, "is over 8388608 bytes"},
-	} {
-		rep := runCheck(t, c, preflight.Options{CAFile: tt.path})
-		requireFailAt(t, rep, preflight.StageInput, "")
-		require.Contains(t, rep.Check(preflight.StageInput).Message, tt.msg)
-	}
+	c.SetSSLMode(connstr.SSLVerifyFull)
+	rep := runCheck(t, c, preflight.Options{PinSHA256: []string{"abcd"}})
+	requireFailAt(t, rep, preflight.StageInput, "")
+	in := rep.Check(preflight.StageInput)
+	require.Contains(t, in.Message, `pin "abcd" is not a hex SHA-256 fingerprint`)
+	require.Equal(t, "fix Options.PinSHA256", in.Remediation)
+	require.Equal(t, preflight.OptionPinSHA256, in.Option)
 }
 
 // requireDialedOnlyThrough asserts that refuser was asked for every one of

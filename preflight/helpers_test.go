@@ -2,8 +2,11 @@ package preflight_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,8 +47,8 @@ func runCheck(t *testing.T, c connstr.Conn, opts preflight.Options, allow ...net
 	defer cancel()
 	rep := preflight.Run(ctx, c, guarded(t, opts, allow...))
 	require.NotNil(t, rep)
-	require.Len(t, rep.Checks, len(preflight.Stages))
-	for i, id := range preflight.Stages {
+	require.Len(t, rep.Checks, len(preflight.Stages()))
+	for i, id := range preflight.Stages() {
 		require.Equal(t, id, rep.Checks[i].ID)
 	}
 	b, err := json.Marshal(rep)
@@ -61,7 +64,7 @@ func runCheck(t *testing.T, c connstr.Conn, opts preflight.Options, allow ...net
 
 // requireFailAt asserts that stage id failed blaming field, that every
 // earlier stage did not fail and that every later one was skipped.
-func requireFailAt(t *testing.T, rep *preflight.Report, id preflight.Stage, field string) {
+func requireFailAt(t *testing.T, rep *preflight.Report, id preflight.Stage, field preflight.Field) {
 	t.Helper()
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	require.Equal(t, preflight.Fail, rep.Verdict, "%s", b)
@@ -93,3 +96,31 @@ func requireStatus(t *testing.T, rep *preflight.Report, id preflight.Stage, want
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// caPools maps a CA file's path to its pool, and caFiles a pool back to its
+// file, so that a test that hands preflight a pool can hand pgx the file.
+var caPools, caFiles sync.Map
+
+// rootsOf returns the pool of the PEM CA file at path, the same pool for the
+// same path.
+func rootsOf(t testing.TB, path string) *x509.CertPool {
+	t.Helper()
+	if p, ok := caPools.Load(path); ok {
+		return p.(*x509.CertPool)
+	}
+	pem, err := os.ReadFile(path)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem), "no PEM certificate in %s", path)
+	p, _ := caPools.LoadOrStore(path, pool)
+	caFiles.Store(p, path)
+	return p.(*x509.CertPool)
+}
+
+// caFileOf is the file rootsOf read pool from; "" for nil (system roots).
+func caFileOf(pool *x509.CertPool) string {
+	if f, ok := caFiles.Load(pool); ok {
+		return f.(string)
+	}
+	return ""
+}

@@ -39,7 +39,7 @@ func TestRun_TLSOn(t *testing.T) {
 
 			t.Run("HappyPathVerifyFull", func(t *testing.T) {
 				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull),
-					preflight.Options{CAFile: s.CAFile, PrivateCA: preflight.PolicyAccept, Tables: []string{"public.customers", "sales.regions", "customer_orders"}})
+					preflight.Options{RootCAs: rootsOf(t, s.CAFile), PrivateCA: preflight.PolicyAccept, Tables: []string{"public.customers", "sales.regions", "customer_orders"}})
 				require.Equal(t, preflight.Warn, rep.Verdict) // loopback address
 				addr := requireStatus(t, rep, preflight.StageAddress, preflight.Warn)
 				require.Contains(t, addr.Message, "AEP cannot reach this from Adobe's network")
@@ -50,7 +50,7 @@ func TestRun_TLSOn(t *testing.T) {
 				cd := cert.Details.(*preflight.CertificateDetails)
 				require.True(t, cd.ChainValid)
 				require.True(t, cd.HostnameMatch)
-				require.Equal(t, "ca-file", cd.TrustedBy)
+				require.Equal(t, string(preflight.OptionRootCAs), cd.TrustedBy)
 				require.False(t, *cd.SystemRootsValid, "the test CA is private")
 				require.Contains(t, cert.Message, "AEP is assumed to trust this CA")
 				require.Greater(t, cd.DaysToExpiry, 300)
@@ -170,7 +170,7 @@ func TestRun_TLSOn(t *testing.T) {
 			})
 
 			t.Run("DisableProbesTLS", func(t *testing.T) {
-				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{CAFile: s.CAFile})
+				rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 				require.Equal(t, preflight.Warn, rep.Verdict)
 				tlsRes := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
 				td := tlsRes.Details.(*preflight.TLSDetails)
@@ -186,13 +186,14 @@ func TestRun_TLSOn(t *testing.T) {
 			// verifies it: what AEP, trusting public roots only, meets.
 			t.Run("PrivateCAPolicies", func(t *testing.T) {
 				c := connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull)
-				rep := runCheck(t, c, preflight.Options{CAFile: s.CAFile})
+				rep := runCheck(t, c, preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 				cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
-				require.Contains(t, cert.Message, "trusted only through the ca-file roots")
+				require.Contains(t, cert.Message, "trusted only through the "+preflight.OptionRootCAs.String()+" roots")
+				require.Equal(t, preflight.OptionRootCAs, cert.Option)
 				require.Contains(t, cert.Remediation, "Require")
 
 				tutorial := []connstr.SSLMode{connstr.SSLDisable, connstr.SSLAllow, connstr.SSLPrefer, connstr.SSLVerifyCA, connstr.SSLVerifyFull}
-				rep = runCheck(t, c, preflight.Options{CAFile: s.CAFile, PrivateCA: preflight.PolicyFail, OfferedModes: tutorial})
+				rep = runCheck(t, c, preflight.Options{RootCAs: rootsOf(t, s.CAFile), PrivateCA: preflight.PolicyFail, OfferedModes: tutorial})
 				require.Equal(t, preflight.Fail, rep.Verdict)
 				cert = requireStatus(t, rep, preflight.StageCertificate, preflight.Fail)
 				require.Equal(t, preflight.FieldSSLMode, cert.Field)
@@ -204,7 +205,7 @@ func TestRun_TLSOn(t *testing.T) {
 
 				// Under Require nothing is verified, so the CA does not matter.
 				rep = runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire),
-					preflight.Options{CAFile: s.CAFile, PrivateCA: preflight.PolicyFail})
+					preflight.Options{RootCAs: rootsOf(t, s.CAFile), PrivateCA: preflight.PolicyFail})
 				require.NotEqual(t, preflight.Fail, rep.Verdict)
 			})
 
@@ -217,7 +218,7 @@ func TestRun_TLSOn(t *testing.T) {
 				in := rep.Check(preflight.StageInput)
 				require.Contains(t, in.Message, "sslMode verify-ca")
 				require.Contains(t, in.Message, "asks for require")
-				require.Equal(t, "require", in.Details.(*preflight.InputDetails).RequestedSSLMode)
+				require.Equal(t, connstr.SSLRequire, in.Details.(*preflight.InputDetails).RequestedSSLMode)
 				requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldSSLMode)
 				require.Contains(t, rep.Check(preflight.StageCertificate).Message, "verify-ca failed")
 				require.NotNil(t, rep.Requested)
@@ -294,7 +295,7 @@ func TestRun_TLSRequired(t *testing.T) {
 	// A Conn cannot say Allow (EncryptionMethod=6 reads as Prefer), so
 	// Allow is only ever tried by the audit.
 	t.Run("AuditAllowEndsOnTLS", func(t *testing.T) {
-		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile, Audit: true})
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile), Audit: true})
 		require.NotEqual(t, preflight.Fail, rep.Verdict)
 		require.Equal(t, connstr.SSLVerifyFull, rep.RecommendedSSLMode)
 		for _, a := range rep.Audit {
@@ -305,9 +306,9 @@ func TestRun_TLSRequired(t *testing.T) {
 	})
 
 	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
-		requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
+		requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLDisable), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	})
 }
 
@@ -316,7 +317,7 @@ func TestRun_WrongSAN(t *testing.T) {
 	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertWrongSAN})
 
 	t.Run("VerifyFullFailsAuditRecommendsVerifyCA", func(t *testing.T) {
-		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile, Audit: true})
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile), Audit: true})
 		requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldServer)
 		require.Contains(t, rep.Check(preflight.StageCertificate).Message, pgtest.WrongSANHost)
 		require.False(t, rep.Check(preflight.StageCertificate).Details.(*preflight.CertificateDetails).HostnameMatch)
@@ -332,22 +333,22 @@ func TestRun_WrongSAN(t *testing.T) {
 	// the audit then dials Require (after it, sequentially) for the login
 	// over TLS, and derives Verify Ca from the chain.
 	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
-		rep, n := dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile, Audit: true})
+		rep, n := dialsOf(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile), Audit: true})
 		require.Equal(t, 3, n, "the check, disable, and require")
 		require.Equal(t, connstr.SSLVerifyCA, rep.RecommendedSSLMode)
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		// An md5 password over TLS to a certificate that Verify Full
 		// rejects is withheld too: that is what a man in the middle with a
 		// certificate of its own would collect.
-		rep = requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		rep = requireAuditAgrees(t, connFor(s, pgtest.MD5User, pgtest.MD5Password, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		for _, m := range []connstr.SSLMode{connstr.SSLPrefer, connstr.SSLRequire, connstr.SSLVerifyCA} {
 			require.Equal(t, preflight.AuthMD5, rep.Audit[m-1].PasswordWithheld, m.LibPQ())
 		}
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	})
 
 	t.Run("VerifyCAPasses", func(t *testing.T) {
-		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{CAFile: s.CAFile})
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		require.NotEqual(t, preflight.Fail, rep.Verdict)
 		cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
 		require.Contains(t, cert.Message, "Verify Full would fail")
@@ -360,7 +361,7 @@ func TestRun_ExpiredCertificate(t *testing.T) {
 	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertExpired})
 
 	t.Run("VerifyCAFails", func(t *testing.T) {
-		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{CAFile: s.CAFile})
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyCA), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		requireFailAt(t, rep, preflight.StageCertificate, preflight.FieldSSLMode)
 		cd := rep.Check(preflight.StageCertificate).Details.(*preflight.CertificateDetails)
 		require.True(t, cd.Expired)
@@ -369,14 +370,14 @@ func TestRun_ExpiredCertificate(t *testing.T) {
 	})
 
 	t.Run("RequireWarns", func(t *testing.T) {
-		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{CAFile: s.CAFile})
+		rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLRequire), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
 		require.Contains(t, cert.Message, "expired")
 		requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
 	})
 
 	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
-		rep := requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		rep := requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 		require.Contains(t, rep.Audit[4].Error, "expired")
 	})
 }
@@ -404,7 +405,7 @@ func TestRun_SelfSignedWithoutCAFile(t *testing.T) {
 func TestRun_ExpiringSoon(t *testing.T) {
 	t.Parallel()
 	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLSOn, Cert: pgtest.CertExpiringSoon})
-	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	cert := requireStatus(t, rep, preflight.StageCertificate, preflight.Warn)
 	require.Contains(t, cert.Message, "expires in")
 	require.LessOrEqual(t, cert.Details.(*preflight.CertificateDetails).DaysToExpiry, 10)
@@ -414,13 +415,13 @@ func TestRun_ExpiringSoon(t *testing.T) {
 func TestRun_TLS13Only(t *testing.T) {
 	t.Parallel()
 	s := pgtest.StartT(t, pgtest.Options{TLS: pgtest.TLS13Only})
-	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+	rep := runCheck(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	tlsRes := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
 	require.Equal(t, "TLS 1.3", tlsRes.Details.(*preflight.TLSDetails).Version)
 	require.Contains(t, tlsRes.Message, "TLS 1.3")
 
 	t.Run("AuditAgreesWithPgx", func(t *testing.T) {
-		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{CAFile: s.CAFile})
+		requireAuditAgrees(t, connFor(s, pgtest.ScramUser, pgtest.ScramPassword, connstr.SSLVerifyFull), preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 	})
 }
 
@@ -462,7 +463,7 @@ func TestRun_KeyExchange(t *testing.T) {
 				t.Cleanup(func() { px.Close() })
 				c := connTo(t, px.Addr, connstr.SSLVerifyFull)
 				c.Database, c.User, c.Password = pgtest.Database, pgtest.ScramUser, pgtest.ScramPassword
-				rep := runCheck(t, c, preflight.Options{CAFile: s.CAFile})
+				rep := runCheck(t, c, preflight.Options{RootCAs: rootsOf(t, s.CAFile)})
 				requireStatus(t, rep, preflight.StagePrivileges, preflight.Pass)
 				res := requireStatus(t, rep, preflight.StageTLS, preflight.Pass)
 				d := res.Details.(*preflight.TLSDetails)

@@ -129,7 +129,7 @@ func TestKeyShare_AuditAttempts(t *testing.T) {
 		t.Run(tc.mode.LibPQ(), func(t *testing.T) {
 			t.Parallel()
 			s := pgtlstest.Start(t, pgtlstest.Options{Groups: []tls.CurveID{tls.CurveP256}})
-			rep := runCheck(t, connTo(t, s.Addr, tc.mode), preflight.Options{Timeout: 10 * time.Second, Audit: true, CAFile: s.CAFile})
+			rep := runCheck(t, connTo(t, s.Addr, tc.mode), preflight.Options{Timeout: 10 * time.Second, Audit: true, RootCAs: rootsOf(t, s.CAFile)})
 			require.Len(t, rep.Audit, 6)
 			conns := s.WaitConns(t, tc.tlsConns+tc.plain)
 			var tlsConns int
@@ -154,7 +154,7 @@ func TestKeyShare_AuditAttempts(t *testing.T) {
 func TestRun_CancelDialsAreNotAttempts(t *testing.T) {
 	t.Parallel()
 	s := pgtlstest.Start(t, pgtlstest.Options{HangUp: true})
-	rep := runCheck(t, connTo(t, s.Addr, connstr.SSLPrefer), preflight.Options{Timeout: 10 * time.Second, CAFile: s.CAFile})
+	rep := runCheck(t, connTo(t, s.Addr, connstr.SSLPrefer), preflight.Options{Timeout: 10 * time.Second, RootCAs: rootsOf(t, s.CAFile)})
 	tcp := rep.Check(preflight.StageTCP).Details.(*preflight.TCPDetails)
 	require.Len(t, tcp.Attempts, 2)
 	require.True(t, tcp.Attempts[0].TLS)

@@ -19,17 +19,43 @@ import (
 // attempt records what one dial of a connection attempt showed on the wire.
 // pgconn tries its fallbacks (one per address, and for allow/prefer one per
 // TLS choice) one after another; each gets its own attempt.
+//
+// Locking. The fields above mu are set when the attempt is made and never
+// change: anyone reads them without mu. mu guards every field below it,
+// and who may touch those depends on the attempt's life:
+//   - Live: from the moment the attempt is shared (observer.begin hands it
+//     out; probeTLS shares it when it wires the socket) until the call that
+//     made it (runner.connect, probeTLS) returns. pgconn's hooks and the
+//     conns over its socket (dialHook, wireConn, handshake, msgConn,
+//     pgErrorHook, assignErrors) write it, on whichever goroutine pgconn
+//     runs them, and the next attempt's dial hook reads it through the
+//     observer. Every read and write then holds mu.
+//   - Settled: once that call has returned to its goroutine, or to one that
+//     joined it (extraDials' WaitGroup and probe channel), no field changes
+//     any more but ioErr, which the socket's I/O may still set while the
+//     connection lives (the checked connection runs its queries on it).
+//     Stage and audit code reads settled fields without mu, and ioErr only
+//     with it.
 type attempt struct {
-	mu sync.Mutex
-
 	address string
 	// late marks an attempt begun after the run's time was up (pgconn
 	// still tries a fallback then): its dial fails at once and shows
 	// nothing about the server.
-	late bool
+	late      bool
+	dialStart time.Time
+	// guard is set on the audit's own attempts: the mode whose protection a
+	// password must have before it leaves (see withhold). Unset on the
+	// checked connection and on the connection's own mode: those are the
+	// user's choice.
+	guard connstr.SSLMode
+	// pinned is set on guarded attempts of a run with pins: no password
+	// exchange at all, SCRAM included, before a pinned certificate.
+	pinned bool
 
-	dialStart, dialEnd time.Time
-	dialErr            error
+	mu sync.Mutex
+
+	dialEnd time.Time
+	dialErr error
 
 	// SSLRequest and the server's one-byte answer ('S' or 'N').
 	sslRequested bool
@@ -63,15 +89,6 @@ type attempt struct {
 	// ended an attempt on I/O, kept because pgconn forgets the errors of an
 	// attempt that a fallback replaced.
 	ioErr error
-
-	// guard is set on the audit's own attempts: the mode whose protection a
-	// password must have before it leaves (see withhold). Unset on the
-	// checked connection and on the connection's own mode: those are the
-	// user's choice.
-	guard connstr.SSLMode
-	// pinned is set on guarded attempts of a run with pins: no password
-	// exchange at all, SCRAM included, before a pinned certificate.
-	pinned bool
 	// withheld is the method (AuthPassword, AuthMD5, or with pins also
 	// AuthSCRAM) whose answer the guard refused to send; the attempt was
 	// then closed.
@@ -442,14 +459,39 @@ func (a *attempt) onAuthRequest(body []byte) {
 	}
 }
 
-// Authentication methods reported in AuthDetails.Method.
-const (
-	AuthSCRAM    = "SCRAM-SHA-256"
-	AuthMD5      = "md5"
-	AuthPassword = "password" // cleartext
-	AuthTrust    = "trust"    // no password asked (trust, peer, or certificate-only)
-	AuthGSS      = "gss"
-	AuthSSPI     = "sspi"
-	AuthSASL     = "sasl" // SASL without SCRAM, e.g. OAUTHBEARER only
-	AuthUnknown  = "unknown"
-)
+// phaseTimes are the durations of a's TCP connect, SSLRequest and TLS
+// handshake, and startup and authentication; zero for a phase a did not
+// begin. A phase a began but did not finish (an error, the time limit, an
+// interrupt) lasts until end, the end of the attempt, so that the time it
+// waited shows: a server that never answers the SSLRequest spends the whole
+// time limit in TLS.
+func (a *attempt) phaseTimes(end time.Time) (tcp, tlsTime, auth time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tcp = sub(a.dialEnd, a.dialStart)
+	if a.dialErr != nil || a.dialEnd.IsZero() {
+		return tcp, 0, 0
+	}
+	if a.sslRequested {
+		tlsEnd := a.handshakeEnd
+		if tlsEnd.IsZero() {
+			tlsEnd = end
+		}
+		tlsTime = sub(tlsEnd, a.dialEnd)
+	}
+	if !a.authStart.IsZero() {
+		authEnd := a.readyAt
+		if !a.ready {
+			authEnd = end
+		}
+		auth = sub(authEnd, a.authStart)
+	}
+	return tcp, tlsTime, auth
+}
+
+func sub(a, b time.Time) time.Duration {
+	if a.IsZero() || b.IsZero() {
+		return 0
+	}
+	return a.Sub(b)
+}

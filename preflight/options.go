@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"crypto/x509"
 	"net"
 	"net/netip"
 	"time"
@@ -46,6 +47,24 @@ const (
 	PolicyAccept               // accepted as the caller says; the stage passes and says so
 )
 
+// Option names a field of Options that a Result's message or remediation
+// refers to. The text names the field as Options.Name (Option.String), and
+// Result.Option carries the code, so that a caller which sets the field
+// from a setting of its own (a command-line flag, a configuration key) can
+// name that setting instead.
+type Option string
+
+// Options that results refer to.
+const (
+	OptionTimeout   Option = "Timeout"   // Options.Timeout: the run's time limit
+	OptionRootCAs   Option = "RootCAs"   // Options.RootCAs: the roots that replace the system roots
+	OptionPinSHA256 Option = "PinSHA256" // Options.PinSHA256: the pinned certificates
+)
+
+// String returns the option as results' text names it: "Options." and the
+// field's name.
+func (o Option) String() string { return "Options." + string(o) }
+
 // Options tune a check run. The zero value is ready to use.
 type Options struct {
 	// Timeout bounds the whole run, audit included. Zero means DefaultTimeout.
@@ -58,9 +77,10 @@ type Options struct {
 	// the checked mode, or the connection's own, would have: it reports
 	// that the server asked instead (AuditResult.PasswordWithheld).
 	Audit bool
-	// CAFile is a PEM file of CA certificates that replaces the system roots
-	// when verifying the server's chain.
-	CAFile string
+	// RootCAs are the CA certificates that replace the system roots when
+	// verifying the server's chain, as tls.Config.RootCAs; nil means the
+	// system roots. Results name them OptionRootCAs.
+	RootCAs *x509.CertPool
 	// Tables are schema-qualified tables or views (schema.name; a bare name
 	// means public.name) that must be readable. Names are matched exactly,
 	// as the catalog stores them. A name with an empty part (see ValidTable)
@@ -95,7 +115,7 @@ type Options struct {
 	// a VPN, a tunnel, an emulator). The classification stays in
 	// AddressDetails either way.
 	PrivateAddress Policy
-	// PrivateCA decides how a chain that verifies only through CAFile, not
+	// PrivateCA decides how a chain that verifies only through RootCAs, not
 	// through the system roots, counts when the checked mode verifies the
 	// chain: PolicyWarn (the default), PolicyFail (the remote client trusts
 	// public roots only, as AEP does), or PolicyAccept (the remote client is
@@ -114,7 +134,7 @@ type Options struct {
 	// Progress, when set, is told of the run as it goes, on the goroutine
 	// that called Run: first the target, then each stage as it starts (for
 	// the stages that wait on the network) and as it finishes, in the order
-	// of Stages, once each, with the result the report will hold. A renderer
+	// of Stages(), once each, with the result the report will hold. A renderer
 	// streams the report with it, so that a hang shows where it hangs.
 	Progress func(Event)
 

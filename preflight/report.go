@@ -7,7 +7,7 @@ import (
 	"github.com/flowpg/flowpg/connstr"
 )
 
-// Stage identifies one check. Stages run in the order of Stages, and a stage
+// Stage identifies one check. Stages run in the order of Stages(), and a stage
 // whose prerequisite failed is reported as skipped.
 type Stage string
 
@@ -25,11 +25,15 @@ const (
 	StagePrivileges  Stage = "privileges"
 )
 
-// Stages lists every stage in the order Run reports them.
-var Stages = []Stage{
+// stages lists every stage in the order Run reports them.
+var stages = [...]Stage{
 	StageInput, StageAddress, StageDNS, StageTCP, StageTLS,
 	StageCertificate, StageSSLMode, StageAuth, StageServer, StagePrivileges,
 }
+
+// Stages returns every stage in the order Run reports them; the slice is
+// the caller's own.
+func Stages() []Stage { return append([]Stage(nil), stages[:]...) }
 
 // Status is the outcome of one stage, or the verdict of a whole report.
 type Status string
@@ -46,18 +50,22 @@ const (
 	Interrupted Status = "interrupted"
 )
 
+// Field is an input field a Result can blame.
+type Field string
+
 // Input fields a Result can blame. All but FieldTable are the names of AEP's
-// basic authentication parameters.
+// basic authentication parameters, as connstr's errors and warnings name
+// them.
 const (
-	FieldServer   = "server"
-	FieldPort     = "port"
-	FieldDatabase = "database"
-	FieldUsername = "username"
-	FieldPassword = "password"
-	FieldSSLMode  = "sslMode"
+	FieldServer   Field = "server"
+	FieldPort     Field = "port"
+	FieldDatabase Field = "database"
+	FieldUsername Field = "username"
+	FieldPassword Field = "password"
+	FieldSSLMode  Field = "sslMode"
 	// FieldTable blames one of Options.Tables: a table the caller asked to
 	// check, which is no part of the connection and no basic-auth parameter.
-	FieldTable = "table"
+	FieldTable Field = "table"
 )
 
 // Result is the outcome of one stage.
@@ -73,18 +81,24 @@ type Result struct {
 	// the server answers a user that does not exist and a wrong password
 	// alike (SQLSTATE 28P01), on purpose, so that failure names both in
 	// Message and blames neither here.
-	Field string `json:"field,omitempty"`
+	Field Field `json:"field,omitempty"`
 	// Remediation tells how to fix a warning or failure.
 	Remediation string `json:"remediation,omitempty"`
+	// Option is the field of Options that Message or Remediation names
+	// (as Option.String spells it), or "" when they name none. It is not
+	// written to JSON: a caller that renders the field under another name
+	// rewrites the text instead.
+	Option Option `json:"-"`
 	// Kind classifies a failed connection, from error types and what was
 	// seen on the wire: one of the Kind constants, or "" when the failure is
 	// not a connection failure (or the stage passed).
-	Kind string `json:"kind,omitempty"`
+	Kind Kind `json:"kind,omitempty"`
 	// Details holds the stage's structured findings: a pointer to one of
 	// the *Details types of this package (InputDetails, AddressDetails,
 	// DNSDetails, TCPDetails,
 	// TLSDetails, CertificateDetails, SSLModeDetails, AuthDetails,
-	// ServerDetails, PrivilegesDetails), or nil.
+	// ServerDetails, PrivilegesDetails), or nil. The accessors named after
+	// the stages (Result.TLS, Report.Certificate, …) return them typed.
 	Details any `json:"details,omitempty"`
 }
 
@@ -227,3 +241,26 @@ func verdict(checks []Result) Status {
 	}
 	return v
 }
+
+// Kind classifies a failed connection (Result.Kind).
+type Kind string
+
+// Failure kinds, reported in Result.Kind. They are derived from error types
+// and protocol observations, never from error text.
+const (
+	KindTimeout        Kind = "timeout"         // no answer before the deadline: a black hole, a firewall dropping packets, a slow server
+	KindRefused        Kind = "refused"         // nothing listens on the port (TCP RST to the SYN)
+	KindUnreachable    Kind = "unreachable"     // no route to the host or network
+	KindReset          Kind = "reset"           // the peer closed or reset an established connection
+	KindTLSUnsupported Kind = "tls-unsupported" // the server declined the SSLRequest
+	KindNotPostgres    Kind = "not-postgres"    // the port answered something other than PostgreSQL
+	KindHandshake      Kind = "tls-handshake"   // the TLS handshake failed (alert, protocol version, …)
+	KindCertificate    Kind = "certificate"     // the server certificate was rejected
+	KindServer         Kind = "server-error"    // the server answered with an error (SQLSTATE in the message)
+	KindConnect        Kind = "connect"         // any other connection failure
+	KindInterrupted    Kind = "interrupted"     // the caller stopped the run: no finding about the database
+	// KindPasswordWithheld: the server asked for the password in cleartext
+	// or as MD5 over a connection weaker than the input asks for, and the
+	// audit did not send it (AuditResult.PasswordWithheld).
+	KindPasswordWithheld Kind = "password-withheld"
+)

@@ -131,12 +131,14 @@ func (f *fakePG) serve(c net.Conn) {
 		auth = append(auth, 0x01, 0x02, 0x03, 0x04) // the salt
 	}
 	binary.BigEndian.PutUint32(auth[1:], uint32(len(auth)-1))
-	if _, err := conn.Write(auth); err != nil {
-		return
-	}
+	// Counted before it is sent: once the client has read it, the run may
+	// end and the test read the count before this goroutine goes on.
 	f.mu.Lock()
 	f.asked++
 	f.mu.Unlock()
+	if _, err := conn.Write(auth); err != nil {
+		return
+	}
 	for {
 		var hdr [5]byte
 		if _, err := io.ReadFull(in, hdr[:]); err != nil {

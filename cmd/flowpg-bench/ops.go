@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +43,20 @@ func newTarget(host string, port int, caFile string) target {
 	}
 }
 
+// roots reads the target's CA file into a pool, on every call: the CLI
+// reads --ca-file once per command, so a measured check pays it too.
+func (t target) roots() (*x509.CertPool, error) {
+	pem, err := os.ReadFile(t.caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in %s", t.caFile)
+	}
+	return pool, nil
+}
+
 // check is one `flowpg check` without its rendering: parse the string,
 // then every stage, as the CLI does.
 func check(ctx context.Context, t target, audit bool) error {
@@ -48,10 +64,14 @@ func check(ctx context.Context, t target, audit bool) error {
 	if err != nil {
 		return err
 	}
+	roots, err := t.roots()
+	if err != nil {
+		return err
+	}
 	rep := preflight.Run(ctx, p.Conn, preflight.Options{
 		Timeout:       opTimeout,
 		Audit:         audit,
-		CAFile:        t.caFile,
+		RootCAs:       roots,
 		InputWarnings: p.Warnings,
 	})
 	if f := rep.Failed(); f != nil {

@@ -115,9 +115,13 @@ func countedCheck(ctx context.Context, t target, px *faultproxy.Proxy) (wireCoun
 	if err != nil {
 		return wireCount{}, nil, err
 	}
+	roots, err := t.roots()
+	if err != nil {
+		return wireCount{}, nil, err
+	}
 	px.ResetFlights()
 	start := time.Now()
-	rep := preflight.Run(ctx, p.Conn, preflight.Options{Timeout: opTimeout, CAFile: t.caFile, InputWarnings: p.Warnings})
+	rep := preflight.Run(ctx, p.Conn, preflight.Options{Timeout: opTimeout, RootCAs: roots, InputWarnings: p.Warnings})
 	wall := time.Since(start)
 	if f := rep.Failed(); f != nil {
 		return wireCount{}, rep, fmt.Errorf("check failed at %s: %s", f.ID, f.Message)

@@ -100,7 +100,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals, streams *IO) error {
 		stream = newTextReport(streams.Stdout, newStyle(streams.Stdout, g.NoColor), isTerminal(streams.Stdout))
 		opts.Progress = stream.progress
 	}
-	rep := preflight.Run(ctx, parsed.Conn, opts)
+	rep := runPreflight(ctx, parsed.Conn, opts)
 
 	switch c.Output {
 	case "json":

@@ -148,7 +148,7 @@ func (c *CheckCmd) checkTarget(ctx context.Context, streams *IO, t *batchTarget)
 	if err != nil { // the flags are checked before the batch starts
 		opts = preflight.Options{}
 	}
-	t.report = preflight.Run(ctx, t.conn, opts)
+	t.report = runPreflight(ctx, t.conn, opts)
 	t.report.Target = t.target
 }
 
@@ -261,11 +261,11 @@ func renderSummary(w io.Writer, targets []*batchTarget, interrupted bool, s styl
 		rep := t.report
 		stage, field, msg := "", "", ""
 		if f := rep.Failed(); f != nil {
-			stage, field, msg = string(f.ID), f.Field, f.Message
+			stage, field, msg = string(f.ID), string(f.Field), f.Message
 		} else {
 			for _, c := range rep.Checks {
 				if c.Status == preflight.Warn {
-					stage, field, msg = string(c.ID), c.Field, c.Message
+					stage, field, msg = string(c.ID), string(c.Field), c.Message
 					break
 				}
 			}

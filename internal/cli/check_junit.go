@@ -103,7 +103,7 @@ func junitReportCase(name string, rep *preflight.Report) junitCase {
 		var text strings.Builder
 		fmt.Fprintf(&text, "stage: %s\n", f.ID)
 		if f.Field != "" {
-			fmt.Fprintf(&text, "field: %s\n", printable.Line(f.Field))
+			fmt.Fprintf(&text, "field: %s\n", printable.Line(string(f.Field)))
 		}
 		fmt.Fprintf(&text, "message: %s\n", printable.Line(f.Message))
 		if f.Remediation != "" {
@@ -159,7 +159,7 @@ func junitInvalidCase(name string, err error) junitCase {
 func junitMessage(r *preflight.Result) string {
 	msg := fmt.Sprintf("%s: %s", r.ID, printable.Line(r.Message))
 	if r.Field != "" {
-		msg += "; field: " + printable.Line(r.Field)
+		msg += "; field: " + printable.Line(string(r.Field))
 	}
 	if r.Remediation != "" {
 		msg += "; fix: " + printable.Line(r.Remediation)

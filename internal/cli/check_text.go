@@ -172,7 +172,7 @@ func (t *textReport) writeStage(c preflight.Result) {
 	fmt.Fprintf(&b, "  %s %-11s %s%s\n", s.status(c.Status), c.ID, msg, dur)
 	if c.Status == preflight.Warn || c.Status == preflight.Fail {
 		if c.Field != "" {
-			fmt.Fprintf(&b, "  %-13s field: %s\n", "", printable.Line(c.Field))
+			fmt.Fprintf(&b, "  %-13s field: %s\n", "", printable.Line(string(c.Field)))
 		}
 		if c.Remediation != "" {
 			fmt.Fprintf(&b, "  %-13s fix: %s\n", "", printable.Line(c.Remediation))
@@ -186,7 +186,7 @@ func (t *textReport) writeStage(c preflight.Result) {
 // the chain's fingerprints and the pins given: the fix asks to compare them,
 // and text has no other place to show them (JSON has them in the details).
 func writePins(b *strings.Builder, c preflight.Result) {
-	d, ok := c.Details.(*preflight.CertificateDetails)
+	d, ok := c.Certificate()
 	if !ok || d.PinMatched == nil || *d.PinMatched {
 		return
 	}

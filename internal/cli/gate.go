@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -84,6 +87,9 @@ func (g *GateFlags) validate() error {
 	if g.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", g.Timeout)
 	}
+	if _, err := loadCAFile(g.CAFile); err != nil {
+		return err
+	}
 	for _, t := range g.Table {
 		if !preflight.ValidTable(t) {
 			return fmt.Errorf("--table %q names no table: want SCHEMA.NAME, or NAME for a table in public", t)
@@ -99,9 +105,13 @@ func (g *GateFlags) options(streams *IO, reg registration, warns []connstr.Warni
 	if err := g.validate(); err != nil {
 		return preflight.Options{}, err
 	}
+	roots, err := loadCAFile(g.CAFile)
+	if err != nil {
+		return preflight.Options{}, err
+	}
 	opts := preflight.Options{
 		Timeout:       g.Timeout,
-		CAFile:        g.CAFile,
+		RootCAs:       roots,
 		Tables:        g.Table,
 		PinSHA256:     g.PinSHA256,
 		InputWarnings: warns,
@@ -131,6 +141,37 @@ func (g *GateFlags) options(streams *IO, reg registration, warns []connstr.Warni
 	return opts, nil
 }
 
+// maxCAFile bounds a --ca-file: a system bundle of every public root is a
+// few hundred kilobytes.
+const maxCAFile = 8 << 20
+
+// loadCAFile reads the PEM CA certificates of --ca-file into a pool; nil
+// for no file (the system roots). The read is bounded: a path to /dev/zero
+// or to a huge file by mistake ends in an error, not in all the memory
+// there is.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	if len(b) > maxCAFile {
+		return nil, fmt.Errorf("--ca-file %s is over %d bytes: not a file of CA certificates", path, maxCAFile)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
 func prefixCount(ps []netip.Prefix) string {
 	if len(ps) == 1 {
 		return "1 range"
@@ -149,5 +190,5 @@ func (g *GateFlags) gate(ctx context.Context, streams *IO, conn connstr.Conn, re
 		return nil, err
 	}
 	opts.Progress = progress
-	return preflight.Run(ctx, conn, opts), nil
+	return runPreflight(ctx, conn, opts), nil
 }

@@ -2,18 +2,13 @@ package preflight
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -21,53 +16,6 @@ import (
 
 	"github.com/flowpg/flowpg/internal/pgtls"
 )
-
-// expiryWarning is how close to expiry a certificate draws a warning.
-const expiryWarning = 30 * 24 * time.Hour
-
-// CertificateInfo describes one certificate of the server's chain.
-type CertificateInfo struct {
-	Subject    string    `json:"subject"`
-	Issuer     string    `json:"issuer"`
-	DNSNames   []string  `json:"dnsNames,omitempty"`
-	IPs        []string  `json:"ipAddresses,omitempty"`
-	NotBefore  time.Time `json:"notBefore"`
-	NotAfter   time.Time `json:"notAfter"`
-	KeyType    string    `json:"keyType"`
-	KeyBits    int       `json:"keyBits,omitempty"`
-	SHA256     string    `json:"sha256"`
-	SelfSigned bool      `json:"selfSigned,omitempty"`
-	IsCA       bool      `json:"isCA,omitempty"`
-}
-
-// CertificateDetails are the findings of the certificate stage.
-type CertificateDetails struct {
-	Chain []CertificateInfo `json:"chain"`
-	// TrustedBy names the roots the chain was verified against: "system" or
-	// "ca-file".
-	TrustedBy     string `json:"trustedBy"`
-	ChainValid    bool   `json:"chainValid"`
-	ChainError    string `json:"chainError,omitempty"`
-	HostnameMatch bool   `json:"hostnameMatch"`
-	HostnameError string `json:"hostnameError,omitempty"`
-	DaysToExpiry  int    `json:"daysToExpiry"`
-	Expired       bool   `json:"expired,omitempty"`
-	SelfSigned    bool   `json:"selfSigned,omitempty"`
-	// SystemRootsValid says whether the chain also verifies against the
-	// system roots; it is set only when a CA file replaced them (TrustedBy
-	// "ca-file"). A chain that verifies only through the CA file is one that
-	// a client trusting public roots alone would reject.
-	SystemRootsValid *bool `json:"systemRootsValid,omitempty"`
-	// PinMatched is nil when no pin was asked for.
-	PinMatched *bool `json:"pinMatched,omitempty"`
-	// PinSHA256 are the pins asked for (Options.PinSHA256), written as
-	// Chain[].SHA256 is, to compare with it.
-	PinSHA256 []string `json:"pinSha256,omitempty"`
-	// Source is "connection" when the details come from the checked
-	// connection, "probe" when from the separate TLS probe made for
-	// sslmodes that did not use TLS.
-	Source string `json:"source"`
-}
 
 // certCheck is our verification of a peer chain, independent of sslmode.
 type certCheck struct {
@@ -97,21 +45,22 @@ type verifier struct {
 	seen []*certCheck
 }
 
-// errPinMismatch aborts a handshake whose chain matches no pin.
-var errPinMismatch = errors.New("preflight: no certificate in the server's chain matches --pin-sha256")
+// rootsName names the roots in messages: "system", or the option that
+// replaced them, as results name options.
+func (v *verifier) rootsName() string {
+	if v.roots == nil {
+		return "system"
+	}
+	return OptionRootCAs.String()
+}
 
-func newVerifier(host, caFile string, pins []string, now func() time.Time) (*verifier, error) {
-	v := &verifier{host: host, now: now, trustedBy: "system"}
-	if caFile != "" {
-		pem, err := readCAFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		v.roots = x509.NewCertPool()
-		if !v.roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("preflight: CA file %s holds no PEM certificate", caFile)
-		}
-		v.trustedBy = "ca-file"
+// errPinMismatch aborts a handshake whose chain matches no pin.
+var errPinMismatch = errors.New("preflight: no certificate in the server's chain matches a pinned SHA-256 fingerprint")
+
+func newVerifier(host string, roots *x509.CertPool, pins []string, now func() time.Time) (*verifier, error) {
+	v := &verifier{host: host, now: now, trustedBy: "system", roots: roots}
+	if roots != nil {
+		v.trustedBy = string(OptionRootCAs)
 	}
 	for _, p := range pins {
 		h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(p))
@@ -122,28 +71,6 @@ func newVerifier(host, caFile string, pins []string, now func() time.Time) (*ver
 		v.pins = append(v.pins, b)
 	}
 	return v, nil
-}
-
-// maxCAFile bounds a CA file: a system bundle of every public root is a
-// few hundred kilobytes.
-const maxCAFile = 8 << 20
-
-// readCAFile reads a CA file, bounded: a path to /dev/zero or to a huge file
-// by mistake must end in an error, not in all the memory there is.
-func readCAFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("preflight: reading CA file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("preflight: reading CA file: %w", err)
-	}
-	if len(b) > maxCAFile {
-		return nil, fmt.Errorf("preflight: CA file %s is over %d bytes: not a file of CA certificates", path, maxCAFile)
-	}
-	return b, nil
 }
 
 // check verifies chain, or returns the check of an identical chain that
@@ -274,6 +201,7 @@ type rejection struct {
 }
 
 func (e *rejection) Error() string { return e.err.Error() }
+
 func (e *rejection) Unwrap() error { return e.err }
 
 func isSelfSigned(c *x509.Certificate) bool {
@@ -284,84 +212,3 @@ func isSelfSigned(c *x509.Certificate) bool {
 
 // fingerprint writes a SHA-256 fingerprint as CertificateInfo.SHA256 has it.
 func fingerprint(sum []byte) string { return strings.ToUpper(hex.EncodeToString(sum)) }
-
-func describeCert(c *x509.Certificate) CertificateInfo {
-	sum := sha256.Sum256(c.Raw)
-	info := CertificateInfo{
-		Subject:    c.Subject.String(),
-		Issuer:     c.Issuer.String(),
-		DNSNames:   c.DNSNames,
-		NotBefore:  c.NotBefore.UTC(),
-		NotAfter:   c.NotAfter.UTC(),
-		SHA256:     fingerprint(sum[:]),
-		SelfSigned: isSelfSigned(c),
-		IsCA:       c.IsCA,
-	}
-	for _, ip := range c.IPAddresses {
-		info.IPs = append(info.IPs, ip.String())
-	}
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
-		info.KeyType, info.KeyBits = "RSA", k.N.BitLen()
-	case *ecdsa.PublicKey:
-		info.KeyType, info.KeyBits = "ECDSA", k.Curve.Params().BitSize
-	case ed25519.PublicKey:
-		info.KeyType, info.KeyBits = "Ed25519", 256
-	default:
-		info.KeyType = c.PublicKeyAlgorithm.String()
-	}
-	return info
-}
-
-// explainChainError words why a chain failed verification.
-func explainChainError(err error) string {
-	var (
-		unknown   x509.UnknownAuthorityError
-		invalid   x509.CertificateInvalidError
-		hostname  x509.HostnameError
-		verifyErr *tls.CertificateVerificationError
-	)
-	if errors.As(err, &verifyErr) {
-		err = verifyErr.Err
-	}
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &unknown):
-		if unknown.Cert != nil && isSelfSigned(unknown.Cert) {
-			return fmt.Sprintf("self-signed certificate %q is not trusted", unknown.Cert.Subject.String())
-		}
-		return "signed by an unknown certificate authority"
-	case errors.As(err, &invalid):
-		switch invalid.Reason {
-		case x509.Expired:
-			return "a certificate in the chain has expired or is not yet valid"
-		case x509.NotAuthorizedToSign:
-			return "a certificate in the chain is not allowed to sign certificates"
-		case x509.IncompatibleUsage:
-			return "the certificate is not valid for server authentication"
-		default:
-			return "the certificate chain is invalid"
-		}
-	case errors.As(err, &hostname):
-		return hostnameMismatch(hostname)
-	case errors.Is(err, errPinMismatch):
-		return "no certificate in the chain matches the pinned SHA-256 fingerprint"
-	default:
-		return "the certificate chain could not be verified"
-	}
-}
-
-func hostnameMismatch(h x509.HostnameError) string {
-	var names []string
-	if h.Certificate != nil {
-		names = append(names, h.Certificate.DNSNames...)
-		for _, ip := range h.Certificate.IPAddresses {
-			names = append(names, ip.String())
-		}
-	}
-	if len(names) == 0 {
-		return fmt.Sprintf("the certificate is not valid for %q: it names no host", h.Host)
-	}
-	return fmt.Sprintf("the certificate is valid for %s, not for %q", strings.Join(names, ", "), h.Host)
-}
