@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -26,8 +28,8 @@ const caFileRoots = "ca-file"
 // match comes first, so the replacer prefers it.
 var flagWords = func() *strings.Replacer {
 	pairs := []string{"the " + preflight.OptionRootCAs.String() + " roots", "the " + caFileRoots + " roots"}
-	for o, flag := range optionFlags {
-		pairs = append(pairs, o.String(), flag)
+	for _, o := range slices.Sorted(maps.Keys(optionFlags)) {
+		pairs = append(pairs, o.String(), optionFlags[o])
 	}
 	return strings.NewReplacer(pairs...)
 }()
