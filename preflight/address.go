@@ -142,11 +142,12 @@ func (r *runner) classifyAddresses(addrs []netip.Addr) Result {
 		res.Remediation = "publish only public addresses for server in DNS"
 	default:
 		res.Status, res.Field = Warn, FieldServer
-		if r.opts.PrivateAddress == PolicyFail {
-			res.Status = Fail
-		}
 		res.Message = fmt.Sprintf("%s: %s", unreachableFromAEP, strings.Join(bad, ", "))
 		res.Remediation = "give AEP a public host name or address, reachable from Adobe's IP ranges for your region and allow-listed by the database's firewall"
+		if r.opts.PrivateAddress == PolicyFail {
+			res.Status, res.Option = Fail, OptionPrivateAddress
+			res.Remediation += "; or, where only an emulator dials it, accept it with " + OptionPrivateAddress.String()
+		}
 	}
 	if admit != "" {
 		res.Remediation += "; " + admit

@@ -128,7 +128,7 @@ func (r *runner) privateCAFinding() finding {
 	return finding{
 		msg:    fmt.Sprintf("the chain is trusted only through the %s roots, not the system roots: AEP trusts public roots only (basic authentication carries no CA), so %s would fail from AEP", OptionRootCAs, r.libpq),
 		field:  FieldSSLMode,
-		fix:    "have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it explicitly",
+		fix:    "have the certificate issued by a publicly trusted CA; " + r.withoutVerificationFix() + "; or, if AEP is known to trust this CA, accept it with " + OptionPrivateCA.String(),
 		option: OptionRootCAs,
 	}
 }

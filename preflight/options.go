@@ -59,6 +59,10 @@ const (
 	OptionTimeout   Option = "Timeout"   // Options.Timeout: the run's time limit
 	OptionRootCAs   Option = "RootCAs"   // Options.RootCAs: the roots that replace the system roots
 	OptionPinSHA256 Option = "PinSHA256" // Options.PinSHA256: the pinned certificates
+	// Options.PrivateAddress: whether an address AEP cannot reach fails
+	OptionPrivateAddress Option = "PrivateAddress"
+	// Options.PrivateCA: whether a chain only RootCAs verifies fails
+	OptionPrivateCA Option = "PrivateCA"
 )
 
 // String returns the option as results' text names it: "Options." and the

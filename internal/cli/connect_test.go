@@ -149,7 +149,7 @@ func TestConnect(t *testing.T) {
 		var res struct {
 			Status    string
 			Preflight struct {
-				Checks []struct{ ID, Status, Field string }
+				Checks []struct{ ID, Status, Field, Remediation string }
 			}
 		}
 		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
@@ -158,6 +158,7 @@ func TestConnect(t *testing.T) {
 		assert.Equal(t, "address", res.Preflight.Checks[1].ID)
 		assert.Equal(t, "fail", res.Preflight.Checks[1].Status)
 		assert.Equal(t, "server", res.Preflight.Checks[1].Field)
+		assert.Contains(t, res.Preflight.Checks[1].Remediation, "accept it with --allow-private-address")
 		assertOnlySpecRead(t, fs)
 	})
 

@@ -140,6 +140,7 @@ func TestGate_PredictsAdobe(t *testing.T) {
 		assert.Equal(t, "fail", st)
 		assert.Contains(t, msg, "trusted only through the ca-file roots")
 		assert.Contains(t, fix, "publicly trusted CA")
+		assert.Contains(t, fix, "accept it with --assume-adobe-trusts-ca", "the fix names the flag, not the library's option")
 		assertOnlySpecRead(t, fs)
 
 		// Said to be trusted by Adobe, and so it is (the emulator's trust

@@ -16,6 +16,9 @@ var optionFlags = map[preflight.Option]string{
 	preflight.OptionTimeout:   "--timeout",
 	preflight.OptionRootCAs:   "--ca-file",
 	preflight.OptionPinSHA256: "--pin-sha256",
+	// Only connect and update fail an address or a CA, and both have these.
+	preflight.OptionPrivateAddress: "--allow-private-address",
+	preflight.OptionPrivateCA:      "--assume-adobe-trusts-ca",
 }
 
 // caFileRoots is how the CLI has always named the roots --ca-file gives,
