@@ -164,8 +164,16 @@ func TestFault_TimeoutEndsStage(t *testing.T) {
 			if tt.stage != preflight.StageDNS {
 				require.Greater(t, res.Duration, limit/2)
 			}
-			if tt.stage != preflight.StageTCP {
+			if tt.stage != preflight.StageTCP && tt.stage != preflight.StageDNS {
 				require.NotContains(t, res.Message, "packets are dropped", "TCP connected")
+				// The audit's rows tell the same story: every attempt
+				// connected over TCP, so none blames dropped packets.
+				opts.Audit = true
+				audited := timed(t, tt.conn(t), opts)
+				require.Len(t, audited.Audit, 6)
+				for _, a := range audited.Audit {
+					require.NotContains(t, a.Error, "packets are dropped", "%s: TCP connected", a.SSLMode.LibPQ())
+				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -514,4 +515,51 @@ func TestNoColorAnyValue(t *testing.T) {
 		require.Equal(t, ExitOK, code, "NO_COLOR=%q: %s", v, errOut)
 		require.Contains(t, out, "flowpg")
 	}
+}
+
+// TestCheckBatch_HelpSaysHowClassesMapToExitCodes: check --help names every
+// class of a batch and says the exit code each leads to, as batchExit
+// computes it.
+func TestCheckBatch_HelpSaysHowClassesMapToExitCodes(t *testing.T) {
+	code, out, errOut := runFlowpg(t, "", "check", "--help")
+	require.Equal(t, ExitOK, code, errOut)
+	help := strings.Join(strings.Fields(out), " ")
+	for _, c := range batchClasses {
+		assert.Contains(t, help, c, "the help names the class %q", c)
+	}
+	exit := func(classes ...string) int {
+		var ts []*batchTarget
+		for _, c := range classes {
+			ts = append(ts, &batchTarget{class: c})
+		}
+		var ee *ExitError
+		if err := batchExit(ts); errors.As(err, &ee) {
+			return ee.Code
+		}
+		return ExitOK
+	}
+	require.Equal(t, ExitInvalid, exit(classFail, classInvalid, classPass))
+	assert.Contains(t, help, "the exit code is 2 when any line is invalid (the other lines are still checked)")
+	for _, c := range []string{classFail, classInterrupted, classNotChecked} {
+		require.Equal(t, ExitFailed, exit(classPass, c), c)
+	}
+	assert.Contains(t, help, "else 1 when any failed, was interrupted or not checked, else 0")
+	require.Equal(t, ExitOK, exit(classPass, classWarn))
+}
+
+// TestCheckBatch_HashIsPartOfTheValue: in a --file, only a line that
+// starts with # is a comment; a # after a value is part of it, as
+// everywhere else.
+func TestCheckBatch_HashIsPartOfTheValue(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "targets.txt")
+	require.NoError(t, os.WriteFile(file, []byte("# a comment line\nServer=127.0.0.1;Port=1;Database=sales#eu;UID=u;PWD=pw # not a comment\n"), 0o600))
+	code, out, errOut := runFlowpg(t, "", "check", "--file", file, "--timeout", "2s", "-o", "json")
+	require.Equal(t, ExitFailed, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 1, "the comment line is no target")
+	var rec batchLine
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec))
+	assert.Equal(t, 2, rec.Line)
+	assert.Equal(t, "127.0.0.1:1/sales#eu", rec.Target)
+	assert.Equal(t, classFail, rec.Class, "refused: the line parsed and was checked")
 }

@@ -20,6 +20,7 @@ func TestInput_BadServerExits2(t *testing.T) {
 		"db1,db2":             "several hosts",
 		"256.1.1.1":           "not an IPv4 address",
 		"/var/run/postgresql": "Unix-socket",
+		"db example.com":      "whitespace",
 	}
 	for server, fix := range servers {
 		in := "Server=" + server + ";Database=sales;UID=aep;Password=" + secret + ";EncryptionMethod=1"

@@ -145,3 +145,22 @@ func TestUsageErrors_StdoutStaysClean(t *testing.T) {
 		})
 	}
 }
+
+// TestUsage_NamesWhatIsWrong: a bad --concurrency and half a credential
+// are named in the message, not only coded.
+func TestUsage_NamesWhatIsWrong(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "targets.txt")
+	require.NoError(t, os.WriteFile(file, []byte("Server=127.0.0.1;Port=1;Database=d;UID=u;PWD=pw\n"), 0o600))
+	code, _, errOut := runFlowpg(t, "", "check", "--file", file, "--concurrency", "-1")
+	require.Equal(t, ExitInvalid, code)
+	assert.Contains(t, errOut, "--concurrency must be at least 1, not -1")
+
+	for _, tt := range []struct {
+		set, missing string
+	}{{"AEP_CLIENT_ID", "AEP_CLIENT_SECRET"}, {"AEP_CLIENT_SECRET", "AEP_CLIENT_ID"}} {
+		code, _, errOut := runEnv(t, map[string]string{tt.set: "S3NT1NEL-value"}, "", "connections", "list")
+		require.Equal(t, ExitInvalid, code, errOut)
+		assert.Contains(t, errOut, tt.set+" is set but "+tt.missing+" is not")
+		assert.NotContains(t, errOut, "S3NT1NEL-value")
+	}
+}
