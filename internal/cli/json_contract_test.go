@@ -61,6 +61,10 @@ func walkJSON(t testing.TB, args []string, path string, v any) {
 		}
 		if api, ok := v["apiError"].(map[string]any); ok {
 			assert.NotEmpty(t, api, "%v: %s.apiError is empty", args, path)
+			// Only beside a failed call to Adobe: an error coded, or a
+			// result whose status is, api-error.
+			assert.True(t, v["code"] == "api-error" || v["status"] == "api-error",
+				"%v: %s.apiError beside code %v, status %v", args, path, v["code"], v["status"])
 		}
 	}
 }
