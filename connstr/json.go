@@ -39,6 +39,10 @@ func parseJSON(s string) (*Parsed, error) {
 		}
 		return nil, &ParseError{Offset: -1, Msg: strings.TrimPrefix(err.Error(), "connstr: ")}
 	}
+	if conn.fieldsEmpty() { // every param empty, as {"sslMode": ""}: nothing to connect to
+		pr := &r.p.Properties[0]
+		return nil, &ParseError{Offset: pr.ValueOffset, Key: pr.Key, Msg: "every basic authentication param is empty: nothing to connect to"}
+	}
 	r.p.Conn, r.p.Warnings = conn, warns
 	return r.p, nil
 }

@@ -86,6 +86,7 @@ func TestParse_Errors(t *testing.T) {
 		{"no key flowpg knows", "foo=bar", 0, "", "no key flowpg knows"},
 		{"no key flowpg knows, several", " foo=bar;LoginTimeout=5", 1, "", "no key flowpg knows"},
 		{"only empty known keys", "Foo=1;Server=;Password={}", 6, "Server", "every key flowpg knows is empty"},
+		{"basic auth JSON, every param empty", `{"sslMode": "", "server": ""}`, 12, "sslMode", "every basic authentication param is empty"},
 		{"libpq with no key flowpg knows", "application_name=x connect_timeout=5", 0, "", "no key flowpg knows"},
 		{"libpq with only an empty known key", "dbname='' application_name=x", 0, "dbname", "every key flowpg knows is empty"},
 		{"URL with nothing", "postgres://", 0, "", "the URL names no host"},
