@@ -263,3 +263,22 @@ func TestSignals(t *testing.T) {
 		}
 	})
 }
+
+// TestSignals_SecondEndsAStuckCommand: a command held by a read that
+// watches no context (here --ca-file, a named pipe whose writer never
+// writes) ends on the second signal, with the first signal's exit code.
+func TestSignals_SecondEndsAStuckCommand(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0) // a writer that never writes
+	require.NoError(t, err)
+	t.Cleanup(func() { w.Close() })
+
+	p := startFlowpg(t, "http://127.0.0.1:1", "Server=127.0.0.1;Port=1;Database=d;UID=u;Password=pw", "check", "-", "--ca-file", fifo)
+	time.Sleep(time.Second) // into the read
+	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+	time.Sleep(200 * time.Millisecond) // the second is a second signal, not one of two at once
+	code := p.signal(t, os.Interrupt)
+	require.Equal(t, 130, code, p.stderr.String())
+	require.Contains(t, p.stderr.String(), "exiting now")
+}

@@ -369,7 +369,7 @@ func TestRun_BadPinIsInputFailure(t *testing.T) {
 	rep := runCheck(t, c, preflight.Options{PinSHA256: []string{"abcd"}})
 	requireFailAt(t, rep, preflight.StageInput, "")
 	in := rep.Check(preflight.StageInput)
-	require.Contains(t, in.Message, `pin "abcd" is not a hex SHA-256 fingerprint`)
+	require.Contains(t, in.Message, `pin "abcd" in Options.PinSHA256 is not a hex SHA-256 fingerprint`)
 	require.Equal(t, "fix Options.PinSHA256", in.Remediation)
 	require.Equal(t, preflight.OptionPinSHA256, in.Option)
 }

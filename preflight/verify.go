@@ -63,14 +63,26 @@ func newVerifier(host string, roots *x509.CertPool, pins []string, now func() ti
 		v.trustedBy = string(OptionRootCAs)
 	}
 	for _, p := range pins {
-		h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(p))
-		b, err := hex.DecodeString(h)
-		if err != nil || len(b) != sha256.Size {
-			return nil, fmt.Errorf("preflight: pin %q is not a hex SHA-256 fingerprint", p)
+		b, ok := decodePin(p)
+		if !ok {
+			return nil, fmt.Errorf("pin %q in %s is not a hex SHA-256 fingerprint", p, OptionPinSHA256)
 		}
 		v.pins = append(v.pins, b)
 	}
 	return v, nil
+}
+
+// ValidPin reports whether pin can be one of Options.PinSHA256: a SHA-256
+// fingerprint in hex, its bytes optionally separated by ':' or ' '.
+func ValidPin(pin string) bool {
+	_, ok := decodePin(pin)
+	return ok
+}
+
+func decodePin(pin string) ([]byte, bool) {
+	h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(pin))
+	b, err := hex.DecodeString(h)
+	return b, err == nil && len(b) == sha256.Size
 }
 
 // check verifies chain, or returns the check of an identical chain that

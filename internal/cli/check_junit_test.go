@@ -301,3 +301,26 @@ func TestCheck_JUnitInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckJUnit_UsageErrorIsADocument: a pipeline publishes the report
+// whatever the exit code, so a command line check refuses still writes one
+// JUnit document, its error the refusal, never the password.
+func TestCheckJUnit_UsageErrorIsADocument(t *testing.T) {
+	const in = "Server=127.0.0.1;Port=1;Database=d;UID=u;PWD=pw-S3NT1NEL"
+	for _, args := range [][]string{
+		{"check", in, "--ca-file", filepath.Join(t.TempDir(), "none.pem"), "-o", "junit"},
+		{"check", in, "--timeout", in, "--output=junit"},
+		{"check", "--file", filepath.Join(t.TempDir(), "none.txt"), "-ojunit"},
+	} {
+		code, out, errOut := runFlowpg(t, "", args...)
+		require.Equal(t, ExitInvalid, code, errOut)
+		cases := parseJUnit(t, out)
+		require.Len(t, cases, 1, out)
+		require.NotNil(t, cases[0].Error, out)
+		assert.NotContains(t, out+errOut, "pw-S3NT1NEL")
+	}
+	// Only check writes JUnit: another command's usage error writes none.
+	code, out, _ := runFlowpg(t, "", "parse", "-o", "junit")
+	require.Equal(t, ExitInvalid, code)
+	assert.Empty(t, out)
+}

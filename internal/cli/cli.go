@@ -158,6 +158,11 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 	if err != nil {
 		msg := redactArgs(err.Error(), args)
 		fmt.Fprintf(streams.Stderr, "flowpg: %s\n", printable.Text(msg))
+		if wantsJUnit(args) {
+			// A pipeline publishes the report whatever the exit code: it
+			// gets a document with the error, not an empty file.
+			_ = writeJUnit(out, []junitCase{junitInvalidCase("flowpg check", errors.New(msg))})
+		}
 		if wantsJSON(args) {
 			_ = writeJSON(out, errorDoc{errorInfo{Code: "usage", Message: msg}})
 		} else if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
@@ -189,6 +194,9 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		if !out.wrote && wantsJSON(args) {
 			_ = writeJSON(out, errorDoc{describeError(code, err)})
 		}
+		if !out.wrote && wantsJUnit(args) {
+			_ = writeJUnit(out, []junitCase{junitInvalidCase("flowpg check", err)})
+		}
 	}
 	if code == ExitOK && exitCode >= 0 {
 		return exitCode
@@ -210,20 +218,40 @@ func (w *watchedWriter) Write(p []byte) (int, error) {
 // wantsJSON reports whether args ask for -o json (in any of the spellings
 // the parser takes), so that even arguments the parser rejects get their
 // error as JSON.
-func wantsJSON(args []string) bool {
-	for i, a := range args {
-		switch {
-		case a == "--":
-			return false
-		case a == "-o" || a == "--output":
-			if i+1 < len(args) && args[i+1] == "json" {
-				return true
-			}
-		case a == "-ojson" || a == "--output=json":
-			return true
+func wantsJSON(args []string) bool { return outputFormat(args) == "json" }
+
+// wantsJUnit reports whether args ask check for -o junit, the one command
+// that writes it.
+func wantsJUnit(args []string) bool {
+	if outputFormat(args) != "junit" {
+		return false
+	}
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a == "check"
 		}
 	}
 	return false
+}
+
+// outputFormat is the value of -o/--output in args, in any of the
+// spellings the parser takes; "" without one.
+func outputFormat(args []string) string {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return ""
+		case a == "-o" || a == "--output":
+			if i+1 < len(args) {
+				return args[i+1]
+			}
+		case strings.HasPrefix(a, "--output="):
+			return strings.TrimPrefix(a, "--output=")
+		case strings.HasPrefix(a, "-o") && len(a) > 2:
+			return a[2:]
+		}
+	}
+	return ""
 }
 
 // joinNegativeValues joins a flag that takes a value to a following

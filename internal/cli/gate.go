@@ -3,11 +3,14 @@ package cli
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flowpg/flowpg/connstr"
@@ -25,6 +28,12 @@ type GateFlags struct {
 	Region              string        `placeholder:"REGION" help:"Your AEP region (va7, nld2, aus5, can2, ind2, va6): name the addresses the database must admit."`
 	Table               []string      `name:"table" sep:"none" placeholder:"SCHEMA.NAME" help:"A table or view that must be readable (repeatable; a bare name means public.NAME)."`
 	PinSHA256           []string      `name:"pin-sha256" sep:"none" placeholder:"HEX" help:"SHA-256 fingerprint of a certificate the server's chain must contain (repeatable)."`
+
+	// roots is --ca-file's pool, read once by validate: every target of a
+	// batch is checked against the same roots, and the file is not read
+	// again for each.
+	roots      *x509.CertPool
+	rootsFound bool
 }
 
 // RegisterFlags choose how a new connection is registered: the auth spec,
@@ -87,8 +96,17 @@ func (g *GateFlags) validate() error {
 	if g.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", g.Timeout)
 	}
-	if _, err := loadCAFile(g.CAFile); err != nil {
-		return err
+	if !g.rootsFound {
+		roots, err := loadCAFile(g.CAFile)
+		if err != nil {
+			return err
+		}
+		g.roots, g.rootsFound = roots, true
+	}
+	for _, p := range g.PinSHA256 {
+		if !preflight.ValidPin(p) {
+			return fmt.Errorf("--pin-sha256 %q is not a hex SHA-256 fingerprint (64 hex digits, optionally separated by ':')", p)
+		}
 	}
 	for _, t := range g.Table {
 		if !preflight.ValidTable(t) {
@@ -102,16 +120,14 @@ func (g *GateFlags) validate() error {
 // what only Adobe meets (an address it cannot reach, a CA it does not
 // have) fails rather than warns, unless the user said otherwise.
 func (g *GateFlags) options(streams *IO, reg registration, warns []connstr.Warning, forAdobe, allowPrivateAddress bool) (preflight.Options, error) {
+	// The commands' Validate has run validate already, before any
+	// goroutine of a batch calls this; it reads no file a second time.
 	if err := g.validate(); err != nil {
-		return preflight.Options{}, err
-	}
-	roots, err := loadCAFile(g.CAFile)
-	if err != nil {
 		return preflight.Options{}, err
 	}
 	opts := preflight.Options{
 		Timeout:       g.Timeout,
-		RootCAs:       roots,
+		RootCAs:       g.roots,
 		Tables:        g.Table,
 		PinSHA256:     g.PinSHA256,
 		InputWarnings: warns,
@@ -148,28 +164,41 @@ const maxCAFile = 8 << 20
 // loadCAFile reads the PEM CA certificates of --ca-file into a pool; nil
 // for no file (the system roots). The read is bounded: a path to /dev/zero
 // or to a huge file by mistake ends in an error, not in all the memory
-// there is.
+// there is. The file is opened non-blocking, so that a named pipe no one
+// writes to reads as empty rather than hanging the command before it can
+// be interrupted; a pipe that is written to (a shell's <(…)) reads as
+// usual.
 func loadCAFile(path string) (*x509.CertPool, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("--ca-file: %w", err)
+		return nil, caFileError(path, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("--ca-file: %w", err)
+		return nil, caFileError(path, err)
 	}
 	if len(b) > maxCAFile {
-		return nil, fmt.Errorf("--ca-file %s is over %d bytes: not a file of CA certificates", path, maxCAFile)
+		return nil, fmt.Errorf("--ca-file %q is over %d MiB: not a file of CA certificates", path, maxCAFile>>20)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("--ca-file %q holds no PEM certificate", path)
 	}
 	return pool, nil
+}
+
+// caFileError names --ca-file and its path quoted: a path may hold line
+// breaks or escapes that would otherwise reach the terminal as they are.
+func caFileError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("--ca-file %q: %w", path, err)
 }
 
 func prefixCount(ps []netip.Prefix) string {

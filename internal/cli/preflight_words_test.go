@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -105,13 +107,22 @@ func TestCheck_BadCAFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\n\x00\xff not base64\n-----END CERTIFICATE-----\nplain text"), 0o600))
 	empty := filepath.Join(dir, "empty.pem")
 	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	// A named pipe no one writes to reads as empty: it once blocked the
+	// open, before any signal could end the command.
+	fifo := filepath.Join(dir, "fifo.pem")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	// A path's line break and escape stay quoted, on one line.
+	odd := filepath.Join(dir, "odd\n\x1b[31mname.pem")
+	require.NoError(t, os.WriteFile(odd, nil, 0o600))
 
 	for _, tt := range []struct{ path, msg string }{
 		{"/nonexistent/ca.pem", "no such file"},
 		{dir, "is a directory"},
-		{huge, "is over 8388608 bytes"},
+		{huge, "is over 8 MiB"},
 		{garbage, "holds no PEM certificate"},
 		{empty, "holds no PEM certificate"},
+		{fifo, "holds no PEM certificate"},
+		{odd, `odd\n\x1b[31mname.pem" holds no PEM certificate`},
 	} {
 		for _, cmd := range [][]string{
 			{"check", "-", "--ca-file", tt.path},
@@ -123,8 +134,14 @@ func TestCheck_BadCAFile(t *testing.T) {
 			assert.Contains(t, errOut, "--ca-file", cmd)
 			assert.Contains(t, errOut, tt.msg, cmd)
 			assert.NotContains(t, out+errOut, "pw-sentinel", cmd)
+			assert.Equal(t, 1, strings.Count(strings.Split(errOut, "Usage:")[0], "\n"), "one line: %q", errOut)
 		}
 	}
+	// A bad pin is the flag's error too, before any work.
+	code, _, errOut := runFlowpg(t, "Server=127.0.0.1;Port=1;Database=d;UID=u;Password=pw-sentinel", "check", "-", "--pin-sha256", "aa")
+	assert.Equal(t, ExitInvalid, code)
+	assert.Contains(t, errOut, `--pin-sha256 "aa" is not a hex SHA-256 fingerprint`)
+	assert.NotContains(t, errOut, "preflight:")
 }
 
 // TestCheck_CAFileWordingAgainstServer: against a real server whose chain

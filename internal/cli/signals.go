@@ -16,6 +16,10 @@ import (
 // deleting a connection that failed verification.
 const cleanupGrace = 15 * time.Second
 
+// abandonGrace is how long a second interrupt waits for the command to
+// return before the process exits without it.
+const abandonGrace = 2 * time.Second
+
 // Session is what a command needs beyond its context to end well: Cleanup
 // outlives the command's context, which an interrupt ends, so that remote
 // work in flight can still be finished or undone; a second interrupt ends
@@ -32,7 +36,8 @@ func (s *Session) cleanupContext() (context.Context, context.CancelFunc) {
 // MainWithSignals runs flowpg like Main, with SIGINT and SIGTERM handled
 // alike. The first stops new work: the command's context ends, and what is
 // in flight at Adobe is finished or undone within a grace period, the
-// command saying what was done. A second abandons that clean-up. The exit
+// command saying what was done. A second abandons that clean-up, and ends
+// the process if the command has not returned within abandonGrace. The exit
 // code is then 130 for SIGINT and 143 for SIGTERM, as a shell reports a
 // process the signal ended.
 func MainWithSignals(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -56,11 +61,21 @@ func MainWithSignals(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		case <-done:
 			return
 		}
+		var again os.Signal
 		select {
-		case s := <-sigs:
-			fmt.Fprintf(stderr, "flowpg: %s again: abandoning the clean-up\n", signalName(s))
+		case again = <-sigs:
+			fmt.Fprintf(stderr, "flowpg: %s again: abandoning the clean-up\n", signalName(again))
 			abandon()
 		case <-done:
+			return
+		}
+		// Whatever still holds the command (a read that watches no
+		// context) does not outlast the user's second word.
+		select {
+		case <-done:
+		case <-time.After(abandonGrace):
+			fmt.Fprintf(stderr, "flowpg: not stopped %s after %s again: exiting now\n", abandonGrace, signalName(again))
+			os.Exit(128 + signalNumber(first.Load().(os.Signal)))
 		}
 	}()
 	code := run(ctx, args, &IO{Stdin: stdin, Stdout: stdout, Stderr: stderr}, &Session{Cleanup: cleanup})
