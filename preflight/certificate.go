@@ -57,7 +57,7 @@ func (r *runner) certificateStage(c *connResult, probe *attempt) Result {
 		return res
 	}
 	res.Status = Pass
-	res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %d days", d.Chain[0].Subject, r.verifier.rootsName(), r.host, d.DaysToExpiry)
+	res.Message = fmt.Sprintf("%s, trusted by the %s roots, valid for %s, expires in %s", d.Chain[0].Subject, r.verifier.rootsName(), r.host, expiresIn(chk.expiresIn))
 	if r.verifier.roots != nil {
 		res.Option = OptionRootCAs
 	}
@@ -153,7 +153,7 @@ func (r *runner) unenforcedFindings(chk *certCheck, d *CertificateDetails) []fin
 	case chk.expired:
 		warns = append(warns, finding{msg: "a certificate in the chain has expired (Verify Ca and Verify Full would fail)", field: FieldServer, fix: "renew the server certificate"})
 	case chk.expiresIn < expiryWarning:
-		warns = append(warns, finding{msg: fmt.Sprintf("the certificate expires in %d days", d.DaysToExpiry), field: FieldServer,
+		warns = append(warns, finding{msg: "the certificate expires in " + expiresIn(chk.expiresIn), field: FieldServer,
 			fix: "renew the server certificate before it expires: AEP's connection fails once it has, under Verify Ca and Verify Full"})
 	}
 	return warns
@@ -316,4 +316,20 @@ func hostnameMismatch(h x509.HostnameError) string {
 		return fmt.Sprintf("the certificate is not valid for %q: it names no host", h.Host)
 	}
 	return fmt.Sprintf("the certificate is valid for %s, not for %q", strings.Join(names, ", "), h.Host)
+}
+
+// expiresIn words the time left before a certificate expires: in days, or
+// in hours on its last day, where "0 days" would read as already expired.
+func expiresIn(left time.Duration) string {
+	switch days, hours := int(left.Hours()/24), int(left.Hours()); {
+	case days == 1:
+		return "1 day"
+	case days > 1:
+		return fmt.Sprintf("%d days", days)
+	case hours == 1:
+		return "1 hour"
+	case hours > 1:
+		return fmt.Sprintf("%d hours", hours)
+	}
+	return "less than an hour"
 }

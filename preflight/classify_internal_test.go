@@ -479,3 +479,18 @@ func TestValidTable(t *testing.T) {
 		require.Equal(t, want, ValidTable(name), "%q", name)
 	}
 }
+
+// TestExpiresIn: a certificate's last day is told in hours, never as "0
+// days", which reads as expired.
+func TestExpiresIn(t *testing.T) {
+	for left, want := range map[time.Duration]string{
+		400 * 24 * time.Hour:          "400 days",
+		47 * time.Hour:                "1 day",
+		24 * time.Hour:                "1 day",
+		23*time.Hour + 59*time.Minute: "23 hours",
+		90 * time.Minute:              "1 hour",
+		10 * time.Minute:              "less than an hour",
+	} {
+		require.Equal(t, want, expiresIn(left), left.String())
+	}
+}

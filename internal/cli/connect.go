@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/flowpg/flowpg/connstr"
 	"github.com/flowpg/flowpg/flowclient"
@@ -72,6 +73,11 @@ failed, 2 invalid input or usage.`
 func (c *ConnectCmd) Validate() error {
 	if strings.TrimSpace(c.Name) == "" {
 		return errors.New("--name must not be empty: it names the connection in AEP")
+	}
+	// A line break or an escape in a name is a quoting slip in a script,
+	// never a name anyone can find again in AEP's UI.
+	if i := strings.IndexFunc(c.Name, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("--name holds a control character at byte %d (a line break, a tab or an escape): give the name on one line", i)
 	}
 	if err := c.GateFlags.validate(); err != nil {
 		return err

@@ -154,14 +154,18 @@ func TestUsageErrors_StdoutStaysClean(t *testing.T) {
 	}
 }
 
-// TestUsage_NamesWhatIsWrong: a bad --concurrency and half a credential
-// are named in the message, not only coded.
+// TestUsage_NamesWhatIsWrong: a bad --concurrency, a name on two lines and
+// half a credential are named in the message, not only coded.
 func TestUsage_NamesWhatIsWrong(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "targets.txt")
 	require.NoError(t, os.WriteFile(file, []byte("Server=127.0.0.1;Port=1;Database=d;UID=u;PWD=pw\n"), 0o600))
 	code, _, errOut := runFlowpg(t, "", "check", "--file", file, "--concurrency", "-1")
 	require.Equal(t, ExitInvalid, code)
 	assert.Contains(t, errOut, "--concurrency must be at least 1, not -1")
+
+	code, _, errOut = runFlowpg(t, "Server=127.0.0.1;Port=1;Database=d;UID=u;PWD=pw", "connect", "-", "--name", "sales\npg", "--dry-run")
+	require.Equal(t, ExitInvalid, code)
+	assert.Contains(t, errOut, "--name holds a control character at byte 5")
 
 	for _, tt := range []struct {
 		set, missing string
