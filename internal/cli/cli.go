@@ -156,23 +156,7 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		return exitCode
 	}
 	if err != nil {
-		msg := redactArgs(err.Error(), args)
-		fmt.Fprintf(streams.Stderr, "flowpg: %s\n", printable.Text(msg))
-		if wantsJUnit(args) {
-			// A pipeline publishes the report whatever the exit code: it
-			// gets a document with the error, not an empty file.
-			_ = writeJUnit(out, []junitCase{junitInvalidCase("flowpg check", errors.New(msg))})
-		}
-		if wantsJSON(args) {
-			_ = writeJSON(out, errorDoc{errorInfo{Code: "usage", Message: msg}})
-		} else if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
-			// Beside the error, on stderr: stdout may be redirected to a
-			// file that must hold only the command's output (a converted
-			// string, a JUnit report).
-			parser.Stdout = streams.Stderr
-			_ = pe.Context.PrintUsage(true)
-		}
-		return ExitInvalid
+		return usageError(parser, streams, args, err)
 	}
 	root.NoColor = root.NoColor || streams.getenv("NO_COLOR") != ""
 	err = kctx.Run(&root.Globals)
@@ -202,6 +186,28 @@ func run(ctx context.Context, args []string, streams *IO, session *Session) int 
 		return exitCode
 	}
 	return code
+}
+
+// usageError reports a command line the parser, or a command's Validate,
+// refused: the error (its secrets masked) on stderr, then the usage there
+// too, for stdout may be redirected to a file that must hold only the
+// command's output; with -o json or -o junit, stdout gets the one document
+// that says it.
+func usageError(parser *kong.Kong, streams *IO, args []string, err error) int {
+	msg := redactArgs(err.Error(), args)
+	fmt.Fprintf(streams.Stderr, "flowpg: %s\n", printable.Text(msg))
+	if wantsJUnit(args) {
+		// A pipeline publishes the report whatever the exit code: it gets
+		// a document with the error, not an empty file.
+		_ = writeJUnit(streams.Stdout, []junitCase{junitInvalidCase("flowpg check", errors.New(msg))})
+	}
+	if wantsJSON(args) {
+		_ = writeJSON(streams.Stdout, errorDoc{errorInfo{Code: "usage", Message: msg}})
+	} else if pe := (*kong.ParseError)(nil); errors.As(err, &pe) && pe.Context != nil {
+		parser.Stdout = streams.Stderr
+		_ = pe.Context.PrintUsage(true)
+	}
+	return ExitInvalid
 }
 
 // watchedWriter remembers whether anything was written through it.
